@@ -1,0 +1,57 @@
+//! AlexNet (Krizhevsky et al., 2012) in torchvision's single-tower layout (64-192-384-256-256
+//! filters, no local response normalisation), 61,100,840 parameters with 1000 classes.
+
+use burn::config::Config;
+use burn::tensor::Device;
+
+use crate::plain::{conv, max_pool, DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec};
+
+/// AlexNet is a [`PlainNet`]; the type name documents which table built it.
+pub type AlexNet = PlainNet;
+
+/// torchvision's `AlexNet.features`.
+pub const ALEXNET_FEATURES: [FeatureSpec; 8] = [
+    conv(64, 11, 4, 2),
+    max_pool(3, 2),
+    conv(192, 5, 1, 2),
+    max_pool(3, 2),
+    conv(384, 3, 1, 1),
+    conv(256, 3, 1, 1),
+    conv(256, 3, 1, 1),
+    max_pool(3, 2),
+];
+
+/// Configuration of [`AlexNet`].
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::alexnet::AlexNetConfig;
+/// let model = AlexNetConfig::new().with_num_classes(10).init(&Device::flex());
+/// ```
+#[derive(Config, Debug)]
+pub struct AlexNetConfig {
+    /// Number of output classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+    /// Channels of the input image.
+    #[config(default = 3)]
+    pub in_channels: usize,
+    /// Dropout probability in the classifier.
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
+
+impl AlexNetConfig {
+    /// Builds the network on `device`.
+    pub fn init(&self, device: &Device) -> AlexNet {
+        let spec = PlainSpec {
+            features: &ALEXNET_FEATURES,
+            batch_norm: false,
+            pool_size: 6,
+            hidden: 4096,
+            dropout_placement: DropoutPlacement::BeforeLinear,
+            init: PlainInit::PytorchDefault,
+        };
+        PlainNet::new(&spec, self.in_channels, self.num_classes, self.dropout, device)
+    }
+}

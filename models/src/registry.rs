@@ -1,0 +1,405 @@
+//! Every model by name: `list("resnet*")`, `create("resnet56", &options, &device)`.
+
+use std::fmt;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::Serialize;
+
+use crate::alexnet::AlexNetConfig;
+use crate::lenet::{LeNet5, LeNet5Config};
+use crate::model::ImageClassifier;
+use crate::plain::PlainNet;
+use crate::resnet::{ResNet, ResNetConfig};
+use crate::resnet_cifar::{CifarResNet, CifarResNetConfig};
+use crate::summary::{ModelSummary, SampleShape, ShapeError, Tracer};
+use crate::vgg::{VggConfig, VggDepth};
+use crate::zfnet::ZfNetConfig;
+
+/// Any model of the zoo, as returned by [`create`]. It is a Burn [`Module`] (train it, save it,
+/// move it between devices) and an [`ImageClassifier`].
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ZooModel {
+    /// LeNet-5.
+    LeNet5(LeNet5),
+    /// AlexNet, ZF Net and the VGGs.
+    Plain(PlainNet),
+    /// The ImageNet ResNets.
+    ResNet(ResNet),
+    /// The CIFAR ResNets.
+    CifarResNet(CifarResNet),
+}
+
+impl ImageClassifier for ZooModel {
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+        match self {
+            ZooModel::LeNet5(m) => m.forward_body(x, on_stage),
+            ZooModel::Plain(m) => m.forward_body(x, on_stage),
+            ZooModel::ResNet(m) => m.forward_body(x, on_stage),
+            ZooModel::CifarResNet(m) => m.forward_body(x, on_stage),
+        }
+    }
+
+    fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
+        match self {
+            ZooModel::LeNet5(m) => m.forward_head(features),
+            ZooModel::Plain(m) => m.forward_head(features),
+            ZooModel::ResNet(m) => m.forward_head(features),
+            ZooModel::CifarResNet(m) => m.forward_head(features),
+        }
+    }
+
+    fn trace(&self, tracer: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+        match self {
+            ZooModel::LeNet5(m) => m.trace(tracer, input),
+            ZooModel::Plain(m) => m.trace(tracer, input),
+            ZooModel::ResNet(m) => m.trace(tracer, input),
+            ZooModel::CifarResNet(m) => m.trace(tracer, input),
+        }
+    }
+}
+
+/// Overrides of a model's defaults when creating it; `None` keeps the model's own default.
+///
+/// ```
+/// use zoo_models::ModelOptions;
+/// let options = ModelOptions::default().with_num_classes(42).with_in_channels(1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ModelOptions {
+    /// Number of output classes (default: 1000 for ImageNet models, 10 for LeNet-5 and CIFAR).
+    pub num_classes: Option<usize>,
+    /// Channels of the input image (default: 3, or 1 for LeNet-5).
+    pub in_channels: Option<usize>,
+    /// Dropout probability of the classifier, for the models that have one.
+    pub dropout: Option<f64>,
+}
+
+impl ModelOptions {
+    /// Sets the number of classes.
+    pub fn with_num_classes(mut self, n: usize) -> Self {
+        self.num_classes = Some(n);
+        self
+    }
+
+    /// Sets the number of input channels.
+    pub fn with_in_channels(mut self, c: usize) -> Self {
+        self.in_channels = Some(c);
+        self
+    }
+
+    /// Sets the classifier's dropout probability.
+    pub fn with_dropout(mut self, p: f64) -> Self {
+        self.dropout = Some(p);
+        self
+    }
+}
+
+/// A registered model: what `zoo list` shows and how to build it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    /// Registry name (torchvision's where torchvision has the model).
+    pub name: &'static str,
+    /// Architecture family.
+    pub family: &'static str,
+    /// The paper that introduced the architecture.
+    pub paper: &'static str,
+    /// Publication year.
+    pub year: u16,
+    /// Default input shape `[C, H, W]`.
+    pub default_input: [usize; 3],
+    /// Default number of classes.
+    pub default_classes: usize,
+    /// Published forward cost at the default input, in GMACs (torchvision's "GFLOPS"), where
+    /// there is one to check against.
+    pub published_gmacs: Option<f64>,
+    #[serde(skip)]
+    build: fn(&Resolved, &Device) -> ZooModel,
+}
+
+/// Options with the model's defaults filled in.
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    num_classes: usize,
+    in_channels: usize,
+    dropout: Option<f64>,
+}
+
+impl ModelInfo {
+    /// Builds the model on `device` with its default options.
+    pub fn build(&self, device: &Device) -> ZooModel {
+        self.build_with(&ModelOptions::default(), device).expect("default options are valid")
+    }
+
+    /// Builds the model on `device` with `options`.
+    pub fn build_with(&self, options: &ModelOptions, device: &Device) -> Result<ZooModel, RegistryError> {
+        let resolved = Resolved {
+            num_classes: options.num_classes.unwrap_or(self.default_classes),
+            in_channels: options.in_channels.unwrap_or(self.default_input[0]),
+            dropout: options.dropout,
+        };
+        if resolved.num_classes == 0 {
+            return Err(RegistryError::InvalidOption("num_classes must be at least 1".into()));
+        }
+        if resolved.in_channels == 0 {
+            return Err(RegistryError::InvalidOption("in_channels must be at least 1".into()));
+        }
+        if let Some(p) = resolved.dropout.filter(|p| !(0.0..1.0).contains(p)) {
+            return Err(RegistryError::InvalidOption(format!("dropout must be in [0, 1), got {p}")));
+        }
+        Ok((self.build)(&resolved, device))
+    }
+
+    /// The summary at the default input size with default options. Burn initialises weights
+    /// lazily, so this allocates nothing but BatchNorm statistics on `device`.
+    pub fn default_summary(&self, device: &Device) -> ModelSummary {
+        self.build(device)
+            .summary(self.name, self.default_input)
+            .expect("every model accepts its default input")
+    }
+}
+
+/// Errors from the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegistryError {
+    /// No model has this name.
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// The closest registered names.
+        suggestions: Vec<&'static str>,
+    },
+    /// An option is out of range.
+    InvalidOption(String),
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::UnknownModel { name, suggestions } if suggestions.is_empty() => {
+                write!(f, "unknown model `{name}` (see `zoo list`)")
+            }
+            RegistryError::UnknownModel { name, suggestions } => {
+                write!(f, "unknown model `{name}`; did you mean {}?", suggestions.join(", "))
+            }
+            RegistryError::InvalidOption(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+fn lenet5(o: &Resolved, d: &Device) -> ZooModel {
+    ZooModel::LeNet5(LeNet5Config::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
+}
+
+fn alexnet(o: &Resolved, d: &Device) -> ZooModel {
+    let config = AlexNetConfig::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels);
+    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+fn zfnet(o: &Resolved, d: &Device) -> ZooModel {
+    let config = ZfNetConfig::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels);
+    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+fn vgg(depth: VggDepth, batch_norm: bool, o: &Resolved, d: &Device) -> ZooModel {
+    let config = VggConfig::new(depth)
+        .with_batch_norm(batch_norm)
+        .with_num_classes(o.num_classes)
+        .with_in_channels(o.in_channels);
+    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+fn resnet(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
+    let config = ResNetConfig::from_depth(depth).expect("registered depth");
+    ZooModel::ResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
+}
+
+fn cifar_resnet(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
+    let config = CifarResNetConfig::from_depth(depth).expect("registered depth");
+    ZooModel::CifarResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
+}
+
+const IMAGENET: [usize; 3] = [3, 224, 224];
+const CIFAR: [usize; 3] = [3, 32, 32];
+
+#[allow(clippy::too_many_arguments)]
+const fn entry(
+    name: &'static str,
+    family: &'static str,
+    paper: &'static str,
+    year: u16,
+    default_input: [usize; 3],
+    default_classes: usize,
+    published_gmacs: Option<f64>,
+    build: fn(&Resolved, &Device) -> ZooModel,
+) -> ModelInfo {
+    ModelInfo { name, family, paper, year, default_input, default_classes, published_gmacs, build }
+}
+
+const LENET_PAPER: &str = "LeCun et al., Gradient-Based Learning Applied to Document Recognition";
+const ALEXNET_PAPER: &str = "Krizhevsky et al., ImageNet Classification with Deep Convolutional Neural Networks";
+const ZFNET_PAPER: &str = "Zeiler & Fergus, Visualizing and Understanding Convolutional Networks";
+const VGG_PAPER: &str = "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition";
+const RESNET_PAPER: &str = "He et al., Deep Residual Learning for Image Recognition";
+
+/// Every registered model, in the order `zoo list` prints them. Published GMACs are
+/// torchvision's figures for the ImageNet models and DESIGN.md's for LeNet-5 and the CIFAR
+/// ResNets; `None` where no reference figure exists.
+#[rustfmt::skip]
+pub static MODELS: &[ModelInfo] = &[
+    entry("lenet5", "LeNet-5", LENET_PAPER, 1998, [1, 32, 32], 10, Some(0.000417), lenet5),
+    entry("alexnet", "AlexNet", ALEXNET_PAPER, 2012, IMAGENET, 1000, Some(0.714), alexnet),
+    entry("zfnet", "ZF Net", ZFNET_PAPER, 2013, IMAGENET, 1000, None, zfnet),
+    entry("vgg11", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(7.609), |o, d| vgg(VggDepth::Vgg11, false, o, d)),
+    entry("vgg13", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(11.308), |o, d| vgg(VggDepth::Vgg13, false, o, d)),
+    entry("vgg16", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(15.47), |o, d| vgg(VggDepth::Vgg16, false, o, d)),
+    entry("vgg19", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(19.632), |o, d| vgg(VggDepth::Vgg19, false, o, d)),
+    entry("vgg11_bn", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(7.609), |o, d| vgg(VggDepth::Vgg11, true, o, d)),
+    entry("vgg13_bn", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(11.308), |o, d| vgg(VggDepth::Vgg13, true, o, d)),
+    entry("vgg16_bn", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(15.47), |o, d| vgg(VggDepth::Vgg16, true, o, d)),
+    entry("vgg19_bn", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(19.632), |o, d| vgg(VggDepth::Vgg19, true, o, d)),
+    entry("resnet18", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(1.814), |o, d| resnet(18, o, d)),
+    entry("resnet34", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(3.664), |o, d| resnet(34, o, d)),
+    entry("resnet50", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(4.089), |o, d| resnet(50, o, d)),
+    entry("resnet101", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(7.801), |o, d| resnet(101, o, d)),
+    entry("resnet152", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(11.514), |o, d| resnet(152, o, d)),
+    entry("resnet20", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, Some(0.0406), |o, d| cifar_resnet(20, o, d)),
+    entry("resnet32", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, None, |o, d| cifar_resnet(32, o, d)),
+    entry("resnet44", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, None, |o, d| cifar_resnet(44, o, d)),
+    entry("resnet56", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, Some(0.1255), |o, d| cifar_resnet(56, o, d)),
+    entry("resnet110", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, None, |o, d| cifar_resnet(110, o, d)),
+];
+
+/// The registered models whose names match `pattern` (`*` matches any run of characters, `?`
+/// one character); every model for `"*"`.
+///
+/// ```
+/// let names: Vec<_> = zoo_models::list("vgg1?_bn").iter().map(|m| m.name).collect();
+/// assert_eq!(names, ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]);
+/// ```
+pub fn list(pattern: &str) -> Vec<&'static ModelInfo> {
+    MODELS.iter().filter(|m| glob_match(pattern, m.name)).collect()
+}
+
+/// The registry entry called `name`, or an error suggesting the closest names.
+pub fn info(name: &str) -> Result<&'static ModelInfo, RegistryError> {
+    MODELS.iter().find(|m| m.name == name).ok_or_else(|| RegistryError::UnknownModel {
+        name: name.to_string(),
+        suggestions: closest_names(name),
+    })
+}
+
+/// Builds the model called `name` on `device`.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use zoo_models::{create, ImageClassifier, ModelOptions};
+///
+/// let device = Device::flex();
+/// let model = create("resnet20", &ModelOptions::default().with_num_classes(100), &device).unwrap();
+/// let logits = model.forward(Tensor::zeros([1, 3, 32, 32], &device));
+/// assert_eq!(logits.dims(), [1, 100]);
+///
+/// let err = create("resnet5", &ModelOptions::default(), &device).unwrap_err();
+/// assert!(err.to_string().contains("did you mean"));
+/// ```
+pub fn create(name: &str, options: &ModelOptions, device: &Device) -> Result<ZooModel, RegistryError> {
+    info(name)?.build_with(options, device)
+}
+
+/// `*` and `?` glob matching over bytes (model names are ASCII).
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            backtrack = Some((pi, ti));
+            pi += 1;
+        } else if let Some((star, matched)) = backtrack {
+            // Let the last `*` swallow one more character and retry.
+            pi = star + 1;
+            ti = matched + 1;
+            backtrack = Some((star, matched + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Registered names within a small edit distance of `name`, closest first (at most three).
+fn closest_names(name: &str) -> Vec<&'static str> {
+    let mut scored: Vec<(usize, &'static str)> = MODELS
+        .iter()
+        .map(|m| (edit_distance(name, m.name), m.name))
+        .filter(|(d, candidate)| *d <= 3.max(name.len() / 3) || candidate.starts_with(name))
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, n)| n).collect()
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_patterns() {
+        assert!(glob_match("*", "resnet50"));
+        assert!(glob_match("resnet*", "resnet50"));
+        assert!(glob_match("*_bn", "vgg16_bn"));
+        assert!(!glob_match("*_bn", "vgg16"));
+        assert!(glob_match("res*5?", "resnet56"));
+        assert!(!glob_match("resnet", "resnet50"));
+        assert!(glob_match("*n*t*", "resnet18"));
+    }
+
+    #[test]
+    fn names_are_unique_and_listed_in_full() {
+        let mut names: Vec<_> = MODELS.iter().map(|m| m.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), MODELS.len());
+        assert_eq!(list("*").len(), MODELS.len());
+        assert_eq!(list("resnet*").len(), 10);
+    }
+
+    #[test]
+    fn unknown_names_suggest_the_closest() {
+        let err = info("resnet5").unwrap_err();
+        let RegistryError::UnknownModel { suggestions, .. } = &err else { panic!("{err}") };
+        assert!(suggestions.contains(&"resnet50"), "{suggestions:?}");
+        assert_eq!(info("vgg16bn").unwrap_err().to_string(), "unknown model `vgg16bn`; did you mean vgg16_bn, vgg11_bn, vgg13_bn?");
+        assert!(matches!(info("transformer"), Err(RegistryError::UnknownModel { .. })));
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("resnet50", "resnet56"), 1);
+        assert_eq!(edit_distance("vgg16bn", "vgg16_bn"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

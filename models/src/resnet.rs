@@ -1,0 +1,346 @@
+//! ResNet (He et al., 2015) for ImageNet in torchvision's V1.5 layout: the stride of a
+//! bottleneck sits on its 3x3 convolution, and shortcuts that change shape are 1x1 projections
+//! with BatchNorm (option B). The residual block is shared with the CIFAR ResNets
+//! ([`crate::resnet_cifar`]), which use parameter-free zero-padding shortcuts instead (option A).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::tensor::ops::PadMode;
+use burn::tensor::{s, Device, Tensor};
+
+use crate::layers::{conv2d_kaiming_out, flatten, forward_layers, trace_flatten, trace_sequence, Layer2d};
+use crate::model::ImageClassifier;
+use crate::summary::{SampleShape, ShapeError, Tracer};
+
+/// The residual unit of a ResNet stage.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// Two 3x3 convolutions (ResNet-18/34 and the CIFAR ResNets); expansion 1.
+    Basic,
+    /// 1x1 reduce → 3x3 → 1x1 expand (ResNet-50/101/152); expansion 4.
+    Bottleneck,
+}
+
+impl BlockKind {
+    /// Output channels of a block relative to its `planes`.
+    pub fn expansion(self) -> usize {
+        match self {
+            BlockKind::Basic => 1,
+            BlockKind::Bottleneck => 4,
+        }
+    }
+}
+
+/// How a block's shortcut matches the shape of its residual branch when they differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShortcutKind {
+    /// Option A: subsample by the stride and zero-pad the new channels (no parameters).
+    ZeroPad,
+    /// Option B: 1x1 convolution with the stride, then BatchNorm (torchvision's `downsample`).
+    Projection,
+}
+
+/// Option A shortcut: `x[:, :, ::stride, ::stride]` with `pad` zero channels on each side.
+#[derive(Module, Debug)]
+pub struct ZeroPadShortcut {
+    /// Spatial subsampling factor.
+    pub stride: usize,
+    /// Zero channels added before and after the input's channels.
+    pub pad: usize,
+}
+
+impl ZeroPadShortcut {
+    /// Applies the shortcut.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = if self.stride > 1 {
+            let step = self.stride as isize;
+            x.slice(s![.., .., ..;step, ..;step])
+        } else {
+            x
+        };
+        x.pad([(self.pad, self.pad), (0, 0), (0, 0)], PadMode::Constant(0.0))
+    }
+}
+
+/// A residual block: BasicBlock when `conv3` is absent, Bottleneck when present. Field names are
+/// torchvision's (`conv1`, `bn1`, ..., `downsample.0`, `downsample.1`).
+#[derive(Module, Debug)]
+pub struct ResidualBlock {
+    /// First convolution (3x3 with the stride in a basic block, 1x1 reduce in a bottleneck).
+    pub conv1: Conv2d,
+    /// BatchNorm after `conv1`.
+    pub bn1: BatchNorm,
+    /// Second convolution (3x3; carries the stride in a bottleneck).
+    pub conv2: Conv2d,
+    /// BatchNorm after `conv2`.
+    pub bn2: BatchNorm,
+    /// Bottleneck only: the 1x1 expansion.
+    pub conv3: Option<Conv2d>,
+    /// Bottleneck only: BatchNorm after `conv3`.
+    pub bn3: Option<BatchNorm>,
+    /// Shared ReLU.
+    pub relu: Relu,
+    /// Option B projection shortcut (`downsample.0` conv, `downsample.1` BatchNorm).
+    pub downsample: Option<Vec<Layer2d>>,
+    /// Option A zero-padding shortcut.
+    pub zero_pad: Option<ZeroPadShortcut>,
+}
+
+impl ResidualBlock {
+    /// Builds one block taking `in_channels` to `planes * kind.expansion()` channels.
+    pub fn new(
+        kind: BlockKind,
+        in_channels: usize,
+        planes: usize,
+        stride: usize,
+        shortcut: ShortcutKind,
+        device: &Device,
+    ) -> Self {
+        let out_channels = planes * kind.expansion();
+        let bn = |c: usize| BatchNormConfig::new(c).init(device);
+        let (conv1, conv2, conv3) = match kind {
+            BlockKind::Basic => (
+                conv2d_kaiming_out(in_channels, planes, 3, stride, 1, false, device),
+                conv2d_kaiming_out(planes, planes, 3, 1, 1, false, device),
+                None,
+            ),
+            BlockKind::Bottleneck => (
+                conv2d_kaiming_out(in_channels, planes, 1, 1, 0, false, device),
+                conv2d_kaiming_out(planes, planes, 3, stride, 1, false, device),
+                Some(conv2d_kaiming_out(planes, out_channels, 1, 1, 0, false, device)),
+            ),
+        };
+        let reshapes = stride != 1 || in_channels != out_channels;
+        let (downsample, zero_pad) = match (reshapes, shortcut) {
+            (false, _) => (None, None),
+            (true, ShortcutKind::Projection) => (
+                Some(vec![
+                    Layer2d::Conv(conv2d_kaiming_out(in_channels, out_channels, 1, stride, 0, false, device)),
+                    Layer2d::BatchNorm(bn(out_channels)),
+                ]),
+                None,
+            ),
+            (true, ShortcutKind::ZeroPad) => {
+                (None, Some(ZeroPadShortcut { stride, pad: (out_channels - in_channels) / 2 }))
+            }
+        };
+        Self {
+            conv1,
+            bn1: bn(planes),
+            conv2,
+            bn2: bn(if conv3.is_some() { planes } else { out_channels }),
+            bn3: conv3.as_ref().map(|_| bn(out_channels)),
+            conv3,
+            relu: Relu::new(),
+            downsample,
+            zero_pad,
+        }
+    }
+
+    /// Applies the block.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let identity = match (&self.downsample, &self.zero_pad) {
+            (Some(projection), _) => forward_layers(projection, x.clone(), |_, _| {}),
+            (None, Some(pad)) => pad.forward(x.clone()),
+            (None, None) => x.clone(),
+        };
+        let out = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        let mut out = self.bn2.forward(self.conv2.forward(out));
+        if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
+            out = bn3.forward(conv3.forward(self.relu.forward(out)));
+        }
+        self.relu.forward(out + identity)
+    }
+
+    /// Traces the block's layers.
+    pub fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+        let mut x = t.layer("conv1", &self.conv1, input)?;
+        x = t.layer("bn1", &self.bn1, &x)?;
+        x = t.layer("relu", &self.relu, &x)?;
+        x = t.layer("conv2", &self.conv2, &x)?;
+        x = t.layer("bn2", &self.bn2, &x)?;
+        if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
+            x = t.layer("relu", &self.relu, &x)?;
+            x = t.layer("conv3", conv3, &x)?;
+            x = t.layer("bn3", bn3, &x)?;
+        }
+        if let Some(projection) = &self.downsample {
+            trace_sequence(t, "downsample", projection, input)?;
+        }
+        t.op("add", "Add", x.clone());
+        t.layer("relu", &self.relu, &x)
+    }
+}
+
+/// Builds a stage of `blocks` blocks; the first one carries the stride and the channel change.
+pub fn make_stage(
+    kind: BlockKind,
+    in_channels: &mut usize,
+    planes: usize,
+    blocks: usize,
+    stride: usize,
+    shortcut: ShortcutKind,
+    device: &Device,
+) -> Vec<ResidualBlock> {
+    (0..blocks)
+        .map(|i| {
+            let block_stride = if i == 0 { stride } else { 1 };
+            let block = ResidualBlock::new(kind, *in_channels, planes, block_stride, shortcut, device);
+            *in_channels = planes * kind.expansion();
+            block
+        })
+        .collect()
+}
+
+/// Runs a stage.
+pub fn forward_stage(blocks: &[ResidualBlock], x: Tensor<4>) -> Tensor<4> {
+    blocks.iter().fold(x, |x, block| block.forward(x))
+}
+
+/// Traces a stage stored in field `name`.
+pub fn trace_stage(
+    t: &mut Tracer,
+    name: &str,
+    blocks: &[ResidualBlock],
+    input: &[usize],
+) -> Result<SampleShape, ShapeError> {
+    t.scope(name, |t| {
+        let mut x = input.to_vec();
+        for (i, block) in blocks.iter().enumerate() {
+            x = t.scope(&i.to_string(), |t| block.trace(t, &x))?;
+        }
+        Ok(x)
+    })
+}
+
+/// Depths of torchvision's ImageNet ResNets: name, block, blocks per stage.
+pub const RESNET_DEPTHS: [(usize, BlockKind, [usize; 4]); 5] = [
+    (18, BlockKind::Basic, [2, 2, 2, 2]),
+    (34, BlockKind::Basic, [3, 4, 6, 3]),
+    (50, BlockKind::Bottleneck, [3, 4, 6, 3]),
+    (101, BlockKind::Bottleneck, [3, 4, 23, 3]),
+    (152, BlockKind::Bottleneck, [3, 8, 36, 3]),
+];
+
+/// Configuration of [`ResNet`].
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::resnet::ResNetConfig;
+/// let resnet50 = ResNetConfig::from_depth(50).unwrap().with_num_classes(10).init(&Device::flex());
+/// ```
+#[derive(Config, Debug)]
+pub struct ResNetConfig {
+    /// Residual unit.
+    pub block: BlockKind,
+    /// Blocks in `layer1`..`layer4`.
+    pub layers: [usize; 4],
+    /// Number of output classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+    /// Channels of the input image.
+    #[config(default = 3)]
+    pub in_channels: usize,
+}
+
+impl ResNetConfig {
+    /// The configuration of torchvision's `resnet{depth}` (18, 34, 50, 101 or 152).
+    pub fn from_depth(depth: usize) -> Option<Self> {
+        RESNET_DEPTHS
+            .iter()
+            .find(|(d, _, _)| *d == depth)
+            .map(|&(_, block, layers)| Self::new(block, layers))
+    }
+
+    /// Builds the network on `device`.
+    pub fn init(&self, device: &Device) -> ResNet {
+        let mut channels = 64;
+        let mut stage = |planes: usize, blocks: usize, stride: usize| {
+            make_stage(self.block, &mut channels, planes, blocks, stride, ShortcutKind::Projection, device)
+        };
+        let layer1 = stage(64, self.layers[0], 1);
+        let layer2 = stage(128, self.layers[1], 2);
+        let layer3 = stage(256, self.layers[2], 2);
+        let layer4 = stage(512, self.layers[3], 2);
+        ResNet {
+            conv1: conv2d_kaiming_out(self.in_channels, 64, 7, 2, 3, false, device),
+            bn1: BatchNormConfig::new(64).init(device),
+            relu: Relu::new(),
+            maxpool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            layer1,
+            layer2,
+            layer3,
+            layer4,
+            avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            fc: LinearConfig::new(512 * self.block.expansion(), self.num_classes).init(device),
+        }
+    }
+}
+
+/// torchvision's ResNet: 7x7/2 stem, 3x3/2 max pool, four stages, global average pool, `fc`.
+#[derive(Module, Debug)]
+pub struct ResNet {
+    /// Stem convolution, 7x7 stride 2.
+    pub conv1: Conv2d,
+    /// Stem BatchNorm.
+    pub bn1: BatchNorm,
+    /// Stem ReLU.
+    pub relu: Relu,
+    /// Stem max pool, 3x3 stride 2.
+    pub maxpool: MaxPool2d,
+    /// Stage 1 (stride 4 overall).
+    pub layer1: Vec<ResidualBlock>,
+    /// Stage 2 (stride 8).
+    pub layer2: Vec<ResidualBlock>,
+    /// Stage 3 (stride 16).
+    pub layer3: Vec<ResidualBlock>,
+    /// Stage 4 (stride 32).
+    pub layer4: Vec<ResidualBlock>,
+    /// Global average pool.
+    pub avgpool: AdaptiveAvgPool2d,
+    /// Classifier.
+    pub fc: Linear,
+}
+
+impl ImageClassifier for ResNet {
+    /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        on_stage("relu", &x);
+        let mut x = self.maxpool.forward(x);
+        for (name, stage) in self.stages() {
+            x = forward_stage(stage, x);
+            on_stage(name, &x);
+        }
+        x
+    }
+
+    fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(flatten(self.avgpool.forward(features)))
+    }
+
+    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+        let mut x = t.layer("conv1", &self.conv1, input)?;
+        x = t.layer("bn1", &self.bn1, &x)?;
+        x = t.layer("relu", &self.relu, &x)?;
+        x = t.layer("maxpool", &self.maxpool, &x)?;
+        for (name, stage) in self.stages() {
+            x = trace_stage(t, name, stage, &x)?;
+        }
+        x = t.layer("avgpool", &self.avgpool, &x)?;
+        let x = trace_flatten(t, &x);
+        t.layer("fc", &self.fc, &x)
+    }
+}
+
+impl ResNet {
+    fn stages(&self) -> [(&'static str, &[ResidualBlock]); 4] {
+        [("layer1", &self.layer1), ("layer2", &self.layer2), ("layer3", &self.layer3), ("layer4", &self.layer4)]
+    }
+}

@@ -1,0 +1,119 @@
+//! The CIFAR-10 ResNets of He et al. 2015, §4.2: a 3x3 stem with 16 filters, three stages of `n`
+//! basic blocks with 16, 32 and 64 filters (feature maps 32, 16, 8), global average pooling and a
+//! fully connected layer: 6n+2 weighted layers. Shortcuts that change shape are parameter-free
+//! (option A: subsample and zero-pad the channels), so ResNet-20 has 269,722 parameters.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu};
+use burn::tensor::{Device, Tensor};
+
+use crate::layers::{conv2d_kaiming_out, flatten, trace_flatten};
+use crate::model::ImageClassifier;
+use crate::resnet::{forward_stage, make_stage, trace_stage, BlockKind, ResidualBlock, ShortcutKind};
+use crate::summary::{SampleShape, ShapeError, Tracer};
+
+/// Configuration of [`CifarResNet`].
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::resnet_cifar::CifarResNetConfig;
+/// let resnet56 = CifarResNetConfig::from_depth(56).unwrap().init(&Device::flex());
+/// ```
+#[derive(Config, Debug)]
+pub struct CifarResNetConfig {
+    /// Basic blocks per stage (`n`; depth is 6n+2).
+    pub blocks_per_stage: usize,
+    /// Number of output classes.
+    #[config(default = 10)]
+    pub num_classes: usize,
+    /// Channels of the input image.
+    #[config(default = 3)]
+    pub in_channels: usize,
+}
+
+impl CifarResNetConfig {
+    /// The network with `depth` = 6n+2 layers (20, 32, 44, 56, 110, 1202, ...); `None` otherwise.
+    pub fn from_depth(depth: usize) -> Option<Self> {
+        (depth >= 8 && (depth - 2) % 6 == 0).then(|| Self::new((depth - 2) / 6))
+    }
+
+    /// Builds the network on `device`.
+    pub fn init(&self, device: &Device) -> CifarResNet {
+        let n = self.blocks_per_stage;
+        let mut channels = 16;
+        let mut stage = |planes: usize, stride: usize| {
+            make_stage(BlockKind::Basic, &mut channels, planes, n, stride, ShortcutKind::ZeroPad, device)
+        };
+        let layer1 = stage(16, 1);
+        let layer2 = stage(32, 2);
+        let layer3 = stage(64, 2);
+        CifarResNet {
+            conv1: conv2d_kaiming_out(self.in_channels, 16, 3, 1, 1, false, device),
+            bn1: BatchNormConfig::new(16).init(device),
+            relu: Relu::new(),
+            layer1,
+            layer2,
+            layer3,
+            avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            fc: LinearConfig::new(64, self.num_classes).init(device),
+        }
+    }
+}
+
+/// A CIFAR ResNet (ResNet-20/32/44/56/110).
+#[derive(Module, Debug)]
+pub struct CifarResNet {
+    /// Stem convolution, 3x3 with 16 filters.
+    pub conv1: Conv2d,
+    /// Stem BatchNorm.
+    pub bn1: BatchNorm,
+    /// Stem ReLU.
+    pub relu: Relu,
+    /// 16 filters, 32x32 maps.
+    pub layer1: Vec<ResidualBlock>,
+    /// 32 filters, 16x16 maps.
+    pub layer2: Vec<ResidualBlock>,
+    /// 64 filters, 8x8 maps.
+    pub layer3: Vec<ResidualBlock>,
+    /// Global average pool.
+    pub avgpool: AdaptiveAvgPool2d,
+    /// Classifier.
+    pub fc: Linear,
+}
+
+impl CifarResNet {
+    fn stages(&self) -> [(&'static str, &[ResidualBlock]); 3] {
+        [("layer1", &self.layer1), ("layer2", &self.layer2), ("layer3", &self.layer3)]
+    }
+}
+
+impl ImageClassifier for CifarResNet {
+    /// Stages: `layer1`, `layer2`, `layer3`.
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+        let mut x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        for (name, stage) in self.stages() {
+            x = forward_stage(stage, x);
+            on_stage(name, &x);
+        }
+        x
+    }
+
+    fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
+        self.fc.forward(flatten(self.avgpool.forward(features)))
+    }
+
+    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+        let mut x = t.layer("conv1", &self.conv1, input)?;
+        x = t.layer("bn1", &self.bn1, &x)?;
+        x = t.layer("relu", &self.relu, &x)?;
+        for (name, stage) in self.stages() {
+            x = trace_stage(t, name, stage, &x)?;
+        }
+        x = t.layer("avgpool", &self.avgpool, &x)?;
+        let x = trace_flatten(t, &x);
+        t.layer("fc", &self.fc, &x)
+    }
+}

@@ -1,0 +1,89 @@
+//! VGG (Simonyan & Zisserman, 2014): configurations A, B, D and E (VGG-11/13/16/19), with or
+//! without BatchNorm, exactly as torchvision builds them.
+
+use burn::config::Config;
+use burn::tensor::Device;
+
+use crate::plain::{conv, max_pool, DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec};
+
+/// VGG is a [`PlainNet`] built from one of [`VggDepth`]'s tables.
+pub type Vgg = PlainNet;
+
+/// The four depths of the paper's Table 1.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum VggDepth {
+    /// Configuration A, 11 weight layers.
+    Vgg11,
+    /// Configuration B, 13 weight layers.
+    Vgg13,
+    /// Configuration D, 16 weight layers.
+    Vgg16,
+    /// Configuration E, 19 weight layers.
+    Vgg19,
+}
+
+/// Channel counts of torchvision's `cfgs`; `0` is a 2x2 max pool ("M").
+const M: usize = 0;
+const CFG_A: &[usize] = &[64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M];
+const CFG_B: &[usize] = &[64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M, 512, 512, M];
+const CFG_D: &[usize] = &[64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M, 512, 512, 512, M];
+const CFG_E: &[usize] =
+    &[64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M];
+
+impl VggDepth {
+    /// The configuration's column of Table 1, as torchvision writes it.
+    pub fn cfg(self) -> &'static [usize] {
+        match self {
+            VggDepth::Vgg11 => CFG_A,
+            VggDepth::Vgg13 => CFG_B,
+            VggDepth::Vgg16 => CFG_D,
+            VggDepth::Vgg19 => CFG_E,
+        }
+    }
+}
+
+/// Configuration of [`Vgg`].
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::vgg::{VggConfig, VggDepth};
+/// let vgg16_bn = VggConfig::new(VggDepth::Vgg16).with_batch_norm(true).init(&Device::flex());
+/// ```
+#[derive(Config, Debug)]
+pub struct VggConfig {
+    /// Which column of Table 1.
+    pub depth: VggDepth,
+    /// BatchNorm after every convolution (the `_bn` models).
+    #[config(default = false)]
+    pub batch_norm: bool,
+    /// Number of output classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+    /// Channels of the input image.
+    #[config(default = 3)]
+    pub in_channels: usize,
+    /// Dropout probability in the classifier.
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
+
+impl VggConfig {
+    /// Builds the network on `device`.
+    pub fn init(&self, device: &Device) -> Vgg {
+        let features: Vec<FeatureSpec> = self
+            .depth
+            .cfg()
+            .iter()
+            .map(|&c| if c == M { max_pool(2, 2) } else { conv(c, 3, 1, 1) })
+            .collect();
+        let spec = PlainSpec {
+            features: &features,
+            batch_norm: self.batch_norm,
+            pool_size: 7,
+            hidden: 4096,
+            dropout_placement: DropoutPlacement::AfterRelu,
+            init: PlainInit::VggKaiming,
+        };
+        PlainNet::new(&spec, self.in_channels, self.num_classes, self.dropout, device)
+    }
+}

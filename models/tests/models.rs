@@ -1,0 +1,254 @@
+//! Per-model checks in the style of torchvision's and timm's model tests: output shape with an
+//! odd class count, no NaN, a gradient for every trainable parameter, exact parameter counts,
+//! MACs against published figures, and traced shapes equal to what a forward pass produces.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Distribution, Gradients, Tensor};
+use zoo_models::{count_params, create, info, ImageClassifier, ModelOptions, ShapeError, ZooModel, MODELS};
+
+/// DESIGN.md's table: trainable parameters with the default class count (1000, or 10 for LeNet-5
+/// and the CIFAR ResNets).
+const EXPECTED_PARAMS: &[(&str, usize)] = &[
+    ("lenet5", 61_706),
+    ("alexnet", 61_100_840),
+    // Not in torchvision; by hand: conv 14,208 + 614,656 + 885,120 + 1,327,488 + 884,992,
+    // fc 37,752,832 + 16,781,312 + 4,097,000.
+    ("zfnet", 62_357_608),
+    ("vgg11", 132_863_336),
+    ("vgg13", 133_047_848),
+    ("vgg16", 138_357_544),
+    ("vgg19", 143_667_240),
+    ("vgg11_bn", 132_868_840),
+    ("vgg13_bn", 133_053_736),
+    ("vgg16_bn", 138_365_992),
+    ("vgg19_bn", 143_678_248),
+    ("resnet18", 11_689_512),
+    ("resnet34", 21_797_672),
+    ("resnet50", 25_557_032),
+    ("resnet101", 44_549_160),
+    ("resnet152", 60_192_808),
+    ("resnet20", 269_722),
+    ("resnet32", 464_154),
+    ("resnet44", 658_586),
+    ("resnet56", 853_018),
+    ("resnet110", 1_727_962),
+];
+
+/// Published multiply-accumulates per image at the default input (DESIGN.md, torchvision docs).
+const EXPECTED_GMACS: &[(&str, f64)] = &[
+    ("lenet5", 0.000417),
+    ("alexnet", 0.714),
+    ("vgg11", 7.609),
+    ("vgg13", 11.308),
+    ("vgg16", 15.47),
+    ("vgg19", 19.632),
+    ("vgg16_bn", 15.47),
+    ("resnet18", 1.814),
+    ("resnet34", 3.664),
+    ("resnet50", 4.089),
+    ("resnet101", 7.801),
+    ("resnet152", 11.514),
+    ("resnet20", 0.0406),
+    ("resnet56", 0.1255),
+];
+
+#[test]
+fn every_registered_model_has_its_exact_parameter_count() {
+    let device = Device::flex();
+    for info in MODELS {
+        let expected = EXPECTED_PARAMS.iter().find(|(n, _)| *n == info.name).map(|(_, p)| *p);
+        let expected = expected.unwrap_or_else(|| panic!("{} has no expected count in this test", info.name));
+        let model = info.build(&device);
+        let (trainable, buffers) = count_params(&model);
+        assert_eq!(trainable, expected, "{}: trainable parameters", info.name);
+        // Burn's own count includes the BatchNorm statistics.
+        assert_eq!(trainable + buffers, model.num_params(), "{}", info.name);
+        let summary = model.summary(info.name, info.default_input).unwrap();
+        assert_eq!(summary.trainable_params, expected, "{}: summary's parameter count", info.name);
+        assert_eq!(summary.buffers, buffers, "{}: summary's buffer count", info.name);
+    }
+}
+
+#[test]
+fn macs_are_within_one_percent_of_published_figures() {
+    let device = Device::flex();
+    for (name, gmacs) in EXPECTED_GMACS {
+        let info = info(name).unwrap();
+        let summary = info.default_summary(&device);
+        let relative = (summary.gmacs() - gmacs).abs() / gmacs;
+        assert!(relative < 0.01, "{name}: {} GMACs against published {gmacs}", summary.gmacs());
+        assert_eq!(info.published_gmacs, Some(*gmacs), "{name}: registry figure");
+    }
+}
+
+#[test]
+fn resnet50_summary_matches_torchvision() {
+    let summary = info("resnet50").unwrap().default_summary(&Device::flex());
+    assert_eq!(summary.trainable_params, 25_557_032);
+    assert_eq!(summary.buffers, 53_120);
+    assert_eq!(format!("{:.2}", summary.gmacs()), "4.09");
+    let table = summary.to_table();
+    assert!(table.contains("layer4.2.conv3"), "{table}");
+    assert!(table.contains("Trainable params: 25,557,032"), "{table}");
+}
+
+#[test]
+fn an_input_too_small_names_the_layer_where_the_map_vanishes() {
+    let model = create("alexnet", &ModelOptions::default().with_in_channels(1), &Device::flex()).unwrap();
+    let err = model.summary("alexnet", [1, 8, 8]).unwrap_err();
+    // 8x8 padded by 2 leaves one 11x11 window (1x1 output); the first 3x3 pool cannot fit.
+    assert_eq!(
+        err,
+        ShapeError::Vanished { layer: "features.2".into(), op: "MaxPool2d 3x3/2".into(), input: vec![64, 1, 1] }
+    );
+    let err = model.summary("alexnet", [1, 4, 4]).unwrap_err();
+    assert!(err.to_string().starts_with("the feature map vanishes at layer `features.0`: Conv2d 11x11/4"), "{err}");
+    let model = create("vgg11", &ModelOptions::default(), &Device::flex()).unwrap();
+    let err = model.summary("vgg11", [3, 16, 16]).unwrap_err();
+    assert!(err.to_string().contains("features.20"), "{err}");
+}
+
+#[test]
+fn a_wrong_channel_count_is_reported() {
+    let model = create("resnet18", &ModelOptions::default(), &Device::flex()).unwrap();
+    let err = model.summary("resnet18", [1, 224, 224]).unwrap_err();
+    assert_eq!(err, ShapeError::Channels { layer: "conv1".into(), expected: 3, found: 1 });
+}
+
+#[test]
+fn seed_lesson_shapes_show_in_summaries() {
+    let device = Device::flex();
+    let summary = info("lenet5").unwrap().default_summary(&device);
+    let conv1 = summary.layers.iter().find(|l| l.name == "conv1").unwrap();
+    assert_eq!(conv1.output_shape, [6, 28, 28]);
+    let zfnet = info("zfnet").unwrap().default_summary(&device);
+    let shapes: Vec<_> = zfnet
+        .layers
+        .iter()
+        .filter(|l| l.kind == "MaxPool2d" || l.name == "features.0")
+        .map(|l| l.output_shape[1])
+        .collect();
+    // Zeiler & Fergus, Fig. 3: 110 → 55 → 26 → 13 → 6.
+    assert_eq!(shapes, [110, 55, 13, 6]);
+}
+
+#[test]
+fn classic_lenet_uses_tanh_and_average_pooling() {
+    use zoo_models::lenet::{LeNet5Config, LeNetStyle};
+    let model = LeNet5Config::new().with_style(LeNetStyle::Classic).init(&Device::flex());
+    let summary = model.summary("lenet5", [1, 32, 32]).unwrap();
+    let kinds: Vec<_> = summary.layers.iter().map(|l| l.kind.as_str()).collect();
+    assert!(kinds.contains(&"Tanh") && kinds.contains(&"AvgPool2d"), "{kinds:?}");
+    assert!(!kinds.contains(&"ReLU") && !kinds.contains(&"MaxPool2d"), "{kinds:?}");
+    assert_eq!(summary.trainable_params, 61_706);
+}
+
+/// Collects the trainable parameters that did not receive a gradient.
+struct MissingGrads<'a> {
+    grads: &'a Gradients,
+    path: Vec<String>,
+    checked: usize,
+    missing: Vec<String>,
+}
+
+impl ModuleVisitor for MissingGrads<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if matches!(self.path.last().map(String::as_str), Some("running_mean" | "running_var")) {
+            return;
+        }
+        self.checked += 1;
+        let finite = param.val().grad(self.grads).is_some_and(|g| !g.contains_nan().into_scalar::<bool>());
+        if !finite {
+            self.missing.push(self.path.join("."));
+        }
+    }
+}
+
+/// Forward with 42 classes, no NaN, traced shapes equal to real ones, one backward pass that
+/// reaches every trainable parameter.
+fn check_model(name: &str, input: [usize; 3]) {
+    let device = Device::flex().autodiff();
+    device.seed(7);
+    let options = ModelOptions::default().with_num_classes(42);
+    let model: ZooModel = create(name, &options, &device).unwrap();
+    let images = Tensor::<4>::random([2, input[0], input[1], input[2]], Distribution::Normal(0.0, 1.0), &device);
+
+    let features = model.forward_features(images.clone());
+    let summary = model.summary(name, input).unwrap();
+    assert!(!features.is_empty(), "{name}: no feature maps");
+    for feature in &features {
+        let row = summary
+            .layers
+            .iter()
+            .rev()
+            .find(|l| l.name == feature.name || l.name.starts_with(&format!("{}.", feature.name)))
+            .unwrap_or_else(|| panic!("{name}: no summary row for stage {}", feature.name));
+        assert_eq!(feature.tensor.dims()[1..], row.output_shape[..], "{name}: stage {}", feature.name);
+    }
+
+    let logits = model.forward(images);
+    assert_eq!(logits.dims(), [2, 42], "{name}");
+    assert_eq!(summary.output_shape, [42], "{name}");
+    assert!(!logits.clone().contains_nan().into_scalar::<bool>(), "{name}: NaN in logits");
+
+    let grads = logits.powf_scalar(2.0).mean().backward();
+    let mut visitor = MissingGrads { grads: &grads, path: Vec::new(), checked: 0, missing: Vec::new() };
+    model.visit(&mut visitor);
+    assert!(visitor.checked > 0, "{name}: no parameters visited");
+    assert!(visitor.missing.is_empty(), "{name}: no gradient for {:?}", visitor.missing);
+}
+
+macro_rules! model_tests {
+    ($($test:ident: $name:literal at $input:expr;)*) => {$(
+        #[test]
+        fn $test() {
+            check_model($name, $input);
+        }
+    )*};
+}
+
+// Inputs are the smallest convenient sizes each architecture accepts, to keep the suite fast.
+model_tests! {
+    lenet5_forward_and_gradients: "lenet5" at [1, 32, 32];
+    alexnet_forward_and_gradients: "alexnet" at [3, 64, 64];
+    zfnet_forward_and_gradients: "zfnet" at [3, 64, 64];
+    vgg11_forward_and_gradients: "vgg11" at [3, 32, 32];
+    vgg13_forward_and_gradients: "vgg13" at [3, 32, 32];
+    vgg16_forward_and_gradients: "vgg16" at [3, 32, 32];
+    vgg19_forward_and_gradients: "vgg19" at [3, 32, 32];
+    vgg11_bn_forward_and_gradients: "vgg11_bn" at [3, 32, 32];
+    vgg13_bn_forward_and_gradients: "vgg13_bn" at [3, 32, 32];
+    vgg16_bn_forward_and_gradients: "vgg16_bn" at [3, 32, 32];
+    vgg19_bn_forward_and_gradients: "vgg19_bn" at [3, 32, 32];
+    resnet18_forward_and_gradients: "resnet18" at [3, 32, 32];
+    resnet34_forward_and_gradients: "resnet34" at [3, 32, 32];
+    resnet50_forward_and_gradients: "resnet50" at [3, 32, 32];
+    resnet101_forward_and_gradients: "resnet101" at [3, 32, 32];
+    resnet152_forward_and_gradients: "resnet152" at [3, 32, 32];
+    resnet20_forward_and_gradients: "resnet20" at [3, 32, 32];
+    resnet32_forward_and_gradients: "resnet32" at [3, 32, 32];
+    resnet44_forward_and_gradients: "resnet44" at [3, 32, 32];
+    resnet56_forward_and_gradients: "resnet56" at [3, 32, 32];
+    resnet110_forward_and_gradients: "resnet110" at [3, 32, 32];
+}
+
+#[test]
+fn every_registered_model_is_covered_by_a_forward_test() {
+    let source = include_str!("models.rs");
+    for info in MODELS {
+        assert!(source.contains(&format!("\"{}\" at", info.name)), "{} has no forward/gradient test", info.name);
+    }
+}
+
+#[test]
+fn odd_input_sizes_keep_traced_and_real_shapes_equal() {
+    // 33x33 exercises odd sizes through strided convolutions and the option-A shortcut.
+    check_model("resnet20", [3, 33, 33]);
+    check_model("resnet18", [3, 45, 45]);
+}
