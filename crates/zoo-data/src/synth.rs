@@ -6,8 +6,8 @@
 //! displacement field, scaled, stretched, slanted, rotated and moved, then rasterised with
 //! anti-aliasing at a random stroke width, on a background of random level with Gaussian noise
 //! and, sometimes, a distracting stray stroke or speckles. Everything is a pure function of
-//! `(seed, split, index)`: nothing is stored, an item is rendered when it is read (all 70,000 items take about 4.5 s on one core in the
-//! opt-level-1 dev profile, file writing included).
+//! `(seed, split, index)`: nothing is stored, an item is rendered when it is read (all 70,000
+//! items take about 4.5 s on one core in the opt-level-1 dev profile, file writing included).
 
 use crate::Split;
 use crate::dataset::{Dataset, Item, check_index};
