@@ -1,0 +1,195 @@
+//! The `zoo` command line as a library: argument types and the commands, each a plain function
+//! that writes to the given output, so the binary stays a thin `main` and tests can call them.
+
+use std::io::{self, Write};
+
+use burn::tensor::Device;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use zoo_models::summary::{format_shape, format_significant, group_digits, render_table};
+use zoo_models::{ImageClassifier, ModelOptions};
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(name = "zoo", version, about = "The classic convolutional networks on Burn: list, summarise")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format of the listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the registered models: name, family, parameters, GMACs, default input, paper.
+    List {
+        /// Only names matching this glob (`resnet*`, `vgg1?_bn`).
+        #[arg(default_value = "*")]
+        pattern: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Per-layer table of a model: output shapes, trainable parameters, MACs, totals.
+    Summary {
+        /// Registry name (see `zoo list`).
+        model: String,
+        /// Input shape of one image, CxHxW (default: the model's own, e.g. 3x224x224).
+        #[arg(long, value_parser = parse_input_shape, value_name = "CxHxW")]
+        input: Option<[usize; 3]>,
+        /// Number of output classes (default: the model's own).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        classes: Option<u32>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// Parses `3x224x224` into `[3, 224, 224]`.
+///
+/// ```
+/// assert_eq!(zoo_cli::parse_input_shape("1x32x32"), Ok([1, 32, 32]));
+/// assert!(zoo_cli::parse_input_shape("224x224").is_err());
+/// ```
+pub fn parse_input_shape(text: &str) -> Result<[usize; 3], String> {
+    let bad = || format!("expected CxHxW with positive integers, like 3x224x224, got `{text}`");
+    let parts: Vec<usize> = text
+        .split(['x', 'X'])
+        .map(|p| p.trim().parse::<usize>().ok().filter(|&v| v > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    <[usize; 3]>::try_from(parts).map_err(|_| bad())
+}
+
+/// A device on which models can be built. Summaries never run a kernel (Burn allocates weights
+/// lazily), so the first CPU backend compiled in is enough.
+pub fn summary_device() -> Device {
+    #[cfg(feature = "flex")]
+    return Device::flex();
+    #[cfg(all(not(feature = "flex"), feature = "ndarray"))]
+    #[allow(deprecated)]
+    return Device::ndarray();
+    #[cfg(not(any(feature = "flex", feature = "ndarray")))]
+    return Device::default();
+}
+
+/// One row of `zoo list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListRow {
+    /// Registry name.
+    pub name: &'static str,
+    /// Architecture family.
+    pub family: &'static str,
+    /// Trainable parameters with the default class count.
+    pub params: usize,
+    /// Multiply-accumulates per image at the default input, in billions.
+    pub gmacs: f64,
+    /// Default input shape.
+    pub input: [usize; 3],
+    /// Default number of classes.
+    pub classes: usize,
+    /// Introducing paper.
+    pub paper: &'static str,
+    /// Publication year.
+    pub year: u16,
+}
+
+/// Rows of `zoo list PATTERN`.
+pub fn list_rows(pattern: &str) -> Vec<ListRow> {
+    let device = summary_device();
+    zoo_models::list(pattern)
+        .into_iter()
+        .map(|info| {
+            let summary = info.default_summary(&device);
+            ListRow {
+                name: info.name,
+                family: info.family,
+                params: summary.trainable_params,
+                gmacs: summary.gmacs(),
+                input: info.default_input,
+                classes: info.default_classes,
+                paper: info.paper,
+                year: info.year,
+            }
+        })
+        .collect()
+}
+
+/// `zoo list`.
+pub fn run_list(pattern: &str, format: Format, out: &mut dyn Write) -> Result<(), String> {
+    let rows = list_rows(pattern);
+    if rows.is_empty() {
+        return Err(format!("no model matches `{pattern}` (see `zoo list`)"));
+    }
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n",
+        Format::Table => {
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.to_string(),
+                        r.family.to_string(),
+                        group_digits(r.params as u64),
+                        format_significant(r.gmacs, 4),
+                        format_shape(&r.input),
+                        format!("{} ({})", r.paper, r.year),
+                    ]
+                })
+                .collect();
+            render_table(&["model", "family", "params", "GMACs", "input", "paper"], &cells, &[2, 3])
+        }
+    };
+    write_output(out, &text)
+}
+
+/// `zoo summary`.
+pub fn run_summary(
+    model: &str,
+    input: Option<[usize; 3]>,
+    classes: Option<u32>,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let info = zoo_models::info(model).map_err(|e| e.to_string())?;
+    let input = input.unwrap_or(info.default_input);
+    let mut options = ModelOptions::default().with_in_channels(input[0]);
+    if let Some(n) = classes {
+        options = options.with_num_classes(n as usize);
+    }
+    let network = info.build_with(&options, &summary_device()).map_err(|e| e.to_string())?;
+    let summary = network
+        .summary(info.name, input)
+        .map_err(|e| format!("{model} cannot take a {} input: {e}", format_shape(&input)))?;
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())? + "\n",
+        Format::Table => summary.to_table(),
+    };
+    write_output(out, &text)
+}
+
+/// Writes `text`, treating a closed pipe (`zoo list | head`) as success.
+fn write_output(out: &mut dyn Write, text: &str) -> Result<(), String> {
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(format!("cannot write output: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
+    match cli.command {
+        Command::List { pattern, format } => run_list(&pattern, format, out),
+        Command::Summary { model, input, classes, format } => run_summary(&model, input, classes, format, out),
+    }
+}

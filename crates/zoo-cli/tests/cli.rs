@@ -1,0 +1,110 @@
+//! End-to-end tests of the `zoo` binary built by this test profile.
+
+use std::process::{Command, Output};
+
+fn zoo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zoo")).args(args).output().expect("zoo runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Bad input: a non-zero exit and exactly one line on stderr, no panic.
+fn assert_one_line_error(output: &Output, expected_fragment: &str) {
+    let err = stderr(output);
+    assert!(!output.status.success(), "exit status {:?}, stderr {err}", output.status);
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with("error: "), "stderr: {err}");
+    assert!(err.contains(expected_fragment), "`{expected_fragment}` not in: {err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "stderr: {err}");
+}
+
+#[test]
+fn list_json_has_every_model_with_its_exact_parameter_count() {
+    let output = zoo(&["list", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), zoo_models::MODELS.len());
+    let params = |name: &str| {
+        rows.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("{name} missing"))["params"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(params("lenet5"), 61_706);
+    assert_eq!(params("alexnet"), 61_100_840);
+    assert_eq!(params("vgg16_bn"), 138_365_992);
+    assert_eq!(params("resnet50"), 25_557_032);
+    assert_eq!(params("resnet152"), 60_192_808);
+    assert_eq!(params("resnet110"), 1_727_962);
+    for row in rows {
+        for key in ["name", "family", "params", "gmacs", "input", "classes", "paper", "year"] {
+            assert!(!row[key].is_null(), "{key} missing in {row}");
+        }
+    }
+}
+
+#[test]
+fn list_filters_by_glob_and_prints_a_table() {
+    let output = zoo(&["list", "vgg*_bn"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let rows: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert!(rows.iter().all(|r| r.starts_with("vgg") && r.contains("_bn")), "{text}");
+    assert!(text.contains("138,365,992"), "{text}");
+}
+
+#[test]
+fn list_with_no_match_is_an_error() {
+    assert_one_line_error(&zoo(&["list", "transformer*"]), "no model matches `transformer*`");
+}
+
+#[test]
+fn resnet50_summary_prints_torchvision_figures() {
+    let output = zoo(&["summary", "resnet50", "--input", "3x224x224"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("Trainable params: 25,557,032"), "{text}");
+    assert!(text.contains("(4.089 G)"), "{text}");
+    assert!(text.contains("layer4.2.conv3"), "{text}");
+    assert!(text.contains("Buffers (BatchNorm running stats): 53,120"), "{text}");
+}
+
+#[test]
+fn summary_json_with_other_classes_and_input() {
+    let output = zoo(&["summary", "resnet20", "--input", "3x64x64", "--classes", "100", "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(summary["output_shape"], serde_json::json!([100]));
+    // 269,722 with 10 classes; the fc layer grows by 90 x (64 + 1).
+    assert_eq!(summary["trainable_params"], 269_722 + 90 * 65);
+    let layers = summary["layers"].as_array().unwrap();
+    let last_stage = layers.iter().rev().find(|l| l["name"] == "layer3.2.relu").unwrap();
+    assert_eq!(last_stage["output_shape"], serde_json::json!([64, 16, 16]));
+}
+
+#[test]
+fn an_input_too_small_is_one_line_naming_the_layer() {
+    let output = zoo(&["summary", "alexnet", "--input", "1x8x8"]);
+    assert_one_line_error(&output, "features.2");
+    assert!(stderr(&output).contains("alexnet cannot take a 1x8x8 input"), "{}", stderr(&output));
+}
+
+#[test]
+fn an_unknown_model_suggests_close_names() {
+    assert_one_line_error(&zoo(&["summary", "resnet5"]), "did you mean resnet50");
+}
+
+#[test]
+fn malformed_arguments_are_one_line() {
+    assert_one_line_error(&zoo(&["summary", "resnet18", "--input", "224x224"]), "--input");
+    assert_one_line_error(&zoo(&["summary", "resnet18", "--classes", "0"]), "--classes");
+    assert_one_line_error(&zoo(&["list", "--format", "yaml"]), "--format");
+    assert_one_line_error(&zoo(&["frobnicate"]), "frobnicate");
+}
