@@ -140,7 +140,8 @@ pub fn trace_flatten(t: &mut Tracer, input: &[usize]) -> SampleShape {
     t.op("flatten", "Flatten", vec![input.iter().product()])
 }
 
-/// Square convolution: `kernel`x`kernel`, `stride`, symmetric `padding`, optional bias.
+/// Square convolution: `kernel`x`kernel`, `stride`, symmetric `padding`, optional bias, with
+/// PyTorch's default initialisation.
 pub fn conv2d(
     in_channels: usize,
     out_channels: usize,
@@ -150,11 +151,7 @@ pub fn conv2d(
     bias: bool,
     device: &Device,
 ) -> Conv2d {
-    Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
-        .with_bias(bias)
-        .init(device)
+    square_conv_config(in_channels, out_channels, kernel, stride, padding, bias).init(device)
 }
 
 /// Like [`conv2d`] with torchvision's ResNet/VGG initialisation
@@ -168,12 +165,23 @@ pub fn conv2d_kaiming_out(
     bias: bool,
     device: &Device,
 ) -> Conv2d {
+    square_conv_config(in_channels, out_channels, kernel, stride, padding, bias)
+        .with_initializer(Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: true })
+        .init(device)
+}
+
+fn square_conv_config(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    bias: bool,
+) -> Conv2dConfig {
     Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
         .with_bias(bias)
-        .with_initializer(Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: true })
-        .init(device)
 }
 
 /// An element-wise non-linearity chosen by configuration, usable on tensors of any rank.

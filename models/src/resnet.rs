@@ -216,6 +216,48 @@ pub fn trace_stage(
     })
 }
 
+/// Runs named stages in order, reporting each stage's output.
+pub fn forward_stages(
+    stages: &[(&str, &[ResidualBlock])],
+    mut x: Tensor<4>,
+    on_stage: &mut dyn FnMut(&str, &Tensor<4>),
+) -> Tensor<4> {
+    for (name, blocks) in stages {
+        x = forward_stage(blocks, x);
+        on_stage(name, &x);
+    }
+    x
+}
+
+/// Traces named stages in order.
+pub fn trace_stages(
+    t: &mut Tracer,
+    stages: &[(&str, &[ResidualBlock])],
+    mut x: SampleShape,
+) -> Result<SampleShape, ShapeError> {
+    for (name, blocks) in stages {
+        x = trace_stage(t, name, blocks, &x)?;
+    }
+    Ok(x)
+}
+
+/// The ResNet head: global average pool, flatten, `fc`.
+pub fn forward_pooled_head(avgpool: &AdaptiveAvgPool2d, fc: &Linear, features: Tensor<4>) -> Tensor<2> {
+    fc.forward(flatten(avgpool.forward(features)))
+}
+
+/// Traces the ResNet head.
+pub fn trace_pooled_head(
+    t: &mut Tracer,
+    avgpool: &AdaptiveAvgPool2d,
+    fc: &Linear,
+    x: &[usize],
+) -> Result<SampleShape, ShapeError> {
+    let x = t.layer("avgpool", avgpool, x)?;
+    let x = trace_flatten(t, &x);
+    t.layer("fc", fc, &x)
+}
+
 /// Depths of torchvision's ImageNet ResNets: name, block, blocks per stage.
 pub const RESNET_DEPTHS: [(usize, BlockKind, [usize; 4]); 5] = [
     (18, BlockKind::Basic, [2, 2, 2, 2]),
@@ -313,16 +355,11 @@ impl ImageClassifier for ResNet {
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
         let x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
         on_stage("relu", &x);
-        let mut x = self.maxpool.forward(x);
-        for (name, stage) in self.stages() {
-            x = forward_stage(stage, x);
-            on_stage(name, &x);
-        }
-        x
+        forward_stages(&self.stages(), self.maxpool.forward(x), on_stage)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(flatten(self.avgpool.forward(features)))
+        forward_pooled_head(&self.avgpool, &self.fc, features)
     }
 
     fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
@@ -330,12 +367,8 @@ impl ImageClassifier for ResNet {
         x = t.layer("bn1", &self.bn1, &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         x = t.layer("maxpool", &self.maxpool, &x)?;
-        for (name, stage) in self.stages() {
-            x = trace_stage(t, name, stage, &x)?;
-        }
-        x = t.layer("avgpool", &self.avgpool, &x)?;
-        let x = trace_flatten(t, &x);
-        t.layer("fc", &self.fc, &x)
+        let x = trace_stages(t, &self.stages(), x)?;
+        trace_pooled_head(t, &self.avgpool, &self.fc, &x)
     }
 }
 

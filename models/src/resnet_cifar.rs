@@ -10,9 +10,12 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{conv2d_kaiming_out, flatten, trace_flatten};
+use crate::layers::conv2d_kaiming_out;
 use crate::model::ImageClassifier;
-use crate::resnet::{forward_stage, make_stage, trace_stage, BlockKind, ResidualBlock, ShortcutKind};
+use crate::resnet::{
+    forward_pooled_head, forward_stages, make_stage, trace_pooled_head, trace_stages, BlockKind, ResidualBlock,
+    ShortcutKind,
+};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Configuration of [`CifarResNet`].
@@ -93,27 +96,19 @@ impl CifarResNet {
 impl ImageClassifier for CifarResNet {
     /// Stages: `layer1`, `layer2`, `layer3`.
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
-        let mut x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
-        for (name, stage) in self.stages() {
-            x = forward_stage(stage, x);
-            on_stage(name, &x);
-        }
-        x
+        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        forward_stages(&self.stages(), x, on_stage)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(flatten(self.avgpool.forward(features)))
+        forward_pooled_head(&self.avgpool, &self.fc, features)
     }
 
     fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
         x = t.layer("bn1", &self.bn1, &x)?;
         x = t.layer("relu", &self.relu, &x)?;
-        for (name, stage) in self.stages() {
-            x = trace_stage(t, name, stage, &x)?;
-        }
-        x = t.layer("avgpool", &self.avgpool, &x)?;
-        let x = trace_flatten(t, &x);
-        t.layer("fc", &self.fc, &x)
+        let x = trace_stages(t, &self.stages(), x)?;
+        trace_pooled_head(t, &self.avgpool, &self.fc, &x)
     }
 }

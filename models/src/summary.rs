@@ -84,7 +84,7 @@ impl ModelSummary {
         ));
         out.push_str(&format!("Trainable params: {}\n", group_digits(self.trainable_params as u64)));
         out.push_str(&format!("Buffers (BatchNorm running stats): {}\n", group_digits(self.buffers as u64)));
-        out.push_str(&format!("MACs per image: {} ({:.3} G)\n", group_digits(self.macs), self.gmacs()));
+        out.push_str(&format!("MACs per image: {} ({} G)\n", group_digits(self.macs), format_significant(self.gmacs(), 4)));
         out
     }
 }
@@ -100,7 +100,7 @@ impl fmt::Display for ModelSummary {
 ///
 /// ```
 /// let table = zoo_models::summary::render_table(&["name", "n"], &[vec!["a".into(), "10".into()]], &[1]);
-/// assert_eq!(table, "name   n\n-------\na     10\n");
+/// assert_eq!(table, "name   n\n--------\na     10\n");
 /// ```
 pub fn render_table(headers: &[&str], rows: &[Vec<String>], right_aligned: &[usize]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -132,6 +132,24 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>], right_aligned: &[usi
 /// `[3, 224, 224]` → `3x224x224`.
 pub fn format_shape(shape: &[usize]) -> String {
     shape.iter().map(usize::to_string).collect::<Vec<_>>().join("x")
+}
+
+/// `x` rounded to `digits` significant digits, in plain (not scientific) notation: GMACs range
+/// from LeNet-5's 0.0004165 to VGG-19's 19.63.
+///
+/// ```
+/// use zoo_models::summary::format_significant;
+/// assert_eq!(format_significant(4.0891, 4), "4.089");
+/// assert_eq!(format_significant(0.000416520, 4), "0.0004165");
+/// assert_eq!(format_significant(15.4702, 4), "15.47");
+/// ```
+pub fn format_significant(x: f64, digits: usize) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
+    format!("{x:.decimals$}")
 }
 
 /// `25557032` → `25,557,032`.
