@@ -3,9 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::Split;
-use crate::dataset::{Dataset, Item, check_index};
+use crate::dataset::{Dataset, Item, packed_u8_item};
 use crate::error::{DataError, Result};
-use crate::imagebuf::Image;
 
 /// Bytes of one CIFAR image: 3 planes of 32x32.
 pub const CIFAR_IMAGE_BYTES: usize = 3 * 32 * 32;
@@ -361,17 +360,7 @@ impl Dataset for CifarDataset {
         self.labels.len()
     }
     fn get(&self, index: usize) -> Result<Item> {
-        check_index(self, index)?;
-        let image = Image::from_u8(
-            3,
-            32,
-            32,
-            &self.pixels[index * CIFAR_IMAGE_BYTES..(index + 1) * CIFAR_IMAGE_BYTES],
-        )?;
-        Ok(Item {
-            image,
-            label: self.labels[index] as usize,
-        })
+        packed_u8_item(self, &self.pixels, &self.labels, [3, 32, 32], index)
     }
     fn classes(&self) -> &[String] {
         &self.classes

@@ -83,6 +83,21 @@ impl<D: Dataset + ?Sized> Dataset for Box<D> {
     }
 }
 
+/// Item `index` of a dataset held in memory as packed `u8` images (`channels x height x width`
+/// bytes each, back to back) with one `u8` label per image, as the IDX and CIFAR readers keep it.
+pub(crate) fn packed_u8_item(
+    ds: &dyn Dataset,
+    pixels: &[u8],
+    labels: &[u8],
+    [channels, height, width]: [usize; 3],
+    index: usize,
+) -> Result<Item> {
+    check_index(ds, index)?;
+    let n = channels * height * width;
+    let image = Image::from_u8(channels, height, width, &pixels[index * n..(index + 1) * n])?;
+    Ok(Item { image, label: labels[index] as usize })
+}
+
 pub(crate) fn check_index(ds: &dyn Dataset, index: usize) -> Result<()> {
     if index >= ds.len() {
         return Err(DataError::IndexOutOfRange {

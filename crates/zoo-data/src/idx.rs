@@ -4,9 +4,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::Split;
-use crate::dataset::{Dataset, Item, check_index};
+use crate::dataset::{Dataset, Item, packed_u8_item};
 use crate::error::{DataError, Result};
-use crate::imagebuf::Image;
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -252,18 +251,7 @@ impl Dataset for IdxDataset {
         self.labels.len()
     }
     fn get(&self, index: usize) -> Result<Item> {
-        check_index(self, index)?;
-        let n = self.rows * self.cols;
-        let image = Image::from_u8(
-            1,
-            self.rows,
-            self.cols,
-            &self.pixels[index * n..(index + 1) * n],
-        )?;
-        Ok(Item {
-            image,
-            label: self.labels[index] as usize,
-        })
+        packed_u8_item(self, &self.pixels, &self.labels, [1, self.rows, self.cols], index)
     }
     fn classes(&self) -> &[String] {
         &self.classes
