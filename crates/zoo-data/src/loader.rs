@@ -154,6 +154,11 @@ impl DataLoader {
         &self.inner.config
     }
 
+    /// The per-item transforms.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.inner.pipeline
+    }
+
     /// The dataset.
     pub fn dataset(&self) -> &Arc<dyn Dataset> {
         &self.inner.dataset
