@@ -1,9 +1,57 @@
 //! # zoo-train
 //!
-//! Training and evaluation building blocks for the zoo's models. So far: top-k accuracy, the
-//! measure every classic result is reported in.
+//! Training, evaluation and prediction for the zoo's models, on burn-train's supervised training
+//! (`SupervisedTraining` + `Learner`): recipes ([`TrainConfig`]), PyTorch-compatible optimizers,
+//! per-iteration schedules, run directories with atomic checkpoints and resume, `metrics.csv`,
+//! `curves.png` and `result.json`.
+//!
+//! ```no_run
+//! let config = zoo_train::recipe("lenet5-synth")?;
+//! let result = zoo_train::train(config, "runs/lenet5".as_ref())?;
+//! println!("{}", result.summary_line());
+//! # Ok::<(), zoo_train::TrainError>(())
+//! ```
 
 #![warn(missing_docs)]
+
+mod backend;
+mod classifier;
+mod config;
+mod data;
+mod error;
+mod eval;
+mod metrics;
+mod optim;
+pub mod plot;
+mod progress;
+mod run;
+mod schedule;
+
+pub use backend::{BACKEND_NAMES, DEFAULT_BACKEND, check_backend, compiled_backends, device};
+pub use classifier::{Classifier, cross_entropy};
+pub use config::{
+    OptimizerConfig, RECIPES, Recipe, ScheduleConfig, TrainConfig, Unit, load_recipe_json,
+    parse_config, recipe, set_field,
+};
+pub use data::{Datasets, EpochLoader, SplitClock, make_loader, open_datasets, open_split};
+pub use error::TrainError;
+pub use eval::{ClassAccuracy, ClassScore, EvalReport, Preprocess, evaluate, predict};
+pub use metrics::{METRICS_HEADER, MetricsRow, read_metrics, truncate_metrics};
+pub use optim::build_optimizer;
+pub use progress::format_duration;
+pub use run::{
+    Resolved, RunDir, RunResult, default_run_dir, load_weights, resume, save_weights, train,
+    write_atomic,
+};
+pub use schedule::Schedule;
+
+/// Mixes a seed with an epoch number (SplitMix64 finaliser), for per-epoch device seeds.
+pub(crate) fn mix_seed(seed: u64, epoch: u64) -> u64 {
+    let mut z = seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
 
 use burn::tensor::{Int, Tensor};
 

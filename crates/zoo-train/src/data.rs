@@ -1,0 +1,233 @@
+//! Datasets of a configuration, and zoo-data's deterministic loader behind Burn's `DataLoader`
+//! trait, so burn-train's `SupervisedTraining` drives it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use burn::data::dataloader::{DataLoader as BurnDataLoader, DataLoaderIterator, Progress};
+use burn::data::dataset::DatasetError;
+use burn::tensor::Device;
+use zoo_data::{Batch, DataLoader, Dataset, LoaderConfig, Split, Subset};
+
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+
+/// The training, validation and test sets of a configuration.
+pub struct Datasets {
+    /// Training images (without the held-out validation part).
+    pub train: Arc<dyn Dataset>,
+    /// Validation images: held out from training, or the test split.
+    pub valid: Arc<dyn Dataset>,
+    /// Test images.
+    pub test: Arc<dyn Dataset>,
+}
+
+/// Opens (downloading if the configuration asks to) the datasets a configuration names.
+pub fn open_datasets(config: &TrainConfig) -> Result<Datasets, TrainError> {
+    let test = open_split(config, Split::Test)?;
+    let train = open_split(config, Split::Train)?;
+    let (train, valid) = if config.val_fraction > 0.0 {
+        let (t, v) = zoo_data::train_val_split(train, config.val_fraction, config.seed)?;
+        (Arc::new(t) as Arc<dyn Dataset>, Arc::new(v) as Arc<dyn Dataset>)
+    } else {
+        (train, test.clone())
+    };
+    Ok(Datasets { train, valid, test })
+}
+
+/// Opens one split of the configured dataset, limited to `train_limit` / `test_limit` items.
+pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>, TrainError> {
+    let name = config.dataset.as_str();
+    let open = || zoo_data::open_dataset(name, &config.data_dir, split, config.channels);
+    let dataset = match open() {
+        Err(zoo_data::DataError::MissingFile { .. } | zoo_data::DataError::Io { .. })
+            if config.download && !name.starts_with("folder:") && name != "synth-digits" =>
+        {
+            zoo_data::download::download(name, &config.data_dir)?;
+            open()?
+        }
+        Err(e @ zoo_data::DataError::MissingFile { .. }) if !config.download => {
+            return Err(TrainError::Config(format!("{e} (pass --download to fetch {name})")));
+        }
+        other => other?,
+    };
+    let limit = match split {
+        Split::Train => config.train_limit,
+        Split::Test => config.test_limit,
+    };
+    Ok(match limit {
+        Some(n) if n < dataset.len() => Arc::new(Subset::head(dataset, n)),
+        _ => dataset,
+    })
+}
+
+/// Wall-clock time of each (split, epoch) pass over a loader, shared with the metrics logger.
+#[derive(Clone, Default)]
+pub struct SplitClock {
+    spans: Arc<Mutex<HashMap<(String, usize), (Instant, Option<Duration>, usize)>>>,
+}
+
+impl SplitClock {
+    fn start(&self, split: &str, epoch: usize) {
+        let mut spans = self.spans.lock().unwrap();
+        spans.insert((split.to_string(), epoch), (Instant::now(), None, 0));
+    }
+
+    fn add(&self, split: &str, epoch: usize, items: usize) {
+        if let Some(span) = self.spans.lock().unwrap().get_mut(&(split.to_string(), epoch)) {
+            span.2 += items;
+        }
+    }
+
+    fn finish(&self, split: &str, epoch: usize) {
+        if let Some(span) = self.spans.lock().unwrap().get_mut(&(split.to_string(), epoch)) {
+            span.1.get_or_insert(span.0.elapsed());
+        }
+    }
+
+    /// `(seconds, images)` of a finished pass.
+    pub fn measured(&self, split: &str, epoch: usize) -> Option<(f64, usize)> {
+        let spans = self.spans.lock().unwrap();
+        let (start, took, items) = spans.get(&(split.to_string(), epoch))?;
+        Some((took.unwrap_or_else(|| start.elapsed()).as_secs_f64(), *items))
+    }
+}
+
+/// zoo-data's [`DataLoader`] as a Burn data loader. Each call to `iter` is the next epoch, counted
+/// from the epoch a (resumed) run starts at; the training loader also re-seeds the device at each
+/// epoch, so dropout draws depend only on (seed, epoch) and a resumed run repeats an
+/// uninterrupted one.
+pub struct EpochLoader {
+    loader: DataLoader,
+    split: &'static str,
+    next_epoch: Arc<AtomicU64>,
+    device: Option<Device>,
+    reseed: Option<u64>,
+    clock: SplitClock,
+}
+
+impl EpochLoader {
+    /// A loader whose first `iter` call is epoch `first_epoch` (1-based, as burn-train counts).
+    pub fn new(loader: DataLoader, split: &'static str, first_epoch: usize, clock: SplitClock) -> Self {
+        Self {
+            loader,
+            split,
+            next_epoch: Arc::new(AtomicU64::new(first_epoch as u64)),
+            device: None,
+            reseed: None,
+            clock,
+        }
+    }
+
+    /// Re-seeds the training device with `(seed, epoch)` at the start of every epoch.
+    pub fn reseeding(mut self, seed: u64) -> Self {
+        self.reseed = Some(seed);
+        self
+    }
+
+    fn with_device(&self, device: &Device) -> Self {
+        Self {
+            loader: self.loader.clone(),
+            split: self.split,
+            next_epoch: self.next_epoch.clone(),
+            device: Some(device.clone()),
+            reseed: self.reseed,
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+struct EpochBatches<'a> {
+    owner: &'a EpochLoader,
+    inner: zoo_data::EpochIter,
+    epoch: usize,
+    items_done: usize,
+    items_total: usize,
+}
+
+impl Iterator for EpochBatches<'_> {
+    type Item = Result<Batch, DatasetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Some(next) = self.inner.next() else {
+            self.owner.clock.finish(self.owner.split, self.epoch);
+            return None;
+        };
+        Some(match next {
+            Ok(host) => {
+                self.items_done += host.len();
+                self.owner.clock.add(self.owner.split, self.epoch, host.len());
+                let device = self.owner.device.clone().unwrap_or_default();
+                Ok(host.to_device(&device))
+            }
+            Err(e) => Err(DatasetError::new(e)),
+        })
+    }
+}
+
+impl DataLoaderIterator<Batch> for EpochBatches<'_> {
+    fn progress(&self) -> Progress {
+        Progress::new(self.items_done, self.items_total, Some("images".to_string()))
+    }
+}
+
+impl BurnDataLoader<Batch> for EpochLoader {
+    fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<Batch> + 'a> {
+        let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst) as usize;
+        if let (Some(seed), Some(device)) = (self.reseed, &self.device) {
+            device.seed(crate::mix_seed(seed, epoch as u64));
+        }
+        self.clock.start(self.split, epoch);
+        // zoo-data counts epochs from 0.
+        let inner = self.loader.iter(epoch.saturating_sub(1) as u64);
+        let (_, batches) = inner.progress();
+        let items_total = if self.loader.config().drop_last {
+            batches * self.loader.config().batch_size
+        } else {
+            self.loader.num_items()
+        };
+        Box::new(EpochBatches { owner: self, inner, epoch, items_done: 0, items_total })
+    }
+
+    fn num_items(&self) -> usize {
+        self.loader.num_items()
+    }
+
+    fn to_device(&self, device: &Device) -> Arc<dyn BurnDataLoader<Batch>> {
+        Arc::new(self.with_device(device))
+    }
+
+    fn slice(&self, start: usize, end: usize) -> Arc<dyn BurnDataLoader<Batch>> {
+        // Multi-device training gives each device a contiguous share of the dataset.
+        let dataset = self.loader.dataset().clone();
+        let indices: Vec<usize> = (start..end.min(dataset.len())).collect();
+        let subset: Arc<dyn Dataset> = Arc::new(
+            Subset::new(dataset, indices).expect("slice bounds come from num_items"),
+        );
+        let loader = DataLoader::new(subset, self.loader.pipeline().clone(), self.loader.config().clone())
+            .expect("a non-empty slice of a valid loader is valid");
+        let mut sliced = self.with_device(&self.device.clone().unwrap_or_default());
+        sliced.loader = loader;
+        Arc::new(sliced)
+    }
+}
+
+/// A zoo-data loader for a dataset of a configuration.
+pub fn make_loader(
+    config: &TrainConfig,
+    dataset: Arc<dyn Dataset>,
+    train: bool,
+) -> Result<DataLoader, TrainError> {
+    let pipeline = if train { &config.train_transforms } else { &config.eval_transforms };
+    let settings = LoaderConfig::new(config.batch_size)
+        .with_workers(config.workers)
+        .with_seed(config.seed)
+        .with_shuffle(train);
+    let loader = DataLoader::new(dataset, pipeline.clone(), settings)?;
+    Ok(match (&config.mix, train) {
+        (Some(mix), true) => loader.with_mix(mix.clone()),
+        _ => loader,
+    })
+}

@@ -1,0 +1,440 @@
+//! A training run: its directory, burn-train's `SupervisedTraining` set up from a
+//! [`TrainConfig`], atomic checkpoints, resume, and the files written at the end.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::store::{BurnpackStore, ModuleRecord, ModuleSnapshot};
+use burn::tensor::Device;
+use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError, KeepLastNCheckpoints};
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, Metric, TopKAccuracyMetric};
+use burn::train::renderer::{MetricsRenderer, default_renderer};
+use burn::train::{Interrupter, Learner, SupervisedTraining};
+use serde::{Deserialize, Serialize};
+use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
+
+use crate::classifier::Classifier;
+use crate::config::TrainConfig;
+use crate::data::{EpochLoader, SplitClock, make_loader, open_datasets};
+use crate::error::TrainError;
+use crate::eval::{EvalReport, evaluate};
+use crate::metrics::{CsvMetricLogger, Divergence, MetricNames, read_metrics, truncate_metrics};
+use crate::plot::{CurvePoint, draw_curves};
+use crate::progress::{ProgressLines, format_duration};
+use crate::schedule::Schedule;
+
+/// What a finished run reports, as written to `result.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Model name.
+    pub model: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Test-set top-1 accuracy of the final weights, percent.
+    pub test_top1: f64,
+    /// Test-set top-5 accuracy, percent.
+    pub test_top5: f64,
+    /// Test images evaluated.
+    pub test_images: usize,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Wall time of the whole command (this session only, for a resumed run), seconds.
+    pub wall_seconds: f64,
+    /// Sum of the `seconds` column of `metrics.csv` (all sessions), seconds.
+    pub train_seconds: f64,
+    /// Backend trained on.
+    pub backend: String,
+    /// Seed.
+    pub seed: u64,
+    /// The run directory.
+    pub run_dir: PathBuf,
+}
+
+/// The files of a run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// The directory.
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// `config.json`.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+    /// `metrics.csv`.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.csv")
+    }
+    /// `checkpoint/`.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoint")
+    }
+    /// `model.bpk`: the final weights.
+    pub fn weights(&self) -> PathBuf {
+        self.root.join("model.bpk")
+    }
+    /// `curves.png`.
+    pub fn curves(&self) -> PathBuf {
+        self.root.join("curves.png")
+    }
+    /// `result.json`.
+    pub fn result(&self) -> PathBuf {
+        self.root.join("result.json")
+    }
+
+    /// Reads `config.json`.
+    pub fn read_config(&self) -> Result<TrainConfig, TrainError> {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            TrainError::file(&path, format!("{e} (is {} a run directory?)", self.root.display()))
+        })?;
+        let json = serde_json::from_str(&text).map_err(|e| TrainError::file(&path, e))?;
+        crate::config::parse_config(&json, &path.display().to_string())
+    }
+
+    /// The last epoch whose model, optimizer and scheduler checkpoints were all written.
+    pub fn last_checkpoint(&self) -> Option<usize> {
+        let dir = self.checkpoints();
+        let entries = std::fs::read_dir(&dir).ok()?;
+        entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse::<usize>().ok()
+            })
+            .filter(|epoch| {
+                ["optim", "scheduler"]
+                    .iter()
+                    .all(|kind| dir.join(format!("{kind}-{epoch}.bpk")).is_file())
+            })
+            .max()
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader (or a run killed mid-write) never sees a partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = temporary_path(path);
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        TrainError::file(path, e)
+    })
+}
+
+fn temporary_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// burn-train checkpointer writing `<name>-<epoch>.bpk` atomically (temporary file + rename).
+struct AtomicCheckpointer {
+    directory: PathBuf,
+    name: &'static str,
+}
+
+impl AtomicCheckpointer {
+    fn path(&self, epoch: usize) -> PathBuf {
+        self.directory.join(format!("{}-{epoch}.bpk", self.name))
+    }
+}
+
+impl<R: Checkpoint> Checkpointer<R> for AtomicCheckpointer {
+    fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
+        let bytes = record.checkpoint_into_bytes().map_err(CheckpointerError::Record)?;
+        write_atomic(&self.path(epoch), &bytes).map_err(|e| CheckpointerError::Unknown(e.to_string()))
+    }
+
+    fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
+        R::load(self.path(epoch))
+    }
+
+    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
+        match std::fs::remove_file(self.path(epoch)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CheckpointerError::IOError(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Saves a model's weights to a Burnpack file, atomically.
+pub fn save_weights(model: &ZooModel, path: &Path) -> Result<(), TrainError> {
+    // Serialised in memory, then written with a rename, so an interrupted save leaves no stub.
+    let mut store = BurnpackStore::from_bytes(None);
+    model.save_into(&mut store).map_err(|e| TrainError::file(path, e))?;
+    let bytes = store.get_bytes().map_err(|e| TrainError::file(path, e))?;
+    write_atomic(path, &bytes)
+}
+
+/// Loads weights saved by [`save_weights`] (or a checkpoint) into `model`; every tensor of the
+/// model must be in the file with its shape.
+pub fn load_weights(model: &mut ZooModel, path: &Path) -> Result<(), TrainError> {
+    if !path.is_file() {
+        return Err(TrainError::file(path, "weights file not found"));
+    }
+    let mut store = BurnpackStore::from_file(path);
+    let result = model.load_from(&mut store).map_err(|e| TrainError::file(path, e))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() {
+        return Err(TrainError::file(
+            path,
+            format!("does not fit the model: {}", result),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a new run goes: `--out` if given, else `runs/<model>-<dataset>-<UTC time>`.
+pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let dataset = config.dataset.rsplit(['/', ':']).next().unwrap_or("data");
+    PathBuf::from("runs").join(format!(
+        "{}-{}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        config.model,
+        dataset,
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    ))
+}
+
+// Howard Hinnant's days-to-civil-date algorithm (proleptic Gregorian, UTC).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Starts a new run of `config` in `dir`, which must not hold a run already.
+pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
+    let run = RunDir { root: dir.to_path_buf() };
+    if run.config().exists() {
+        return Err(TrainError::Config(format!(
+            "{} already holds a run: continue it with `zoo train --resume {0}` or choose another --out",
+            dir.display()
+        )));
+    }
+    let config = resolve(config)?;
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::file(dir, e))?;
+    let json = serde_json::to_string_pretty(&config).expect("configs serialise");
+    write_atomic(&run.config(), json.as_bytes())?;
+    truncate_metrics(&run.metrics(), 0)?;
+    fit(&config, &run, 0)
+}
+
+/// Continues the run in `dir` from its last complete checkpoint.
+pub fn resume(dir: &Path) -> Result<RunResult, TrainError> {
+    let run = RunDir { root: dir.to_path_buf() };
+    let config = run.read_config()?;
+    let last = run.last_checkpoint().unwrap_or(0).min(config.epochs);
+    // Rows of epochs after the checkpoint belong to the interrupted session: they are redone.
+    truncate_metrics(&run.metrics(), last)?;
+    fit(&config, &run, last)
+}
+
+/// Model input and class names, recorded in `config.json` so that `zoo predict` and `zoo eval`
+/// work without the training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// `[C, H, W]` of the model's input (after the evaluation transforms).
+    pub input: [usize; 3],
+    /// `[C, H, W]` of the dataset's own images (before any transform).
+    pub raw_input: [usize; 3],
+    /// Class names, by label.
+    pub classes: Vec<String>,
+}
+
+fn resolve(mut config: TrainConfig) -> Result<TrainConfig, TrainError> {
+    let datasets = open_datasets(&config)?;
+    let item = datasets.test.get(0)?;
+    let raw_input = item.image.shape();
+    let input = config.eval_transforms.apply(item.image, config.seed, 0, 0)?.shape();
+    let classes = datasets.train.classes().to_vec();
+    config.resolved = Some(Resolved { input, raw_input, classes });
+    Ok(config)
+}
+
+fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, TrainError> {
+    let resolved = config.resolved.as_ref().expect("resolved before training");
+    let mut options = ModelOptions::default()
+        .with_num_classes(resolved.classes.len())
+        .with_in_channels(resolved.input[0]);
+    options.dropout = config.dropout;
+    let model = zoo_models::create(&config.model, &options, device)
+        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let info = zoo_models::info(&config.model).map_err(|e| TrainError::Config(e.to_string()))?;
+    // Catch an input the network cannot take (a vanishing feature map) before training starts.
+    model
+        .summary(info.name, resolved.input)
+        .map_err(|e| TrainError::Config(format!("{}: {e}", config.model)))?;
+    Ok(model)
+}
+
+fn fit(config: &TrainConfig, run: &RunDir, start_epoch: usize) -> Result<RunResult, TrainError> {
+    let started = Instant::now();
+    let device = crate::backend::device(&config.backend)?;
+    device.seed(config.seed);
+    // Parameters are created where they will be trained: burn-train forks the learner onto the
+    // autodiff device, but a parameter born on a plain device is not tracked there.
+    let model = build_model(config, &device.clone().autodiff())?;
+    let datasets = open_datasets(config)?;
+    let train_loader = make_loader(config, datasets.train.clone(), true)?;
+    let valid_loader = make_loader(config, datasets.valid.clone(), false)?;
+    let iters_per_epoch = train_loader.num_batches();
+
+    if start_epoch < config.epochs {
+        let clock = SplitClock::default();
+        let train_batches = EpochLoader::new(train_loader, "train", start_epoch + 1, clock.clone())
+            .reseeding(config.seed);
+        let valid_batches = EpochLoader::new(valid_loader, "valid", start_epoch + 1, clock.clone());
+
+        let names = MetricNames {
+            loss: LossMetric::new().name().to_string(),
+            top1: AccuracyMetric::new().name().to_string(),
+            top5: TopKAccuracyMetric::new(5).name().to_string(),
+            lr: LearningRateMetric::new().name().to_string(),
+        };
+        let interrupter = Interrupter::new();
+        let divergence: Arc<Mutex<Option<Divergence>>> = Arc::default();
+        let logger = CsvMetricLogger::new(
+            run.metrics(),
+            names.clone(),
+            clock,
+            interrupter.clone(),
+            divergence.clone(),
+        );
+        let renderer: Box<dyn MetricsRenderer> = if std::io::stdout().is_terminal() {
+            default_renderer(interrupter.clone(), (start_epoch > 0).then_some(start_epoch))
+        } else {
+            Box::new(ProgressLines::new(names))
+        };
+        let checkpointer = |name| AtomicCheckpointer { directory: run.checkpoints(), name };
+        std::fs::create_dir_all(run.checkpoints()).map_err(|e| TrainError::file(run.checkpoints(), e))?;
+
+        let schedule = Schedule::new(&config.schedule, config.lr, iters_per_epoch, config.epochs);
+        let learner = Learner::new(
+            Classifier::new(model, config.label_smoothing),
+            crate::optim::build_optimizer(&config.optimizer),
+            schedule,
+        );
+        let mut training = SupervisedTraining::new(&run.root, Arc::new(train_batches), Arc::new(valid_batches))
+            .metrics((LossMetric::new(), AccuracyMetric::new(), TopKAccuracyMetric::new(5)))
+            .metric_train_numeric(LearningRateMetric::new())
+            .with_metric_logger(logger)
+            .with_custom_checkpointers(checkpointer("model"), checkpointer("optim"), checkpointer("scheduler"))
+            .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+            .with_interrupter(interrupter)
+            .renderer(renderer)
+            .num_epochs(config.epochs);
+        if start_epoch > 0 {
+            training = training.checkpoint(start_epoch);
+        }
+        let outcome = training.launch(learner);
+
+        if let Some(d) = divergence.lock().unwrap().clone() {
+            let kept = match run.last_checkpoint() {
+                Some(epoch) => format!("epoch {epoch}"),
+                None => "none yet".to_string(),
+            };
+            return Err(TrainError::Diverged {
+                epoch: d.epoch,
+                iteration: d.iteration,
+                value: format!("{}", d.value),
+                kept,
+                dir: run.root.display().to_string(),
+            });
+        }
+        if let Some(error) = outcome.error {
+            return Err(TrainError::Training(error.to_string()));
+        }
+        if let Some(interruption) = outcome.interrupted {
+            return Err(TrainError::Training(
+                interruption.reason.unwrap_or_else(|| "interrupted".to_string()),
+            ));
+        }
+        finish(config, run, outcome.model.model, &device, started)
+    } else {
+        // Every epoch was trained before the interruption: restore the last one and finish.
+        let path = run.checkpoints().join(format!("model-{}.bpk", config.epochs));
+        let record = ModuleRecord::load(&path).map_err(|e| TrainError::file(&path, e))?;
+        let classifier = Classifier::new(model, config.label_smoothing).load_record(record);
+        finish(config, run, classifier.model, &device, started)
+    }
+}
+
+fn finish(
+    config: &TrainConfig,
+    run: &RunDir,
+    model: ZooModel,
+    device: &Device,
+    started: Instant,
+) -> Result<RunResult, TrainError> {
+    let model = model.fork(device);
+    save_weights(&model, &run.weights())?;
+    let rows = read_metrics(&run.metrics())?;
+    let points: Vec<CurvePoint> = rows
+        .iter()
+        .map(|r| CurvePoint { epoch: r.epoch, split: r.split.clone(), loss: r.loss, top1: r.top1 })
+        .collect();
+    draw_curves(&points, &format!("{} on {}", config.model, config.dataset), &run.curves())?;
+
+    let test = crate::data::open_split(config, zoo_data::Split::Test)?;
+    let loader = make_loader(config, test, false)?;
+    let report: EvalReport = evaluate(&model, &loader, device)?;
+    let result = RunResult {
+        model: config.model.clone(),
+        dataset: config.dataset.clone(),
+        test_top1: report.top1,
+        test_top5: report.top5,
+        test_images: report.images,
+        parameters: zoo_models::count_params(&model).0,
+        epochs: config.epochs,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        train_seconds: rows.iter().map(|r| r.seconds).filter(|s| s.is_finite()).sum(),
+        backend: config.backend.clone(),
+        seed: config.seed,
+        run_dir: run.root.clone(),
+    };
+    let json = serde_json::to_string_pretty(&result).expect("results serialise");
+    write_atomic(&run.result(), json.as_bytes())?;
+    Ok(result)
+}
+
+impl RunResult {
+    /// The one-line summary printed at the end of `zoo train`.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{} on {}: test top-1 {:.2}%, top-5 {:.2}% ({} images) after {} epochs; {} of training on {} (seed {}) -> {}",
+            self.model,
+            self.dataset,
+            self.test_top1,
+            self.test_top5,
+            self.test_images,
+            self.epochs,
+            format_duration(self.train_seconds),
+            self.backend,
+            self.seed,
+            self.run_dir.display()
+        )
+    }
+}
