@@ -9,9 +9,12 @@ use serde::Serialize;
 use zoo_models::summary::{format_shape, format_significant, group_digits, render_table};
 use zoo_models::{ImageClassifier, ModelOptions};
 
+pub mod train;
+pub use train::{EvalArgs, PredictArgs, TrainArgs};
+
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "zoo", version, about = "The classic convolutional networks on Burn: list, summarise")]
+#[command(name = "zoo", version, about = "The classic convolutional networks on Burn: list, summarise, train, evaluate, predict")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -49,6 +52,19 @@ pub enum Command {
         /// Number of output classes (default: the model's own).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         classes: Option<u32>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Train a model from a recipe (default: the model's own) with burn-train: metrics.csv,
+    /// checkpoints, curves.png, model.bpk and result.json in the run directory.
+    Train(TrainArgs),
+    /// Evaluate trained weights: top-1, top-5, per-class accuracy and a confusion matrix PNG.
+    Eval(EvalArgs),
+    /// Classify image files with trained weights: the top classes with their probabilities.
+    Predict(PredictArgs),
+    /// List the training recipes shipped in recipes/.
+    Recipes {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -179,7 +195,7 @@ pub fn run_summary(
 }
 
 /// Writes `text`, treating a closed pipe (`zoo list | head`) as success.
-fn write_output(out: &mut dyn Write, text: &str) -> Result<(), String> {
+pub(crate) fn write_output(out: &mut dyn Write, text: &str) -> Result<(), String> {
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(format!("cannot write output: {e}")),
         _ => Ok(()),
@@ -191,5 +207,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
     match cli.command {
         Command::List { pattern, format } => run_list(&pattern, format, out),
         Command::Summary { model, input, classes, format } => run_summary(&model, input, classes, format, out),
+        Command::Train(args) => train::run_train(args, out),
+        Command::Eval(args) => train::run_eval(args, out),
+        Command::Predict(args) => train::run_predict(args, out),
+        Command::Recipes { format } => train::run_recipes(format, out),
     }
 }

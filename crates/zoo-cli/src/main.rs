@@ -34,7 +34,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match zoo_cli::run(cli, &mut io::stdout().lock()) {
+    // Not `stdout().lock()`: training threads print progress lines while a command runs.
+    match zoo_cli::run(cli, &mut io::stdout()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

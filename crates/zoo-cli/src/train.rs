@@ -1,0 +1,375 @@
+//! `zoo train`, `zoo eval`, `zoo predict` and `zoo recipes`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde_json::Value;
+use zoo_models::summary::render_table;
+use zoo_models::{ModelOptions, ZooModel};
+use zoo_train::{Preprocess, RunDir, TrainConfig};
+
+use crate::{Format, write_output};
+
+/// Arguments of `zoo train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Model to train (registry name); its default recipe is used unless --recipe is given.
+    pub model: Option<String>,
+    /// Recipe name (see `zoo recipes`) or JSON file.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub recipe: Option<String>,
+    /// Dataset: synth-digits, mnist, fashion-mnist, cifar10, cifar100, folder:<path>.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Directory datasets are read from and downloaded to.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Download the dataset if it is missing.
+    #[arg(long)]
+    pub download: bool,
+    /// Training epochs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub epochs: Option<u32>,
+    /// Images per batch.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: Option<u32>,
+    /// Base learning rate.
+    #[arg(long, value_name = "X")]
+    pub lr: Option<f64>,
+    /// Backend: flex, ndarray, wgpu, vulkan, metal, cuda (those compiled in).
+    #[arg(long, value_name = "B")]
+    pub backend: Option<String>,
+    /// Data-loading worker threads.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u32>,
+    /// Seed of initialisation, shuffling and augmentation.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Run directory (default: runs/<model>-<dataset>-<time>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Override any recipe field, e.g. `--set optimizer.momentum=0.95` (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+    /// Continue the interrupted run in DIR from its last complete checkpoint.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "model", "recipe", "dataset", "data_dir", "download", "epochs", "batch_size", "lr",
+        "backend", "workers", "seed", "out", "set",
+    ])]
+    pub resume: Option<PathBuf>,
+}
+
+/// Builds the configuration a recipe plus command-line overrides describe.
+pub fn build_config(
+    model: Option<&str>,
+    recipe: Option<&str>,
+    overrides: &[(&str, Value)],
+    sets: &[String],
+) -> Result<TrainConfig, String> {
+    let mut json = zoo_train::load_recipe_json(recipe, model).map_err(|e| e.to_string())?;
+    let object = json.as_object_mut().ok_or("a recipe must be a JSON object")?;
+    if let Some(m) = model {
+        object.insert("model".into(), Value::String(m.into()));
+    }
+    for (key, value) in overrides {
+        object.insert((*key).into(), value.clone());
+    }
+    for assignment in sets {
+        let (path, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| format!("--set {assignment}: expected FIELD=VALUE"))?;
+        zoo_train::set_field(&mut json, path, value).map_err(|e| e.to_string())?;
+    }
+    zoo_train::parse_config(&json, "configuration").map_err(|e| e.to_string())
+}
+
+/// `zoo train`.
+pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), String> {
+    let result = if let Some(dir) = &args.resume {
+        zoo_train::resume(dir)
+    } else {
+        let mut overrides: Vec<(&str, Value)> = Vec::new();
+        let mut put = |key, value: Option<Value>| {
+            if let Some(v) = value {
+                overrides.push((key, v));
+            }
+        };
+        put("dataset", args.dataset.clone().map(Value::from));
+        put("data_dir", args.data_dir.as_ref().map(|p| Value::from(p.display().to_string())));
+        put("download", args.download.then_some(Value::Bool(true)));
+        put("epochs", args.epochs.map(Value::from));
+        put("batch_size", args.batch_size.map(Value::from));
+        put("lr", args.lr.map(Value::from));
+        put("backend", args.backend.clone().map(Value::from));
+        put("workers", args.workers.map(Value::from));
+        put("seed", args.seed.map(Value::from));
+        let config = build_config(args.model.as_deref(), args.recipe.as_deref(), &overrides, &args.set)?;
+        let dir = args.out.clone().unwrap_or_else(|| zoo_train::default_run_dir(&config));
+        writeln!(out, "training {} on {} -> {}", config.model, config.dataset, dir.display())
+            .map_err(|e| e.to_string())?;
+        zoo_train::train(config, &dir)
+    };
+    let result = result.map_err(|e| e.to_string())?;
+    write_output(out, &format!("{}\n", result.summary_line()))
+}
+
+/// The model, its preprocessing and its configuration: from a run directory, or from
+/// `--model`/`--weights` with the model's default recipe (or `--recipe`).
+pub struct Loaded {
+    /// The network with its weights.
+    pub model: ZooModel,
+    /// The configuration (recipe and overrides).
+    pub config: TrainConfig,
+    /// The run directory, if one was given.
+    pub run: Option<RunDir>,
+}
+
+/// Where `zoo eval` and `zoo predict` get their model from.
+#[derive(Debug, Args)]
+pub struct ModelSource {
+    /// Registry name of the model (with --weights), instead of a run directory.
+    #[arg(long, requires = "weights")]
+    pub model: Option<String>,
+    /// Weights file (`model.bpk` of a run).
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub weights: Option<PathBuf>,
+    /// Recipe giving the preprocessing and dataset with --model (default: the model's own).
+    #[arg(long, value_name = "NAME|FILE", requires = "model")]
+    pub recipe: Option<String>,
+    /// Backend to run on.
+    #[arg(long, value_name = "B")]
+    pub backend: Option<String>,
+}
+
+fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> Result<Loaded, String> {
+    let (mut config, weights, run) = match (&source.model, run_dir) {
+        (Some(model), _) => {
+            let overrides: Vec<(&str, Value)> =
+                dataset.map(|d| vec![("dataset", Value::from(d))]).unwrap_or_default();
+            let config = build_config(Some(model), source.recipe.as_deref(), &overrides, &[])?;
+            (config, source.weights.clone().expect("clap requires --weights"), None)
+        }
+        (None, Some(dir)) => {
+            let run = RunDir { root: dir.to_path_buf() };
+            let mut config = run.read_config().map_err(|e| e.to_string())?;
+            if let Some(d) = dataset {
+                config.dataset = d.to_string();
+            }
+            (config, run.weights(), Some(run))
+        }
+        (None, None) => return Err("give a run directory, or --model with --weights".into()),
+    };
+    if let Some(b) = &source.backend {
+        zoo_train::check_backend(b).map_err(|e| e.to_string())?;
+        config.backend = b.clone();
+    }
+    if config.resolved.is_none() {
+        config.resolved = Some(resolve_without_run(&config)?);
+    }
+    let resolved = config.resolved.as_ref().expect("just set");
+    let options = ModelOptions::default()
+        .with_num_classes(resolved.classes.len())
+        .with_in_channels(resolved.input[0]);
+    let device = zoo_train::device(&config.backend).map_err(|e| e.to_string())?;
+    let mut model = zoo_models::create(&config.model, &options, &device).map_err(|e| e.to_string())?;
+    zoo_train::load_weights(&mut model, &weights).map_err(|e| e.to_string())?;
+    Ok(Loaded { model, config, run })
+}
+
+// With --model and no run: the input and classes come from the recipe's dataset if it can be
+// opened, otherwise from the model's defaults (classes then print as indices).
+fn resolve_without_run(config: &TrainConfig) -> Result<zoo_train::Resolved, String> {
+    match zoo_train::open_split(config, zoo_data::Split::Test) {
+        Ok(test) => {
+            let item = test.get(0).map_err(|e| e.to_string())?;
+            let raw_input = item.image.shape();
+            let input = config
+                .eval_transforms
+                .apply(item.image, 0, 0, 0)
+                .map_err(|e| e.to_string())?
+                .shape();
+            Ok(zoo_train::Resolved { input, raw_input, classes: test.classes().to_vec() })
+        }
+        Err(_) => {
+            let info = zoo_models::info(&config.model).map_err(|e| e.to_string())?;
+            Ok(zoo_train::Resolved {
+                input: info.default_input,
+                raw_input: info.default_input,
+                classes: (0..info.default_classes).map(|c| c.to_string()).collect(),
+            })
+        }
+    }
+}
+
+/// Arguments of `zoo eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Run directory (holds config.json and model.bpk).
+    pub run: Option<PathBuf>,
+    /// The model to evaluate, when not from a run directory.
+    #[command(flatten)]
+    pub source: ModelSource,
+    /// Dataset to evaluate on (default: the run's).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Split to evaluate.
+    #[arg(long, value_parser = ["test", "train"], default_value = "test")]
+    pub split: String,
+    /// Where to write the confusion matrix (default: confusion.png in the run directory, or in
+    /// the current directory with --model).
+    #[arg(long, value_name = "FILE")]
+    pub confusion: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `zoo eval`.
+pub fn run_eval(args: EvalArgs, out: &mut dyn Write) -> Result<(), String> {
+    let loaded = load(&args.source, args.run.as_deref(), args.dataset.as_deref())?;
+    let config = &loaded.config;
+    let split = if args.split == "train" { zoo_data::Split::Train } else { zoo_data::Split::Test };
+    let dataset = zoo_train::open_split(config, split).map_err(|e| e.to_string())?;
+    let loader = zoo_train::make_loader(config, dataset, false).map_err(|e| e.to_string())?;
+    let device = zoo_train::device(&config.backend).map_err(|e| e.to_string())?;
+    let report = zoo_train::evaluate(&loaded.model, &loader, &device).map_err(|e| e.to_string())?;
+
+    let confusion = args.confusion.clone().unwrap_or_else(|| match &loaded.run {
+        Some(run) => run.root.join("confusion.png"),
+        None => PathBuf::from("confusion.png"),
+    });
+    let names: Vec<String> = report.per_class.iter().map(|c| c.class.clone()).collect();
+    let title = format!("{} on {} ({}), top-1 {:.2}%", config.model, config.dataset, args.split, report.top1);
+    zoo_train::plot::draw_confusion(&report.confusion, &names, &title, &confusion).map_err(|e| e.to_string())?;
+
+    let text = match args.format {
+        Format::Json => {
+            let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+            value["model"] = Value::from(config.model.clone());
+            value["dataset"] = Value::from(config.dataset.clone());
+            value["split"] = Value::from(args.split.clone());
+            value["confusion_png"] = Value::from(confusion.display().to_string());
+            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
+        }
+        Format::Table => {
+            let cells: Vec<Vec<String>> = report
+                .per_class
+                .iter()
+                .map(|c| vec![c.class.clone(), c.images.to_string(), c.correct.to_string(), format!("{:.2}", c.top1)])
+                .collect();
+            format!(
+                "{}\n{} on {} ({} split, {} images): top-1 {:.2}%, top-5 {:.2}%; confusion matrix: {}\n",
+                render_table(&["class", "images", "correct", "top-1 %"], &cells, &[1, 2, 3]).trim_end(),
+                config.model,
+                config.dataset,
+                args.split,
+                report.images,
+                report.top1,
+                report.top5,
+                confusion.display()
+            )
+        }
+    };
+    write_output(out, &text)
+}
+
+/// Arguments of `zoo predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A run directory followed by images, or only images with --model/--weights.
+    #[arg(required = true, value_name = "RUN_DIR|IMAGE")]
+    pub paths: Vec<PathBuf>,
+    /// The model, when not from a run directory.
+    #[command(flatten)]
+    pub source: ModelSource,
+    /// Classes to show per image.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub top: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `zoo predict`.
+pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String> {
+    let (run_dir, images) = match &args.source.model {
+        Some(_) => (None, &args.paths[..]),
+        None => (Some(args.paths[0].as_path()), &args.paths[1..]),
+    };
+    if images.is_empty() {
+        return Err("no image given: zoo predict RUN_DIR IMAGE... (or --model M --weights F IMAGE...)".into());
+    }
+    let loaded = load(&args.source, run_dir, None)?;
+    let resolved = loaded.config.resolved.clone().expect("resolved by load");
+    let preprocess = Preprocess {
+        input: resolved.input,
+        raw_input: resolved.raw_input,
+        transforms: loaded.config.eval_transforms.clone(),
+    };
+    let inputs = images
+        .iter()
+        .map(|p| preprocess.load(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let device = zoo_train::device(&loaded.config.backend).map_err(|e| e.to_string())?;
+    let top = zoo_train::predict(&loaded.model, &inputs, &resolved.classes, args.top as usize, &device)
+        .map_err(|e| e.to_string())?;
+    let text = match args.format {
+        Format::Json => {
+            let rows: Vec<Value> = images
+                .iter()
+                .zip(&top)
+                .map(|(p, t)| serde_json::json!({"image": p.display().to_string(), "top": t}))
+                .collect();
+            serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n"
+        }
+        Format::Table => {
+            let mut text = String::new();
+            for (path, scores) in images.iter().zip(&top) {
+                text.push_str(&format!("{}\n", path.display()));
+                for s in scores {
+                    text.push_str(&format!("  {:>6.2}%  {}\n", 100.0 * s.probability, s.class));
+                }
+            }
+            text
+        }
+    };
+    write_output(out, &text)
+}
+
+/// `zoo recipes`: the shipped recipes.
+pub fn run_recipes(format: Format, out: &mut dyn Write) -> Result<(), String> {
+    let configs = zoo_train::RECIPES
+        .iter()
+        .map(|r| zoo_train::recipe(r.name).map(|c| (r.name, c)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let text = match format {
+        Format::Json => {
+            let map: serde_json::Map<String, Value> = configs
+                .iter()
+                .map(|(n, c)| Ok(((*n).to_string(), serde_json::to_value(c)?)))
+                .collect::<Result<_, serde_json::Error>>()
+                .map_err(|e| e.to_string())?;
+            serde_json::to_string_pretty(&map).map_err(|e| e.to_string())? + "\n"
+        }
+        Format::Table => {
+            let cells: Vec<Vec<String>> = configs
+                .iter()
+                .map(|(n, c)| {
+                    vec![
+                        n.to_string(),
+                        c.model.clone(),
+                        c.dataset.clone(),
+                        c.epochs.to_string(),
+                        c.batch_size.to_string(),
+                        format!("{}", c.lr),
+                    ]
+                })
+                .collect();
+            render_table(&["recipe", "model", "dataset", "epochs", "batch", "lr"], &cells, &[3, 4, 5])
+        }
+    };
+    write_output(out, &text)
+}

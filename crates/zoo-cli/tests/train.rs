@@ -1,0 +1,291 @@
+//! End-to-end tests of `zoo train`, `zoo eval` and `zoo predict` on a few hundred synthetic
+//! digits, driving the binary of this test profile.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn zoo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zoo")).args(args).output().expect("zoo runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}
+
+/// Bad input: a non-zero exit and exactly one line on stderr, no panic.
+fn assert_one_line_error(output: &Output, expected_fragment: &str) {
+    let err = text(&output.stderr);
+    assert!(!output.status.success(), "exit status {:?}, stderr {err}", output.status);
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with("error: "), "stderr: {err}");
+    assert!(err.contains(expected_fragment), "`{expected_fragment}` not in: {err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "stderr: {err}");
+}
+
+/// A small LeNet-5 run: 512 training and 128 test digits.
+fn small_run_args(out: &Path, epochs: u32, seed: u64) -> Vec<String> {
+    [
+        "train",
+        "lenet5",
+        "--epochs",
+        &epochs.to_string(),
+        "--batch-size",
+        "64",
+        "--seed",
+        &seed.to_string(),
+        "--set",
+        "train_limit=512",
+        "--set",
+        "test_limit=128",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn train_small(out: &Path, epochs: u32, seed: u64) -> Output {
+    let args = small_run_args(out, epochs, seed);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    zoo(&refs)
+}
+
+fn metrics_rows(dir: &Path) -> Vec<Vec<String>> {
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("epoch,split,loss,top1,top5,lr,images_per_s,seconds"));
+    lines.map(|l| l.split(',').map(str::to_string).collect()).collect()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_run_directory_holds_config_metrics_checkpoints_weights_curves_and_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let output = train_small(&dir, 2, 7);
+    assert_ok(&output);
+    let stdout = text(&output.stdout);
+    // The compact progress lines, never one per batch (8 batches per epoch here), and a summary.
+    assert!(stdout.lines().count() <= 2 * 5 + 3, "stdout:\n{stdout}");
+    let summary = stdout.lines().last().unwrap();
+    assert!(summary.starts_with("lenet5 on synth-digits: test top-1 "), "{summary}");
+
+    let config = json(&dir.join("config.json"));
+    assert_eq!(config["model"], "lenet5");
+    assert_eq!(config["epochs"], 2);
+    assert_eq!(config["batch_size"], 64);
+    assert_eq!(config["train_limit"], 512);
+    assert_eq!(config["resolved"]["input"], serde_json::json!([1, 32, 32]));
+
+    let rows = metrics_rows(&dir);
+    let keys: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    let expected: Vec<(String, String)> = [(1, "train"), (1, "valid"), (2, "train"), (2, "valid")]
+        .iter()
+        .map(|(e, s)| (e.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(keys, expected);
+    for row in &rows {
+        let loss: f64 = row[2].parse().unwrap();
+        let top1: f64 = row[3].parse().unwrap();
+        let top5: f64 = row[4].parse().unwrap();
+        assert!(loss.is_finite() && loss > 0.0, "{row:?}");
+        assert!((0.0..=100.0).contains(&top1) && top1 <= top5, "{row:?}");
+        assert_eq!(row[5].is_empty(), row[1] == "valid", "lr only on training rows: {row:?}");
+        assert!(row[6].parse::<f64>().unwrap() > 0.0 && row[7].parse::<f64>().unwrap() > 0.0);
+    }
+
+    for file in ["model.bpk", "curves.png", "checkpoint/model-2.bpk", "checkpoint/optim-2.bpk", "checkpoint/scheduler-2.bpk"] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+    let png = std::fs::read(dir.join("curves.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    let result = json(&dir.join("result.json"));
+    assert_eq!(result["model"], "lenet5");
+    assert_eq!(result["parameters"], 61_706);
+    assert_eq!(result["test_images"], 128);
+    assert_eq!(result["backend"], "flex");
+    assert_eq!(result["seed"], 7);
+    assert!(result["test_top1"].as_f64().unwrap() > 10.0, "better than chance: {result}");
+
+    // A second `train` into the same directory is refused rather than overwriting the run.
+    let again = train_small(&dir, 2, 7);
+    assert_one_line_error(&again, "already holds a run");
+
+    // eval: top-1 equal to the run's own test figure; per-class rows; confusion.png.
+    let eval = zoo(&["eval", dir.to_str().unwrap(), "--format", "json"]);
+    assert_ok(&eval);
+    let report: serde_json::Value = serde_json::from_str(&text(&eval.stdout)).unwrap();
+    assert_eq!(report["images"], 128);
+    assert!((report["top1"].as_f64().unwrap() - result["test_top1"].as_f64().unwrap()).abs() < 1e-9);
+    assert_eq!(report["per_class"].as_array().unwrap().len(), 10);
+    let counted: u64 = report["confusion"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(counted, 128);
+    assert!(dir.join("confusion.png").is_file());
+
+    // The same weights through --model/--weights.
+    let eval_weights = zoo(&[
+        "eval", "--model", "lenet5", "--weights", dir.join("model.bpk").to_str().unwrap(),
+        "--confusion", tmp.path().join("c.png").to_str().unwrap(),
+    ]);
+    assert_ok(&eval_weights);
+    assert!(text(&eval_weights.stdout).contains("top-1"), "{}", text(&eval_weights.stdout));
+
+    // predict: an RGB image of another size is converted to the model's 1x32x32 input.
+    let image = tmp.path().join("digit.bmp");
+    write_rgb_bmp(&image, 45, 60);
+    let predict = zoo(&["predict", dir.to_str().unwrap(), image.to_str().unwrap(), "--format", "json"]);
+    assert_ok(&predict);
+    let top: serde_json::Value = serde_json::from_str(&text(&predict.stdout)).unwrap();
+    let scores = top[0]["top"].as_array().unwrap();
+    assert_eq!(scores.len(), 5);
+    let total: f64 = scores.iter().map(|s| s["probability"].as_f64().unwrap()).sum();
+    assert!(total > 0.0 && total <= 1.0 + 1e-6);
+    assert!(scores.windows(2).all(|w| w[0]["probability"].as_f64() >= w[1]["probability"].as_f64()));
+    let table = zoo(&["predict", dir.to_str().unwrap(), image.to_str().unwrap()]);
+    assert_ok(&table);
+    assert_eq!(text(&table.stdout).lines().count(), 6);
+
+    let missing = zoo(&["predict", dir.to_str().unwrap(), tmp.path().join("nope.png").to_str().unwrap()]);
+    assert_one_line_error(&missing, "nope.png");
+}
+
+/// A 24-bit BMP with a bright diagonal stroke on a dark background.
+fn write_rgb_bmp(path: &Path, width: u32, height: u32) {
+    let row = (width * 3).div_ceil(4) * 4;
+    let size = 54 + row * height;
+    let mut bytes = Vec::with_capacity(size as usize);
+    bytes.extend_from_slice(b"BM");
+    for v in [size, 0, 54, 40] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes.extend_from_slice(&(width as i32).to_le_bytes());
+    bytes.extend_from_slice(&(height as i32).to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&24u16.to_le_bytes());
+    for v in [0u32, row * height, 2835, 2835, 0, 0] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    for y in 0..height {
+        for x in 0..width {
+            let on = (x as i64 * height as i64 - y as i64 * width as i64).abs() < (width * height / 8) as i64;
+            let (r, g, b) = if on { (250, 240, 230) } else { (20, 30, 10) };
+            bytes.extend_from_slice(&[b, g, r]);
+        }
+        bytes.resize(bytes.len() + (row - width * 3) as usize, 0);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn comparable(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    // images_per_s and seconds measure the machine, not the computation.
+    rows.into_iter().map(|r| r[..6].to_vec()).collect()
+}
+
+#[test]
+fn two_runs_with_the_same_seed_write_the_same_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    assert_ok(&train_small(&a, 2, 11));
+    assert_ok(&train_small(&b, 2, 11));
+    assert_eq!(comparable(metrics_rows(&a)), comparable(metrics_rows(&b)));
+    assert_eq!(json(&a.join("result.json"))["test_top1"], json(&b.join("result.json"))["test_top1"]);
+    let c = tmp.path().join("c");
+    assert_ok(&train_small(&c, 1, 12));
+    assert_ne!(comparable(metrics_rows(&a))[0], comparable(metrics_rows(&c))[0], "the seed matters");
+}
+
+#[test]
+fn a_run_killed_mid_epoch_resumes_to_the_same_metrics_without_gaps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("killed");
+    let mut args = small_run_args(&dir, 4, 3);
+    // Enough images that an epoch lasts long enough to be interrupted in the middle.
+    args.iter_mut().filter(|a| a.as_str() == "train_limit=512").for_each(|a| *a = "train_limit=4096".into());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first_checkpoint = dir.join("checkpoint/model-1.bpk");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !first_checkpoint.exists() {
+        assert!(Instant::now() < deadline, "no checkpoint after 300 s");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up.
+    child.wait().unwrap();
+    assert!(!dir.join("result.json").exists(), "the run finished before it could be killed");
+
+    let resumed = zoo(&["train", "--resume", dir.to_str().unwrap()]);
+    assert_ok(&resumed);
+    let rows = metrics_rows(&dir);
+    let keys: Vec<String> = rows.iter().map(|r| format!("{}:{}", r[0], r[1])).collect();
+    assert_eq!(keys, ["1:train", "1:valid", "2:train", "2:valid", "3:train", "3:valid", "4:train", "4:valid"]);
+    assert_eq!(json(&dir.join("result.json"))["epochs"], 4);
+
+    // Resuming re-seeds each epoch and restores optimizer and schedule state: the curve is the
+    // one an uninterrupted run draws.
+    let straight = tmp.path().join("straight");
+    let mut args = small_run_args(&straight, 4, 3);
+    args.iter_mut().filter(|a| a.as_str() == "train_limit=512").for_each(|a| *a = "train_limit=4096".into());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_ok(&zoo(&refs));
+    assert_eq!(comparable(rows), comparable(metrics_rows(&straight)));
+}
+
+#[test]
+fn a_diverging_loss_stops_the_run_naming_epoch_and_iteration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("nan");
+    let mut args = small_run_args(&dir, 2, 0);
+    args.extend(["--set", r#"optimizer={"name":"sgd","momentum":0.9}"#, "--lr", "1e30"].map(String::from));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = zoo(&refs);
+    assert_one_line_error(&output, "the loss became");
+    let err = text(&output.stderr);
+    assert!(err.contains("at epoch 1, iteration "), "{err}");
+    assert!(!dir.join("model.bpk").exists());
+    assert!(dir.join("config.json").is_file(), "the run directory is kept");
+}
+
+#[test]
+fn bad_arguments_are_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x");
+    let out = out.to_str().unwrap();
+    assert_one_line_error(&zoo(&["train", "lenet5", "--batch-size", "0", "--out", out]), "--batch-size");
+    assert_one_line_error(&zoo(&["train", "lenet5", "--backend", "tpu", "--out", out]), "unknown backend `tpu`");
+    let missing = tmp.path().join("no-data");
+    assert_one_line_error(
+        &zoo(&["train", "lenet5", "--recipe", "lenet5-mnist", "--data-dir", missing.to_str().unwrap(), "--out", out]),
+        "no-data",
+    );
+    assert_one_line_error(&zoo(&["train", "lenet6", "--out", out]), "lenet6");
+    assert_one_line_error(&zoo(&["train", "lenet5", "--recipe", "nope.json", "--out", out]), "nope.json");
+    assert_one_line_error(&zoo(&["train", "lenet5", "--set", "lr=-1", "--out", out]), "lr");
+    assert_one_line_error(&zoo(&["train", "lenet5", "--set", "epochz=3", "--out", out]), "epochz");
+    let no_run: PathBuf = tmp.path().join("no-run");
+    assert_one_line_error(&zoo(&["train", "--resume", no_run.to_str().unwrap()]), "no-run");
+    assert_one_line_error(&zoo(&["eval", no_run.to_str().unwrap()]), "no-run");
+    assert_one_line_error(&zoo(&["predict", "--model", "lenet5", "--weights", "missing.bpk", "x.png"]), "missing.bpk");
+    assert!(!Path::new(out).join("config.json").exists(), "failed commands leave no run behind");
+}
