@@ -232,3 +232,77 @@ impl MetricLogger for CsvMetricLogger {
         }
     }
 }
+
+/// Images per second since the start of the split, as a burn-train metric (so Burn's TUI shows
+/// it beside loss and accuracy); the epoch's value is the rate over the whole split.
+#[derive(Clone)]
+pub struct ImagesPerSecond {
+    name: burn::train::metric::MetricName,
+    start: Option<(std::time::Instant, usize)>,
+    rate: f64,
+}
+
+impl Default for ImagesPerSecond {
+    fn default() -> Self {
+        Self { name: Arc::new("Images/s".to_string()), start: None, rate: 0.0 }
+    }
+}
+
+impl burn::train::metric::Metric for ImagesPerSecond {
+    type Input = ();
+
+    fn name(&self) -> burn::train::metric::MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> burn::train::metric::MetricAttributes {
+        burn::train::metric::MetricAttributes::Numeric(burn::train::metric::NumericAttributes {
+            unit: Some("img/s".to_string()),
+            higher_is_better: true,
+        })
+    }
+
+    fn update(
+        &mut self,
+        _item: &(),
+        metadata: &burn::train::metric::MetricMetadata,
+    ) -> Result<burn::train::metric::SerializedEntry, burn::tensor::TensorReadError> {
+        let items = metadata.progress.items_processed;
+        // Timed from the first batch seen: the rate covers every later batch of the split.
+        let (t0, items0) = *self.start.get_or_insert((std::time::Instant::now(), items));
+        let elapsed = t0.elapsed().as_secs_f64();
+        if items > items0 && elapsed > 0.0 {
+            self.rate = (items - items0) as f64 / elapsed;
+        }
+        Ok(burn::train::metric::SerializedEntry::new(
+            format!("{:.0} img/s", self.rate),
+            NumericEntry::Value(self.rate).serialize(),
+        ))
+    }
+
+    fn compute(&mut self) -> Result<burn::train::metric::SerializedEntry, burn::tensor::TensorReadError> {
+        Ok(burn::train::metric::SerializedEntry::new(
+            format!("{:.0} img/s", self.rate),
+            NumericEntry::Final(self.rate).serialize(),
+        ))
+    }
+
+    fn clear(&mut self) {
+        self.start = None;
+        self.rate = 0.0;
+    }
+}
+
+impl burn::train::metric::Numeric for ImagesPerSecond {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Value(self.rate))
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Value(self.rate))
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        NumericEntry::Final(self.rate)
+    }
+}

@@ -338,7 +338,12 @@ fn fit(config: &TrainConfig, run: &RunDir, start_epoch: usize) -> Result<RunResu
             schedule,
         );
         let mut training = SupervisedTraining::new(&run.root, Arc::new(train_batches), Arc::new(valid_batches))
-            .metrics((LossMetric::new(), AccuracyMetric::new(), TopKAccuracyMetric::new(5)))
+            .metrics((
+                LossMetric::new(),
+                AccuracyMetric::new(),
+                TopKAccuracyMetric::new(5),
+                crate::metrics::ImagesPerSecond::default(),
+            ))
             .metric_train_numeric(LearningRateMetric::new())
             .with_metric_logger(logger)
             .with_custom_checkpointers(checkpointer("model"), checkpointer("optim"), checkpointer("scheduler"))
