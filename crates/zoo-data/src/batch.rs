@@ -117,24 +117,19 @@ impl HostBatch {
     /// # }
     /// ```
     pub fn to_device(&self, device: &Device) -> Batch {
-        let images =
-            Tensor::<4>::from_data(TensorData::new(self.images.clone(), self.shape), device);
-        let labels = Tensor::<1, Int>::from_data(
-            TensorData::new(
-                self.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
-                [self.len()],
-            ),
-            device,
-        );
-        let soft_targets = self.soft_targets.as_ref().map(|t| {
-            Tensor::<2>::from_data(
-                TensorData::new(t.clone(), [self.len(), self.num_classes]),
-                device,
-            )
+        self.clone().into_device(device)
+    }
+
+    /// Moves the batch to `device` as tensors, handing its buffers over without a copy.
+    pub fn into_device(self, device: &Device) -> Batch {
+        let n = self.len();
+        let labels = self.labels.iter().map(|&l| l as i64).collect::<Vec<_>>();
+        let soft_targets = self.soft_targets.map(|t| {
+            Tensor::<2>::from_data(TensorData::new(t, [n, self.num_classes]), device)
         });
         Batch {
-            images,
-            labels,
+            images: Tensor::<4>::from_data(TensorData::new(self.images, self.shape), device),
+            labels: Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device),
             soft_targets,
         }
     }

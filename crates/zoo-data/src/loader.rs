@@ -197,7 +197,7 @@ impl DataLoader {
         device: &'a Device,
     ) -> impl Iterator<Item = Result<Batch>> + use<'a> {
         self.iter(epoch)
-            .map(move |b| b.map(|b| b.to_device(device)))
+            .map(move |b| b.map(|b| b.into_device(device)))
     }
 }
 
