@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::Value;
 use zoo_models::summary::render_table;
-use zoo_models::{ModelOptions, ZooModel};
+use zoo_models::ZooModel;
 use zoo_train::{Preprocess, RunDir, TrainConfig};
 
 use crate::{Format, write_output};
@@ -167,12 +167,8 @@ fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> 
     if config.resolved.is_none() {
         config.resolved = Some(resolve_without_run(&config)?);
     }
-    let resolved = config.resolved.as_ref().expect("just set");
-    let options = ModelOptions::default()
-        .with_num_classes(resolved.classes.len())
-        .with_in_channels(resolved.input[0]);
     let device = zoo_train::device(&config.backend).map_err(|e| e.to_string())?;
-    let mut model = zoo_models::create(&config.model, &options, &device).map_err(|e| e.to_string())?;
+    let mut model = zoo_train::build_model(&config, &device).map_err(|e| e.to_string())?;
     zoo_train::load_weights(&mut model, &weights).map_err(|e| e.to_string())?;
     Ok(Loaded { model, config, run })
 }
@@ -181,16 +177,8 @@ fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> 
 // opened, otherwise from the model's defaults (classes then print as indices).
 fn resolve_without_run(config: &TrainConfig) -> Result<zoo_train::Resolved, String> {
     match zoo_train::open_split(config, zoo_data::Split::Test) {
-        Ok(test) => {
-            let item = test.get(0).map_err(|e| e.to_string())?;
-            let raw_input = item.image.shape();
-            let input = config
-                .eval_transforms
-                .apply(item.image, 0, 0, 0)
-                .map_err(|e| e.to_string())?
-                .shape();
-            Ok(zoo_train::Resolved { input, raw_input, classes: test.classes().to_vec() })
-        }
+        Ok(test) => zoo_train::Resolved::from_datasets(config, &*test, test.classes())
+            .map_err(|e| e.to_string()),
         Err(_) => {
             let info = zoo_models::info(&config.model).map_err(|e| e.to_string())?;
             Ok(zoo_train::Resolved {

@@ -66,31 +66,31 @@ pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>
 /// Wall-clock time of each (split, epoch) pass over a loader, shared with the metrics logger.
 #[derive(Clone, Default)]
 pub struct SplitClock {
-    spans: Arc<Mutex<HashMap<(String, usize), (Instant, Option<Duration>, usize)>>>,
+    spans: Arc<Mutex<HashMap<(&'static str, usize), (Instant, Option<Duration>, usize)>>>,
 }
 
 impl SplitClock {
-    fn start(&self, split: &str, epoch: usize) {
+    fn start(&self, split: &'static str, epoch: usize) {
         let mut spans = self.spans.lock().unwrap();
-        spans.insert((split.to_string(), epoch), (Instant::now(), None, 0));
+        spans.insert((split, epoch), (Instant::now(), None, 0));
     }
 
-    fn add(&self, split: &str, epoch: usize, items: usize) {
-        if let Some(span) = self.spans.lock().unwrap().get_mut(&(split.to_string(), epoch)) {
+    fn add(&self, split: &'static str, epoch: usize, items: usize) {
+        if let Some(span) = self.spans.lock().unwrap().get_mut(&(split, epoch)) {
             span.2 += items;
         }
     }
 
-    fn finish(&self, split: &str, epoch: usize) {
-        if let Some(span) = self.spans.lock().unwrap().get_mut(&(split.to_string(), epoch)) {
+    fn finish(&self, split: &'static str, epoch: usize) {
+        if let Some(span) = self.spans.lock().unwrap().get_mut(&(split, epoch)) {
             span.1.get_or_insert(span.0.elapsed());
         }
     }
 
     /// `(seconds, images)` of a finished pass.
-    pub fn measured(&self, split: &str, epoch: usize) -> Option<(f64, usize)> {
+    pub fn measured(&self, split: &'static str, epoch: usize) -> Option<(f64, usize)> {
         let spans = self.spans.lock().unwrap();
-        let (start, took, items) = spans.get(&(split.to_string(), epoch))?;
+        let (start, took, items) = spans.get(&(split, epoch))?;
         Some((took.unwrap_or_else(|| start.elapsed()).as_secs_f64(), *items))
     }
 }
@@ -160,7 +160,7 @@ impl Iterator for EpochBatches<'_> {
                 self.items_done += host.len();
                 self.owner.clock.add(self.owner.split, self.epoch, host.len());
                 let device = self.owner.device.clone().unwrap_or_default();
-                Ok(host.to_device(&device))
+                Ok(host.into_device(&device))
             }
             Err(e) => Err(DatasetError::new(e)),
         })

@@ -40,8 +40,8 @@ pub use metrics::{METRICS_HEADER, MetricsRow, read_metrics, truncate_metrics};
 pub use optim::build_optimizer;
 pub use progress::format_duration;
 pub use run::{
-    Resolved, RunDir, RunResult, default_run_dir, load_weights, resume, save_weights, train,
-    write_atomic,
+    Resolved, RunDir, RunResult, build_model, default_run_dir, load_weights, resume, save_weights,
+    train, write_atomic,
 };
 pub use schedule::Schedule;
 

@@ -18,7 +18,7 @@ use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
 
 use crate::classifier::Classifier;
 use crate::config::TrainConfig;
-use crate::data::{EpochLoader, SplitClock, make_loader, open_datasets};
+use crate::data::{Datasets, EpochLoader, SplitClock, make_loader, open_datasets};
 use crate::error::TrainError;
 use crate::eval::{EvalReport, evaluate};
 use crate::metrics::{CsvMetricLogger, Divergence, MetricNames, read_metrics, truncate_metrics};
@@ -234,12 +234,16 @@ pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
             dir.display()
         )));
     }
-    let config = resolve(config)?;
+    let datasets = open_datasets(&config)?;
+    let config = TrainConfig {
+        resolved: Some(Resolved::from_datasets(&config, &*datasets.test, datasets.train.classes())?),
+        ..config
+    };
     std::fs::create_dir_all(dir).map_err(|e| TrainError::file(dir, e))?;
     let json = serde_json::to_string_pretty(&config).expect("configs serialise");
     write_atomic(&run.config(), json.as_bytes())?;
     truncate_metrics(&run.metrics(), 0)?;
-    fit(&config, &run, 0)
+    fit(&config, &run, 0, datasets)
 }
 
 /// Continues the run in `dir` from its last complete checkpoint.
@@ -249,7 +253,8 @@ pub fn resume(dir: &Path) -> Result<RunResult, TrainError> {
     let last = run.last_checkpoint().unwrap_or(0).min(config.epochs);
     // Rows of epochs after the checkpoint belong to the interrupted session: they are redone.
     truncate_metrics(&run.metrics(), last)?;
-    fit(&config, &run, last)
+    let datasets = open_datasets(&config)?;
+    fit(&config, &run, last, datasets)
 }
 
 /// Model input and class names, recorded in `config.json` so that `zoo predict` and `zoo eval`
@@ -264,18 +269,28 @@ pub struct Resolved {
     pub classes: Vec<String>,
 }
 
-fn resolve(mut config: TrainConfig) -> Result<TrainConfig, TrainError> {
-    let datasets = open_datasets(&config)?;
-    let item = datasets.test.get(0)?;
-    let raw_input = item.image.shape();
-    let input = config.eval_transforms.apply(item.image, config.seed, 0, 0)?.shape();
-    let classes = datasets.train.classes().to_vec();
-    config.resolved = Some(Resolved { input, raw_input, classes });
-    Ok(config)
+impl Resolved {
+    /// The model input a configuration's evaluation transforms make of the test set's first
+    /// image, with the given class names.
+    pub fn from_datasets(
+        config: &TrainConfig,
+        test: &dyn zoo_data::Dataset,
+        classes: &[String],
+    ) -> Result<Self, TrainError> {
+        let item = test.get(0)?;
+        let raw_input = item.image.shape();
+        let input = config.eval_transforms.apply(item.image, config.seed, 0, 0)?.shape();
+        Ok(Self { input, raw_input, classes: classes.to_vec() })
+    }
 }
 
-fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, TrainError> {
-    let resolved = config.resolved.as_ref().expect("resolved before training");
+/// The configured model, sized for the resolved input and classes, on `device`; an input the
+/// network cannot take (a vanishing feature map) is an error here rather than mid-training.
+pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, TrainError> {
+    let resolved = config
+        .resolved
+        .as_ref()
+        .ok_or_else(|| TrainError::Config("the configuration has no resolved input".into()))?;
     let mut options = ModelOptions::default()
         .with_num_classes(resolved.classes.len())
         .with_in_channels(resolved.input[0]);
@@ -283,21 +298,24 @@ fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, TrainE
     let model = zoo_models::create(&config.model, &options, device)
         .map_err(|e| TrainError::Config(e.to_string()))?;
     let info = zoo_models::info(&config.model).map_err(|e| TrainError::Config(e.to_string()))?;
-    // Catch an input the network cannot take (a vanishing feature map) before training starts.
     model
         .summary(info.name, resolved.input)
         .map_err(|e| TrainError::Config(format!("{}: {e}", config.model)))?;
     Ok(model)
 }
 
-fn fit(config: &TrainConfig, run: &RunDir, start_epoch: usize) -> Result<RunResult, TrainError> {
+fn fit(
+    config: &TrainConfig,
+    run: &RunDir,
+    start_epoch: usize,
+    datasets: Datasets,
+) -> Result<RunResult, TrainError> {
     let started = Instant::now();
     let device = crate::backend::device(&config.backend)?;
     device.seed(config.seed);
     // Parameters are created where they will be trained: burn-train forks the learner onto the
     // autodiff device, but a parameter born on a plain device is not tracked there.
     let model = build_model(config, &device.clone().autodiff())?;
-    let datasets = open_datasets(config)?;
     let train_loader = make_loader(config, datasets.train.clone(), true)?;
     let valid_loader = make_loader(config, datasets.valid.clone(), false)?;
     let iters_per_epoch = train_loader.num_batches();
@@ -377,13 +395,13 @@ fn fit(config: &TrainConfig, run: &RunDir, start_epoch: usize) -> Result<RunResu
                 interruption.reason.unwrap_or_else(|| "interrupted".to_string()),
             ));
         }
-        finish(config, run, outcome.model.model, &device, started)
+        finish(config, run, outcome.model.model, datasets.test, &device, started)
     } else {
         // Every epoch was trained before the interruption: restore the last one and finish.
         let path = run.checkpoints().join(format!("model-{}.bpk", config.epochs));
         let record = ModuleRecord::load(&path).map_err(|e| TrainError::file(&path, e))?;
         let classifier = Classifier::new(model, config.label_smoothing).load_record(record);
-        finish(config, run, classifier.model, &device, started)
+        finish(config, run, classifier.model, datasets.test, &device, started)
     }
 }
 
@@ -391,6 +409,7 @@ fn finish(
     config: &TrainConfig,
     run: &RunDir,
     model: ZooModel,
+    test: Arc<dyn zoo_data::Dataset>,
     device: &Device,
     started: Instant,
 ) -> Result<RunResult, TrainError> {
@@ -403,7 +422,6 @@ fn finish(
         .collect();
     draw_curves(&points, &format!("{} on {}", config.model, config.dataset), &run.curves())?;
 
-    let test = crate::data::open_split(config, zoo_data::Split::Test)?;
     let loader = make_loader(config, test, false)?;
     let report: EvalReport = evaluate(&model, &loader, device)?;
     let result = RunResult {
