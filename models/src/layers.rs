@@ -10,7 +10,7 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, MaxPool2d};
-use burn::nn::{BatchNorm, Dropout, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
+use burn::nn::{BatchNorm, Dropout, Identity, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
 use burn::tensor::{Device, Tensor};
 
 use crate::summary::{SampleShape, ShapeError, TraceLayer, TraceStep, Tracer};
@@ -31,6 +31,9 @@ pub enum Layer2d {
     MaxPool(MaxPool2d),
     /// Average pooling.
     AvgPool(AvgPool2d),
+    /// Nothing: what a BatchNorm becomes once [`crate::fuse`] folds it into the convolution
+    /// before it. It keeps the slot so the indices after it still match torchvision's.
+    Identity(Identity),
 }
 
 impl Layer2d {
@@ -43,6 +46,7 @@ impl Layer2d {
             Layer2d::Tanh(l) => l.forward(x),
             Layer2d::MaxPool(l) => l.forward(x),
             Layer2d::AvgPool(l) => l.forward(x),
+            Layer2d::Identity(_) => x,
         }
     }
 }
@@ -56,6 +60,13 @@ impl TraceLayer for Layer2d {
             Layer2d::Tanh(l) => l.trace_step(path, input),
             Layer2d::MaxPool(l) => l.trace_step(path, input),
             Layer2d::AvgPool(l) => l.trace_step(path, input),
+            Layer2d::Identity(_) => Ok(TraceStep {
+                kind: "Identity".into(),
+                output: input.to_vec(),
+                params: 0,
+                buffers: 0,
+                macs: 0,
+            }),
         }
     }
 }
@@ -93,6 +104,27 @@ impl TraceLayer for Dense {
             Dense::Relu(l) => l.trace_step(path, input),
             Dense::Tanh(l) => l.trace_step(path, input),
         }
+    }
+}
+
+/// Applies a BatchNorm that may have been folded away (`None`) by [`crate::fuse`].
+pub fn batch_norm(norm: &Option<BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    match norm {
+        Some(norm) => norm.forward(x),
+        None => x,
+    }
+}
+
+/// Traces a BatchNorm that may have been folded away: a folded one has no row.
+pub fn trace_batch_norm(
+    t: &mut Tracer,
+    name: &str,
+    norm: &Option<BatchNorm>,
+    input: &[usize],
+) -> Result<SampleShape, ShapeError> {
+    match norm {
+        Some(norm) => t.layer(name, norm, input),
+        None => Ok(input.to_vec()),
     }
 }
 

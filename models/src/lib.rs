@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod alexnet;
+pub mod fuse;
 pub mod layers;
 pub mod lenet;
 pub mod model;

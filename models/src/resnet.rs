@@ -11,7 +11,9 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::ops::PadMode;
 use burn::tensor::{s, Device, Tensor};
 
-use crate::layers::{conv2d_kaiming_out, flatten, forward_layers, trace_flatten, trace_sequence, Layer2d};
+use crate::layers::{
+    batch_norm, conv2d_kaiming_out, flatten, forward_layers, trace_batch_norm, trace_flatten, trace_sequence, Layer2d,
+};
 use crate::model::ImageClassifier;
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -71,15 +73,15 @@ impl ZeroPadShortcut {
 pub struct ResidualBlock {
     /// First convolution (3x3 with the stride in a basic block, 1x1 reduce in a bottleneck).
     pub conv1: Conv2d,
-    /// BatchNorm after `conv1`.
-    pub bn1: BatchNorm,
+    /// BatchNorm after `conv1` (`None` once folded into it by [`crate::fuse`]).
+    pub bn1: Option<BatchNorm>,
     /// Second convolution (3x3; carries the stride in a bottleneck).
     pub conv2: Conv2d,
-    /// BatchNorm after `conv2`.
-    pub bn2: BatchNorm,
+    /// BatchNorm after `conv2` (`None` once folded).
+    pub bn2: Option<BatchNorm>,
     /// Bottleneck only: the 1x1 expansion.
     pub conv3: Option<Conv2d>,
-    /// Bottleneck only: BatchNorm after `conv3`.
+    /// Bottleneck only: BatchNorm after `conv3` (`None` once folded).
     pub bn3: Option<BatchNorm>,
     /// Shared ReLU.
     pub relu: Relu,
@@ -129,9 +131,9 @@ impl ResidualBlock {
         };
         Self {
             conv1,
-            bn1: bn(planes),
+            bn1: Some(bn(planes)),
             conv2,
-            bn2: bn(if conv3.is_some() { planes } else { out_channels }),
+            bn2: Some(bn(if conv3.is_some() { planes } else { out_channels })),
             bn3: conv3.as_ref().map(|_| bn(out_channels)),
             conv3,
             relu: Relu::new(),
@@ -147,10 +149,10 @@ impl ResidualBlock {
             (None, Some(pad)) => pad.forward(x.clone()),
             (None, None) => x.clone(),
         };
-        let out = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
-        let mut out = self.bn2.forward(self.conv2.forward(out));
-        if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
-            out = bn3.forward(conv3.forward(self.relu.forward(out)));
+        let out = self.relu.forward(batch_norm(&self.bn1, self.conv1.forward(x)));
+        let mut out = batch_norm(&self.bn2, self.conv2.forward(out));
+        if let Some(conv3) = &self.conv3 {
+            out = batch_norm(&self.bn3, conv3.forward(self.relu.forward(out)));
         }
         self.relu.forward(out + identity)
     }
@@ -158,14 +160,14 @@ impl ResidualBlock {
     /// Traces the block's layers.
     pub fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
-        x = t.layer("bn1", &self.bn1, &x)?;
+        x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         x = t.layer("conv2", &self.conv2, &x)?;
-        x = t.layer("bn2", &self.bn2, &x)?;
-        if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
+        x = trace_batch_norm(t, "bn2", &self.bn2, &x)?;
+        if let Some(conv3) = &self.conv3 {
             x = t.layer("relu", &self.relu, &x)?;
             x = t.layer("conv3", conv3, &x)?;
-            x = t.layer("bn3", bn3, &x)?;
+            x = trace_batch_norm(t, "bn3", &self.bn3, &x)?;
         }
         if let Some(projection) = &self.downsample {
             trace_sequence(t, "downsample", projection, input)?;
@@ -309,7 +311,7 @@ impl ResNetConfig {
         let layer4 = stage(512, self.layers[3], 2);
         ResNet {
             conv1: conv2d_kaiming_out(self.in_channels, 64, 7, 2, 3, false, device),
-            bn1: BatchNormConfig::new(64).init(device),
+            bn1: Some(BatchNormConfig::new(64).init(device)),
             relu: Relu::new(),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
@@ -330,8 +332,8 @@ impl ResNetConfig {
 pub struct ResNet {
     /// Stem convolution, 7x7 stride 2.
     pub conv1: Conv2d,
-    /// Stem BatchNorm.
-    pub bn1: BatchNorm,
+    /// Stem BatchNorm (`None` once folded into `conv1`).
+    pub bn1: Option<BatchNorm>,
     /// Stem ReLU.
     pub relu: Relu,
     /// Stem max pool, 3x3 stride 2.
@@ -353,7 +355,7 @@ pub struct ResNet {
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
-        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        let x = self.relu.forward(batch_norm(&self.bn1, self.conv1.forward(x)));
         on_stage("relu", &x);
         forward_stages(&self.stages(), self.maxpool.forward(x), on_stage)
     }
@@ -364,7 +366,7 @@ impl ImageClassifier for ResNet {
 
     fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
-        x = t.layer("bn1", &self.bn1, &x)?;
+        x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         x = t.layer("maxpool", &self.maxpool, &x)?;
         let x = trace_stages(t, &self.stages(), x)?;

@@ -10,7 +10,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::conv2d_kaiming_out;
+use crate::layers::{batch_norm, conv2d_kaiming_out, trace_batch_norm};
 use crate::model::ImageClassifier;
 use crate::resnet::{
     forward_pooled_head, forward_stages, make_stage, trace_pooled_head, trace_stages, BlockKind, ResidualBlock,
@@ -55,7 +55,7 @@ impl CifarResNetConfig {
         let layer3 = stage(64, 2);
         CifarResNet {
             conv1: conv2d_kaiming_out(self.in_channels, 16, 3, 1, 1, false, device),
-            bn1: BatchNormConfig::new(16).init(device),
+            bn1: Some(BatchNormConfig::new(16).init(device)),
             relu: Relu::new(),
             layer1,
             layer2,
@@ -71,8 +71,8 @@ impl CifarResNetConfig {
 pub struct CifarResNet {
     /// Stem convolution, 3x3 with 16 filters.
     pub conv1: Conv2d,
-    /// Stem BatchNorm.
-    pub bn1: BatchNorm,
+    /// Stem BatchNorm (`None` once folded into `conv1`).
+    pub bn1: Option<BatchNorm>,
     /// Stem ReLU.
     pub relu: Relu,
     /// 16 filters, 32x32 maps.
@@ -96,7 +96,7 @@ impl CifarResNet {
 impl ImageClassifier for CifarResNet {
     /// Stages: `layer1`, `layer2`, `layer3`.
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
-        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        let x = self.relu.forward(batch_norm(&self.bn1, self.conv1.forward(x)));
         forward_stages(&self.stages(), x, on_stage)
     }
 
@@ -106,7 +106,7 @@ impl ImageClassifier for CifarResNet {
 
     fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
-        x = t.layer("bn1", &self.bn1, &x)?;
+        x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         let x = trace_stages(t, &self.stages(), x)?;
         trace_pooled_head(t, &self.avgpool, &self.fc, &x)

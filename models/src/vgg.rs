@@ -65,6 +65,10 @@ pub struct VggConfig {
     /// Dropout probability in the classifier.
     #[config(default = 0.5)]
     pub dropout: f64,
+    /// Width of the two hidden fully connected layers: 4096 as published; narrower heads suit
+    /// small images and small datasets (the registry's models keep 4096).
+    #[config(default = 4096)]
+    pub hidden: usize,
 }
 
 impl VggConfig {
@@ -80,7 +84,7 @@ impl VggConfig {
             features: &features,
             batch_norm: self.batch_norm,
             pool_size: 7,
-            hidden: 4096,
+            hidden: self.hidden,
             dropout_placement: DropoutPlacement::AfterRelu,
             init: PlainInit::VggKaiming,
         };

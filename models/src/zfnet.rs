@@ -45,6 +45,10 @@ pub struct ZfNetConfig {
     /// Dropout probability in the classifier.
     #[config(default = 0.5)]
     pub dropout: f64,
+    /// Width of the two hidden fully connected layers: 4096 as published; narrower heads suit
+    /// small images and small datasets (the registry's models keep 4096).
+    #[config(default = 4096)]
+    pub hidden: usize,
 }
 
 impl ZfNetConfig {
@@ -54,7 +58,7 @@ impl ZfNetConfig {
             features: &ZFNET_FEATURES,
             batch_norm: false,
             pool_size: 6,
-            hidden: 4096,
+            hidden: self.hidden,
             dropout_placement: DropoutPlacement::BeforeLinear,
             init: PlainInit::PytorchDefault,
         };

@@ -1,0 +1,105 @@
+//! Folding BatchNorm into the convolution before it, for inference.
+//!
+//! In inference a BatchNorm is an affine map per channel, `y = γ (x - μ) / √(σ² + ε) + β`, and a
+//! convolution followed by it is again a convolution: with `s = γ / √(σ² + ε)`, the weights of
+//! output channel `o` are scaled by `s[o]` and the bias becomes `s (b - μ) + β`. Folding removes
+//! one pass over every activation a BatchNorm touches and leaves the logits unchanged up to
+//! rounding. The folded BatchNorm becomes `None` (or [`Layer2d::Identity`] in a sequence, which
+//! keeps torchvision's indices), so a fused model is for inference: it has no BatchNorm to train.
+//!
+//! ```
+//! use burn::tensor::{Device, Distribution, Tensor};
+//! use zoo_models::{create, fuse::fuse_batch_norm, ImageClassifier, ModelOptions};
+//!
+//! let device = Device::flex();
+//! let model = create("resnet20", &ModelOptions::default(), &device).unwrap();
+//! let images = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+//! let before = model.forward(images.clone());
+//! let fused = fuse_batch_norm(model);
+//! let after = fused.forward(images);
+//! let diff = (before - after).abs().max().into_scalar::<f32>();
+//! assert!(diff < 1e-4, "{diff}");
+//! ```
+
+use burn::module::Param;
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, Identity};
+use burn::tensor::Tensor;
+
+use crate::layers::Layer2d;
+use crate::registry::ZooModel;
+use crate::resnet::ResidualBlock;
+
+/// Folds every BatchNorm of `model` that directly follows a convolution into that convolution.
+/// Models without BatchNorm are returned unchanged.
+pub fn fuse_batch_norm(model: ZooModel) -> ZooModel {
+    match model {
+        ZooModel::LeNet5(m) => ZooModel::LeNet5(m),
+        ZooModel::Plain(mut m) => {
+            fuse_sequence(&mut m.features);
+            ZooModel::Plain(m)
+        }
+        ZooModel::ResNet(mut m) => {
+            fold_into(&mut m.conv1, &mut m.bn1);
+            for block in [&mut m.layer1, &mut m.layer2, &mut m.layer3, &mut m.layer4].into_iter().flatten() {
+                fuse_block(block);
+            }
+            ZooModel::ResNet(m)
+        }
+        ZooModel::CifarResNet(mut m) => {
+            fold_into(&mut m.conv1, &mut m.bn1);
+            for block in [&mut m.layer1, &mut m.layer2, &mut m.layer3].into_iter().flatten() {
+                fuse_block(block);
+            }
+            ZooModel::CifarResNet(m)
+        }
+    }
+}
+
+fn fuse_block(block: &mut ResidualBlock) {
+    fold_into(&mut block.conv1, &mut block.bn1);
+    fold_into(&mut block.conv2, &mut block.bn2);
+    if let Some(conv3) = &mut block.conv3 {
+        fold_into(conv3, &mut block.bn3);
+    }
+    if let Some(projection) = &mut block.downsample {
+        fuse_sequence(projection);
+    }
+}
+
+/// Folds each `BatchNorm` that follows a `Conv` in a sequence, leaving an `Identity` in its slot.
+pub fn fuse_sequence(layers: &mut [Layer2d]) {
+    for i in 1..layers.len() {
+        let (before, after) = layers.split_at_mut(i);
+        if let (Layer2d::Conv(conv), Layer2d::BatchNorm(_)) = (&mut before[i - 1], &after[0]) {
+            let Layer2d::BatchNorm(norm) = std::mem::replace(&mut after[0], Layer2d::Identity(Identity::new()))
+            else {
+                unreachable!("matched a BatchNorm above")
+            };
+            fold(conv, norm);
+        }
+    }
+}
+
+/// Folds `norm` (when there still is one) into `conv`, leaving `None`.
+fn fold_into(conv: &mut Conv2d, norm: &mut Option<BatchNorm>) {
+    if let Some(norm) = norm.take() {
+        fold(conv, norm);
+    }
+}
+
+/// Folds a BatchNorm, with its running statistics, into the convolution before it.
+pub fn fold(conv: &mut Conv2d, norm: BatchNorm) {
+    let [out_channels, ..] = conv.weight.dims();
+    let var: Tensor<1> = norm.running_var.value();
+    let mean: Tensor<1> = norm.running_mean.value();
+    let scale = norm.gamma.val() / var.add_scalar(norm.epsilon).sqrt();
+    let bias = match &conv.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([out_channels], &scale.device()),
+    };
+    let folded_bias = (bias - mean) * scale.clone() + norm.beta.val();
+    let weight_scale = scale.reshape([out_channels, 1, 1, 1]);
+    conv.weight = Param::from_tensor(conv.weight.val() * weight_scale);
+    conv.bias = Some(Param::from_tensor(folded_bias));
+}
