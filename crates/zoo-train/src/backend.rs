@@ -42,16 +42,27 @@ pub fn check_backend(name: &str) -> Result<(), TrainError> {
     }))
 }
 
-/// The default device of backend `name`.
+/// The default device of backend `name`, or one line saying why there is none: the backend is
+/// unknown, not compiled in, or (GPU backends) finds no adapter on this machine.
 ///
 /// ```
 /// let device = zoo_train::device("flex").unwrap();
 /// assert!(zoo_train::device("tpu").is_err());
 /// ```
-#[allow(deprecated)] // burn-ndarray is deprecated upstream, but it is one of the compared backends
 pub fn device(name: &str) -> Result<Device, TrainError> {
     check_backend(name)?;
-    Ok(match name {
+    if !matches!(name, "flex" | "ndarray") && devices(name).is_empty() {
+        return Err(TrainError::Config(format!(
+            "backend `{name}` finds no device on this machine (`zoo backends` lists what it sees; \
+             on Linux without a GPU, Mesa's software Vulkan driver gives wgpu one: `apt-get install mesa-vulkan-drivers`)"
+        )));
+    }
+    Ok(default_device(name))
+}
+
+#[allow(deprecated)] // burn-ndarray is deprecated upstream, but it is one of the compared backends
+fn default_device(name: &str) -> Device {
+    match name {
         #[cfg(feature = "flex")]
         "flex" => Device::flex(),
         #[cfg(feature = "ndarray")]
@@ -65,5 +76,87 @@ pub fn device(name: &str) -> Result<Device, TrainError> {
         #[cfg(feature = "cuda")]
         "cuda" => Device::cuda(0),
         other => unreachable!("check_backend accepted `{other}`"),
-    })
+    }
+}
+
+/// Every device backend `name` can see (GPU backends: one per adapter, software ones included);
+/// the CPU backends have exactly one. Empty for a backend that is not compiled in.
+pub fn devices(name: &str) -> Vec<Device> {
+    use burn::tensor::DeviceType;
+    let kind = match name {
+        #[cfg(feature = "flex")]
+        "flex" => DeviceType::Flex,
+        #[cfg(feature = "ndarray")]
+        "ndarray" => DeviceType::NdArray,
+        #[cfg(feature = "wgpu")]
+        "wgpu" => DeviceType::Wgpu,
+        #[cfg(feature = "vulkan")]
+        "vulkan" => DeviceType::Vulkan,
+        #[cfg(feature = "metal")]
+        "metal" => DeviceType::Metal,
+        #[cfg(feature = "cuda")]
+        "cuda" => DeviceType::Cuda,
+        _ => return Vec::new(),
+    };
+    // Adapter discovery goes through the platform's drivers; a broken driver stack panics in
+    // there, which for this question means "no device".
+    std::panic::catch_unwind(|| Device::enumerate(kind).into_vec()).unwrap_or_default()
+}
+
+/// A device's name as its backend reports it (the adapter for GPU backends, e.g.
+/// `llvmpipe (LLVM 15.0.6, 256 bits)`), when it reports one.
+pub fn device_identity(device: &Device) -> Option<String> {
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    {
+        std::panic::catch_unwind(|| device.identity().map(|id| id.name)).ok().flatten()
+    }
+    #[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+    {
+        let _ = device;
+        None
+    }
+}
+
+/// One backend as `zoo backends` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackendInfo {
+    /// `flex`, `ndarray`, `wgpu`, ...
+    pub name: &'static str,
+    /// Whether this build has it.
+    pub compiled: bool,
+    /// Whether it is the backend used when none is named.
+    pub default: bool,
+    /// The devices it can see, by name.
+    pub devices: Vec<String>,
+}
+
+/// Every backend the zoo knows, with the devices of those compiled in.
+///
+/// ```
+/// let backends = zoo_train::backends();
+/// let flex = backends.iter().find(|b| b.name == "flex").unwrap();
+/// assert!(flex.compiled && flex.devices.len() == 1);
+/// ```
+pub fn backends() -> Vec<BackendInfo> {
+    let compiled = compiled_backends();
+    BACKEND_NAMES
+        .iter()
+        .map(|&name| {
+            let devices = if compiled.contains(&name) { devices(name) } else { Vec::new() };
+            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            BackendInfo {
+                name,
+                compiled: compiled.contains(&name),
+                default: name == DEFAULT_BACKEND,
+                devices: devices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| match name {
+                        "flex" | "ndarray" => format!("cpu ({threads} threads)"),
+                        _ => device_identity(d).unwrap_or_else(|| format!("device {i}")),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
