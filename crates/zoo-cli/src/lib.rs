@@ -9,12 +9,14 @@ use serde::Serialize;
 use zoo_models::summary::{format_shape, format_significant, group_digits, render_table};
 use zoo_models::{ImageClassifier, ModelOptions};
 
+pub mod bench;
 pub mod train;
+pub use bench::BenchArgs;
 pub use train::{EvalArgs, PredictArgs, TrainArgs};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "zoo", version, about = "The classic convolutional networks on Burn: list, summarise, train, evaluate, predict")]
+#[command(name = "zoo", version, about = "The classic convolutional networks on Burn: list, summarise, train, evaluate, predict, benchmark")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -65,6 +67,15 @@ pub enum Command {
     Predict(PredictArgs),
     /// List the training recipes shipped in recipes/.
     Recipes {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Time models on backends: samples/s, ms per step (forward, backward, optimizer step),
+    /// GFLOP/s and peak memory, optionally against a PyTorch baseline.
+    Bench(BenchArgs),
+    /// List the backends compiled into this build and the devices each can see.
+    Backends {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -211,5 +222,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
         Command::Eval(args) => train::run_eval(args, out),
         Command::Predict(args) => train::run_predict(args, out),
         Command::Recipes { format } => train::run_recipes(format, out),
+        Command::Bench(args) => bench::run_bench(args, out),
+        Command::Backends { format } => bench::run_backends(format, out),
     }
 }

@@ -4,6 +4,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 
+// Counts heap bytes so that `zoo bench` can report peak memory on the CPU backends.
+#[global_allocator]
+static ALLOCATOR: zoo_train::bench::PeakAlloc = zoo_train::bench::PeakAlloc;
+
 fn main() -> ExitCode {
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {

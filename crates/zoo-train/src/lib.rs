@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod bench;
 mod classifier;
 mod config;
 mod data;
@@ -27,7 +28,10 @@ mod progress;
 mod run;
 mod schedule;
 
-pub use backend::{BACKEND_NAMES, DEFAULT_BACKEND, check_backend, compiled_backends, device};
+pub use backend::{
+    BACKEND_NAMES, BackendInfo, DEFAULT_BACKEND, backends, check_backend, compiled_backends, device, device_identity,
+    devices,
+};
 pub use classifier::{Classifier, cross_entropy};
 pub use config::{
     OptimizerConfig, RECIPES, Recipe, ScheduleConfig, TrainConfig, Unit, load_recipe_json,

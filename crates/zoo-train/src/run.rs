@@ -195,21 +195,23 @@ pub fn load_weights(model: &mut ZooModel, path: &Path) -> Result<(), TrainError>
 
 /// Where a new run goes: `--out` if given, else `runs/<model>-<dataset>-<UTC time>`.
 pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
+    let [y, m, d, hh, mm, ss] = utc_now();
+    let dataset = config.dataset.rsplit(['/', ':']).next().unwrap_or("data");
+    PathBuf::from("runs").join(format!(
+        "{}-{}-{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}",
+        config.model, dataset
+    ))
+}
+
+/// The current UTC time as `[year, month, day, hour, minute, second]`.
+pub(crate) fn utc_now() -> [u64; 6] {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    let dataset = config.dataset.rsplit(['/', ':']).next().unwrap_or("data");
-    PathBuf::from("runs").join(format!(
-        "{}-{}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        config.model,
-        dataset,
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    ))
+    [y as u64, m.into(), d.into(), rem / 3600, (rem / 60) % 60, rem % 60]
 }
 
 // Howard Hinnant's days-to-civil-date algorithm (proleptic Gregorian, UTC).

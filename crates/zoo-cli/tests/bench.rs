@@ -1,0 +1,141 @@
+//! End-to-end tests of `zoo bench` and `zoo backends`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn zoo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zoo")).args(args).output().expect("zoo runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+fn assert_one_line_error(output: &Output, expected_fragment: &str) {
+    let err = text(&output.stderr);
+    assert!(!output.status.success(), "exit status {:?}, stderr {err}", output.status);
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with("error: ") && err.contains(expected_fragment), "`{expected_fragment}` not in: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+const QUICK: [&str; 8] = ["--models", "lenet5", "--batch-sizes", "2", "--warmup", "1", "--iters", "2"];
+
+#[test]
+fn bench_writes_csv_json_and_a_chart_beside_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results/lenet5.csv");
+    let mut args = vec!["bench", "--backends", "flex,ndarray", "--format", "csv", "--out", out.to_str().unwrap()];
+    args.extend(QUICK);
+    let output = zoo(&args);
+    let err = text(&output.stderr);
+    assert!(output.status.success(), "{err}");
+
+    // The table on stdout, the progress bar and a one-line summary on stderr.
+    let table = text(&output.stdout);
+    assert!(table.contains("samples/s") && table.contains("ndarray"), "{table}");
+    assert!(err.contains("[########################] 4/4"), "{err}");
+    assert!(err.trim_end().lines().last().unwrap().starts_with("4 cases in"), "{err}");
+
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.starts_with("model,backend,device,mode,batch_size,"), "{csv}");
+
+    let json = read_json(&out.with_extension("json"));
+    assert_eq!(json["schema"], "burn-zoo-bench/1");
+    assert_eq!(json["framework"], "burn");
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        assert!(row["error"].is_null(), "{row}");
+        assert_eq!(row["params"], 61_706);
+        assert_eq!(row["input"], serde_json::json!([1, 32, 32]));
+        // The binary counts heap allocations, so the CPU backends report their peak memory.
+        assert_eq!(row["memory"], "heap");
+        assert!(row["peak_memory_mb"].as_f64().unwrap() > 0.0, "{row}");
+        let per_step = row["ms_per_step"].as_f64().unwrap();
+        let rate = row["samples_per_s"].as_f64().unwrap();
+        assert!((rate * per_step / 1e3 - 2.0).abs() < 1e-6, "{row}");
+        if row["mode"] == "train" {
+            assert!(row["backward_ms"].as_f64().unwrap() > 0.0, "{row}");
+        } else {
+            assert!(row["backward_ms"].is_null(), "{row}");
+        }
+    }
+    let png = std::fs::read(out.with_extension("png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+#[test]
+fn compare_prints_ratios_to_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours.json");
+    let mut args = vec!["bench", "--mode", "train", "--format", "json", "--out", ours.to_str().unwrap()];
+    args.extend(QUICK);
+    assert!(zoo(&args).status.success());
+
+    // A baseline in the PyTorch script's schema: the same case at a known speed.
+    let mut baseline = read_json(&ours);
+    baseline["framework"] = "pytorch".into();
+    let row = &mut baseline["rows"][0];
+    row["backend"] = "pytorch-cpu".into();
+    row["samples_per_s"] = 1000.0.into();
+    row["forward_ms"] = 1.0.into();
+    let baseline_path = dir.path().join("baseline.json");
+    std::fs::write(&baseline_path, baseline.to_string()).unwrap();
+
+    let mut args = vec!["bench", "--mode", "train", "--format", "json", "--compare", baseline_path.to_str().unwrap()];
+    args.extend(QUICK);
+    let output = zoo(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    let row = &report["rows"][0];
+    let ratio = row["vs_pytorch"]["throughput"].as_f64().unwrap();
+    assert!((ratio - row["samples_per_s"].as_f64().unwrap() / 1000.0).abs() < 1e-9, "{row}");
+    let forward = row["vs_pytorch"]["forward"].as_f64().unwrap();
+    assert!((forward - 1.0 / row["forward_ms"].as_f64().unwrap()).abs() < 1e-9, "{row}");
+    assert_eq!(report["baseline"]["framework"], "pytorch");
+
+    let mut args = vec!["bench", "--mode", "train", "--compare", baseline_path.to_str().unwrap()];
+    args.extend(QUICK);
+    let table = text(&zoo(&args).stdout);
+    assert!(table.contains("x PyTorch") && table.contains("pytorch-cpu"), "{table}");
+}
+
+#[test]
+fn bad_bench_arguments_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_one_line_error(&zoo(&["bench", "--models", "nothing*"]), "--models: no model matches `nothing*`");
+    assert_one_line_error(&zoo(&["bench", "--backends", "tpu"]), "unknown backend `tpu`");
+    assert_one_line_error(&zoo(&["bench", "--backends", "cuda"]), "not compiled into this build");
+    assert_one_line_error(&zoo(&["bench", "--batch-sizes", "1,0"]), "--batch-sizes");
+    let missing = dir.path().join("missing.json");
+    assert_one_line_error(&zoo(&["bench", "--compare", missing.to_str().unwrap()]), "missing.json");
+    let not_a_report = dir.path().join("list.json");
+    std::fs::write(&not_a_report, "[1, 2]").unwrap();
+    assert_one_line_error(&zoo(&["bench", "--compare", not_a_report.to_str().unwrap()]), "not a benchmark report");
+    // clap rejects a zero iteration count before anything runs (exit 2).
+    let output = zoo(&["bench", "--iters", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn backends_lists_every_backend_and_the_cpu_devices() {
+    let output = zoo(&["backends", "--format", "json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let backends: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    let names: Vec<&str> = backends.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["flex", "ndarray", "wgpu", "vulkan", "metal", "cuda"]);
+    let flex = &backends[0];
+    assert_eq!(flex["compiled"], true);
+    assert_eq!(flex["default"], true);
+    assert_eq!(flex["devices"].as_array().unwrap().len(), 1);
+    assert_eq!(backends[5]["compiled"], false, "cuda is opt-in");
+
+    let table = text(&zoo(&["backends"]).stdout);
+    assert!(table.contains("compiled (default)") && table.contains("--features cuda"), "{table}");
+}
