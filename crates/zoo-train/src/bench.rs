@@ -625,7 +625,10 @@ fn fmt(value: Option<f64>, digits: usize) -> String {
 }
 
 fn fmt_ratio(value: Option<f64>) -> String {
-    value.map(|v| format!("{v:.2}x")).unwrap_or_else(|| "-".into())
+    // Two decimals, or two significant digits for the tiny ratios of the slow backends.
+    value
+        .map(|v| if v >= 0.1 { format!("{v:.2}x") } else { format!("{}x", format_significant(v, 2)) })
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The report as an aligned table; with a baseline, columns of ratios to PyTorch and the

@@ -372,7 +372,8 @@ pub fn draw_bench(
             let (lo, hi) = if values.is_empty() {
                 (1.0, 10.0)
             } else {
-                (10f64.powf(lo.log10().floor()), 10f64.powf((hi * 1.5).log10().ceil()))
+                // Half a decade of room below the shortest bar, so it stays visible.
+                (10f64.powf((lo / 3.0).log10().floor()), 10f64.powf((hi * 1.5).log10().ceil()))
             };
             let labels: Vec<String> = groups.iter().map(|(m, b)| format!("{m} b{b}")).collect();
             let mut chart = ChartBuilder::on(panel)
