@@ -139,3 +139,18 @@ fn backends_lists_every_backend_and_the_cpu_devices() {
     let table = text(&zoo(&["backends"]).stdout);
     assert!(table.contains("compiled (default)") && table.contains("--features cuda"), "{table}");
 }
+
+#[test]
+fn fuse_bn_benchmarks_the_folded_model() {
+    let output = zoo(&[
+        "bench", "--models", "resnet20", "--mode", "infer", "--fuse-bn", "--batch-sizes", "1", "--warmup", "0",
+        "--iters", "1", "--format", "json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    let row = &report["rows"][0];
+    assert!(row["error"].is_null(), "{row}");
+    // Folding moves BatchNorm's γ and β into convolution biases: the trainable count of the
+    // unfused model is what the row reports, taken before the fold.
+    assert_eq!(row["params"], 269_722);
+}
