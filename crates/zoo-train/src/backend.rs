@@ -117,6 +117,25 @@ pub fn device_identity(device: &Device) -> Option<String> {
     }
 }
 
+/// A device in words: `cpu (N threads)` for the CPU backends, the adapter's name for GPU ones
+/// (when the backend reports one).
+pub fn device_name(backend: &str, device: &Device) -> Option<String> {
+    match backend {
+        "flex" | "ndarray" => Some(format!("cpu ({} threads)", cpu_threads())),
+        _ => device_identity(device),
+    }
+}
+
+/// Threads the CPU backends compute with: rayon's global pool, one per logical core unless
+/// `RAYON_NUM_THREADS` says otherwise.
+pub fn cpu_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
 /// One backend as `zoo backends` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BackendInfo {
@@ -143,7 +162,6 @@ pub fn backends() -> Vec<BackendInfo> {
         .iter()
         .map(|&name| {
             let devices = if compiled.contains(&name) { devices(name) } else { Vec::new() };
-            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
             BackendInfo {
                 name,
                 compiled: compiled.contains(&name),
@@ -151,10 +169,7 @@ pub fn backends() -> Vec<BackendInfo> {
                 devices: devices
                     .iter()
                     .enumerate()
-                    .map(|(i, d)| match name {
-                        "flex" | "ndarray" => format!("cpu ({threads} threads)"),
-                        _ => device_identity(d).unwrap_or_else(|| format!("device {i}")),
-                    })
+                    .map(|(i, d)| device_name(name, d).unwrap_or_else(|| format!("device {i}")))
                     .collect(),
             }
         })

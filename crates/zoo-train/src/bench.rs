@@ -337,7 +337,7 @@ pub fn run_bench(plan: &BenchPlan, on_event: &mut dyn FnMut(BenchEvent)) -> Benc
         .backends
         .iter()
         .filter(|b| !matches!(b.as_str(), "flex" | "ndarray"))
-        .find_map(|b| crate::backend::device(b).ok().and_then(|d| device_name(b, &d)));
+        .find_map(|b| crate::backend::device(b).ok().and_then(|d| crate::backend::device_name(b, &d)));
     BenchReport {
         schema: SCHEMA.into(),
         framework: "burn".into(),
@@ -345,7 +345,7 @@ pub fn run_bench(plan: &BenchPlan, on_event: &mut dyn FnMut(BenchEvent)) -> Benc
         machine: Machine {
             cpu: cpu_name(),
             cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            threads: crate::backend::cpu_threads(),
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             gpu,
         },
@@ -428,7 +428,7 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
     let input = plan.input.unwrap_or(info.default_input);
     row.input = input;
     let base = crate::backend::device(&row.backend).map_err(|e| e.to_string())?;
-    row.device = device_name(&row.backend, &base).unwrap_or_else(|| row.backend.clone());
+    row.device = crate::backend::device_name(&row.backend, &base).unwrap_or_else(|| row.backend.clone());
     let options = ModelOptions::default().with_in_channels(input[0]);
     let device = match row.mode {
         BenchMode::Infer => base.clone(),
@@ -545,24 +545,6 @@ fn median(values: &mut [f64]) -> f64 {
     } else {
         (values[mid - 1] + values[mid]) / 2.0
     }
-}
-
-/// The device's name for the report: the CPU for the CPU backends, the adapter for wgpu.
-fn device_name(backend: &str, device: &Device) -> Option<String> {
-    match backend {
-        "flex" | "ndarray" => Some(format!("cpu ({} threads)", rayon_threads())),
-        _ => crate::backend::device_identity(device),
-    }
-}
-
-/// Threads the CPU backends compute with: rayon's global pool, which is one per logical core
-/// unless `RAYON_NUM_THREADS` says otherwise.
-fn rayon_threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 
 /// The CPU's model name (`/proc/cpuinfo` on Linux).
