@@ -1,7 +1,7 @@
 //! `--download`: fetch MNIST, Fashion-MNIST and CIFAR-10/100 into a cache directory.
 //!
 //! Files are fetched with the system's `curl` (no HTTP stack is compiled in), written to a
-//! `.part` file, checked against the MD5 the dataset authors (or torchvision) publish, then
+//! `.part` file, checked against the checksum the authors (or torchvision) publish, then
 //! renamed; CIFAR archives are unpacked with `tar`. A file already present with the right
 //! checksum is not fetched again. Without network the error is one line that says which file
 //! to put where.
@@ -11,18 +11,54 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use md5::{Digest, Md5};
+use sha2::Sha256;
 
 use crate::error::{DataError, Result};
 
-/// One file to fetch: its name in the cache, the URLs to try in order, and its MD5.
+/// A published checksum of a file, in lower-case hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    /// The whole MD5 (what the dataset authors publish).
+    Md5(String),
+    /// The first digits of the SHA-256, as in torchvision's weight file names (`-11ad3fa6.pth`),
+    /// which `torch.hub` checks the same way.
+    Sha256Prefix(String),
+}
+
+impl Checksum {
+    /// Whether `path` has this checksum; `Err` carries the file's own, for the error message.
+    pub fn verify(&self, path: &Path) -> Result<std::result::Result<(), String>> {
+        Ok(match self {
+            Checksum::Md5(expected) => {
+                let actual = md5_file(path)?;
+                if &actual == expected { Ok(()) } else { Err(actual) }
+            }
+            Checksum::Sha256Prefix(prefix) => {
+                let actual = sha256_file(path)?;
+                if actual.starts_with(prefix.as_str()) { Ok(()) } else { Err(actual) }
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Checksum::Md5(h) => write!(f, "md5 {h}"),
+            Checksum::Sha256Prefix(h) => write!(f, "sha256 {h}..."),
+        }
+    }
+}
+
+/// One file to fetch: its name in the cache, the URLs to try in order, and its checksum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
     /// File name in the destination directory.
     pub file: String,
     /// Mirrors, tried in order.
     pub urls: Vec<String>,
-    /// Lower-case hex MD5 of the file.
-    pub md5: String,
+    /// The published checksum.
+    pub checksum: Checksum,
     /// Whether the file is a `.tar.gz` archive to unpack after checking.
     pub extract: bool,
 }
@@ -67,7 +103,8 @@ pub fn cache_subdir(name: &str) -> Result<&'static str> {
 ///
 /// ```
 /// let r = zoo_data::download::resources("cifar10").unwrap();
-/// assert_eq!(r[0].md5, "c32a1d4ab5d03f1284b67883e8d87530");
+/// use zoo_data::download::Checksum;
+/// assert_eq!(r[0].checksum, Checksum::Md5("c32a1d4ab5d03f1284b67883e8d87530".into()));
 /// assert!(zoo_data::download::resources("synth-digits").is_err()); // embedded, nothing to fetch
 /// ```
 pub fn resources(name: &str) -> Result<Vec<Resource>> {
@@ -78,7 +115,7 @@ pub fn resources(name: &str) -> Result<Vec<Resource>> {
             .map(|(f, m)| Resource {
                 file: f.to_string(),
                 urls: mirrors.iter().map(|u| format!("{u}{f}")).collect(),
-                md5: m.to_string(),
+                checksum: Checksum::Md5(m.to_string()),
                 extract: false,
             })
             .collect()
@@ -87,7 +124,7 @@ pub fn resources(name: &str) -> Result<Vec<Resource>> {
         vec![Resource {
             file: file.to_string(),
             urls: vec![format!("https://www.cs.toronto.edu/~kriz/{file}")],
-            md5: md5.to_string(),
+            checksum: Checksum::Md5(md5.to_string()),
             extract: true,
         }]
     };
@@ -104,8 +141,17 @@ pub fn resources(name: &str) -> Result<Vec<Resource>> {
 
 /// Lower-case hex MD5 of a file.
 pub fn md5_file(path: &Path) -> Result<String> {
+    digest_file::<Md5>(path)
+}
+
+/// Lower-case hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    digest_file::<Sha256>(path)
+}
+
+fn digest_file<D: Digest>(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut h = Md5::new();
+    let mut h = D::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = f.read(&mut buf).map_err(|e| DataError::io(path, e))?;
@@ -121,39 +167,57 @@ pub fn md5_file(path: &Path) -> Result<String> {
 ///
 /// Any `curl` URL works, including `file://`, which is how the tests exercise this offline.
 pub fn fetch_resource(res: &Resource, dir: &Path) -> Result<PathBuf> {
+    fetch_resource_with_progress(res, dir, false)
+}
+
+/// [`fetch_resource`], with `progress` on a terminal saying on stderr what it downloads and
+/// drawing curl's progress bar: for files large enough that silence would look like a hang.
+pub fn fetch_resource_with_progress(res: &Resource, dir: &Path, progress: bool) -> Result<PathBuf> {
+    use std::io::IsTerminal;
+    let bar = progress && std::io::stderr().is_terminal();
     std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     let dest = dir.join(&res.file);
-    let have = dest.is_file() && md5_file(&dest)? == res.md5;
+    let have = dest.is_file() && res.checksum.verify(&dest)?.is_ok();
     if !have {
         let part = dir.join(format!("{}.part", res.file));
         let mut last_error = String::from("no URL");
         let mut ok = false;
         for url in &res.urls {
-            let out = Command::new("curl")
-                .args([
-                    "--fail",
-                    "--location",
-                    "--silent",
-                    "--show-error",
-                    "--connect-timeout",
-                    "20",
-                    "--retry",
-                    "2",
-                    "-o",
-                ])
+            if bar {
+                eprintln!("downloading {url} to {}", dir.display());
+            }
+            let mut curl = Command::new("curl");
+            curl.args(["--fail", "--location", "--show-error", "--connect-timeout", "20", "--retry", "2"])
+                .arg(if bar { "--progress-bar" } else { "--silent" })
+                .arg("-o")
                 .arg(&part)
-                .arg(url)
-                .output();
+                .arg(url);
+            // With a bar, curl draws on our stderr (and prints its own error there).
+            let out = if bar {
+                curl.stderr(std::process::Stdio::inherit()).output()
+            } else {
+                curl.output()
+            };
             match out {
                 Ok(o) if o.status.success() => {
                     ok = true;
                     break;
                 }
                 Ok(o) => {
-                    last_error = format!(
-                        "{url}: {}",
-                        String::from_utf8_lossy(&o.stderr).trim().replace('\n', " ")
-                    );
+                    // With --retry curl repeats its message once per attempt: keep each line once.
+                    let mut lines: Vec<&str> = Vec::new();
+                    let stderr = String::from_utf8_lossy(&o.stderr);
+                    for line in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                        if !lines.contains(&line) {
+                            lines.push(line);
+                        }
+                    }
+                    let said = lines.join(" ");
+                    last_error = if said.is_empty() {
+                        format!("{url}: curl failed with {}", o.status)
+                    } else {
+                        format!("{url}: {said}")
+                    };
                 }
                 Err(e) => {
                     last_error = format!("cannot run curl ({e})");
@@ -170,12 +234,11 @@ pub fn fetch_resource(res: &Resource, dir: &Path) -> Result<PathBuf> {
                 dir.display()
             )));
         }
-        let actual = md5_file(&part)?;
-        if actual != res.md5 {
+        if let Err(actual) = res.checksum.verify(&part)? {
             let _ = std::fs::remove_file(&part);
             return Err(DataError::Checksum {
                 path: dest,
-                expected: res.md5.clone(),
+                expected: res.checksum.to_string(),
                 actual,
             });
         }

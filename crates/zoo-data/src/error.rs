@@ -162,13 +162,13 @@ pub enum DataError {
     #[error("{0}")]
     Download(String),
     /// A downloaded file does not have the published checksum.
-    #[error("{path}: checksum mismatch: expected md5 {expected}, got {actual}")]
+    #[error("{path}: checksum mismatch: expected {expected}, got {actual}")]
     Checksum {
         /// The file.
         path: PathBuf,
-        /// Published MD5.
+        /// The published checksum (`md5 <hex>` or `sha256 <prefix>...`).
         expected: String,
-        /// MD5 of the file on disk.
+        /// The same hash of the file that arrived.
         actual: String,
     },
     /// An unknown dataset name.

@@ -31,6 +31,7 @@ mod folder;
 mod idx;
 mod imagebuf;
 mod loader;
+pub mod npy;
 mod rng;
 mod synth;
 pub mod transforms;

@@ -619,6 +619,36 @@ impl Transform for Resize {
     }
 }
 
+/// Bilinear resize of the shorter side to `size`, keeping the aspect ratio: torchvision's
+/// `Resize(int)`, the first step of its ImageNet evaluation transform. The longer side becomes
+/// `floor(size * long / short)`, as torchvision computes it.
+///
+/// ```
+/// use zoo_data::transforms::{ResizeShorter, Transform};
+/// use zoo_data::{Image, Rng};
+/// let img = Image::new(3, 300, 400, vec![0.5; 3 * 300 * 400]).unwrap();
+/// let out = ResizeShorter { size: 256 }.apply(img, &mut Rng::new(0)).unwrap();
+/// assert_eq!((out.height, out.width), (256, 341));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResizeShorter {
+    /// Length of the shorter side after resizing.
+    pub size: usize,
+}
+
+impl Transform for ResizeShorter {
+    fn apply(&self, img: Image, _rng: &mut Rng) -> Result<Image> {
+        if self.size == 0 {
+            return Err(DataError::transform("resize_shorter", "zero output size"));
+        }
+        let (h, w) = (img.height, img.width);
+        let (short, long) = (h.min(w), h.max(w));
+        let scaled = self.size * long / short;
+        let (new_h, new_w) = if h <= w { (self.size, scaled) } else { (scaled, self.size) };
+        Ok(resize(&img, new_h, new_w))
+    }
+}
+
 /// Crop the centre `size` window (offset `floor((H - h) / 2)`, `floor((W - w) / 2)`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CenterCrop {
@@ -732,6 +762,8 @@ pub enum TransformConfig {
     Grayscale(Grayscale),
     /// See [`Resize`].
     Resize(Resize),
+    /// See [`ResizeShorter`].
+    ResizeShorter(ResizeShorter),
     /// See [`CenterCrop`].
     CenterCrop(CenterCrop),
     /// See [`Normalize`].
@@ -751,6 +783,7 @@ impl Transform for TransformConfig {
             TransformConfig::ColorJitter(t) => t.apply(img, rng),
             TransformConfig::Grayscale(t) => t.apply(img, rng),
             TransformConfig::Resize(t) => t.apply(img, rng),
+            TransformConfig::ResizeShorter(t) => t.apply(img, rng),
             TransformConfig::CenterCrop(t) => t.apply(img, rng),
             TransformConfig::Normalize(t) => t.apply(img, rng),
             TransformConfig::RandomErasing(t) => t.apply(img, rng),

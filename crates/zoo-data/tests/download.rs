@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use zoo_data::download::{Resource, cache_subdir, fetch_resource, md5_file, resources};
+use zoo_data::download::{Checksum, Resource, cache_subdir, fetch_resource, md5_file, resources, sha256_file};
 use zoo_data::{CifarDataset, CifarKind, DataError, Dataset, Split};
 
 fn file_url(p: &Path) -> String {
@@ -16,16 +16,16 @@ fn published_resources() {
         assert!(!r.is_empty());
         assert!(
             r.iter()
-                .all(|r| r.md5.len() == 32 && r.urls.iter().all(|u| u.ends_with(&r.file)))
+                .all(|r| matches!(&r.checksum, Checksum::Md5(h) if h.len() == 32) && r.urls.iter().all(|u| u.ends_with(&r.file)))
         );
     }
     assert_eq!(
-        resources("mnist").unwrap()[0].md5,
-        "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+        resources("mnist").unwrap()[0].checksum,
+        Checksum::Md5("f68b3c2dcbeaaa9fbdd348bbdeb94873".into())
     );
     assert_eq!(
-        resources("cifar100").unwrap()[0].md5,
-        "03b5dce01913d631647c71ecec9e9cb8"
+        resources("cifar100").unwrap()[0].checksum,
+        Checksum::Md5("03b5dce01913d631647c71ecec9e9cb8".into())
     );
     assert_eq!(cache_subdir("cifar100-coarse").unwrap(), "cifar100");
     assert!(matches!(
@@ -45,7 +45,7 @@ fn fetch_verifies_and_caches() {
     let res = Resource {
         file: "blob.bin".into(),
         urls: vec![file_url(&source)],
-        md5: md5.clone(),
+        checksum: Checksum::Md5(md5.clone()),
         extract: false,
     };
     let got = fetch_resource(&res, cache.path()).unwrap();
@@ -70,10 +70,35 @@ fn fetch_verifies_and_caches() {
     let two = Resource {
         file: "two.bin".into(),
         urls: vec![file_url(&src.path().join("missing")), file_url(&source)],
-        md5: md5_file(&source).unwrap(),
+        checksum: Checksum::Md5(md5_file(&source).unwrap()),
         extract: false,
     };
     assert!(fetch_resource(&two, cache.path()).is_ok());
+}
+
+#[test]
+fn sha256_prefixes_are_checked_like_torch_hub() {
+    let src = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let source = src.path().join("weights.pth");
+    std::fs::write(&source, b"hello zoo").unwrap();
+    let full = sha256_file(&source).unwrap();
+    // sha256sum of the same bytes
+    assert_eq!(full, "861d951ec6c61054d9652336d35761f9807836e16c162a368c7088a7833d4810");
+    let res = Resource {
+        file: "weights-861d951e.pth".into(),
+        urls: vec![file_url(&source)],
+        checksum: Checksum::Sha256Prefix(full[..8].into()),
+        extract: false,
+    };
+    assert!(fetch_resource(&res, cache.path()).is_ok());
+    let bad = Resource {
+        file: "weights-00000000.pth".into(),
+        checksum: Checksum::Sha256Prefix("00000000".into()),
+        ..res
+    };
+    let e = fetch_resource(&bad, cache.path()).unwrap_err().to_string();
+    assert!(e.contains("expected sha256 00000000...") && e.contains(&full), "{e}");
 }
 
 #[test]
@@ -83,7 +108,7 @@ fn no_network_gives_one_line_saying_where_to_put_the_file() {
     let res = Resource {
         file: "train-images-idx3-ubyte.gz".into(),
         urls: vec!["http://127.0.0.1:9/train-images-idx3-ubyte.gz".into()],
-        md5: "f68b3c2dcbeaaa9fbdd348bbdeb94873".into(),
+        checksum: Checksum::Md5("f68b3c2dcbeaaa9fbdd348bbdeb94873".into()),
         extract: false,
     };
     let e = fetch_resource(&res, cache.path()).unwrap_err();
@@ -126,7 +151,7 @@ fn archives_are_unpacked_for_the_reader() {
     let res = Resource {
         file: "cifar-10-binary.tar.gz".into(),
         urls: vec![file_url(&archive)],
-        md5: md5_file(&archive).unwrap(),
+        checksum: Checksum::Md5(md5_file(&archive).unwrap()),
         extract: true,
     };
     fetch_resource(&res, &dir).unwrap();
@@ -135,7 +160,7 @@ fn archives_are_unpacked_for_the_reader() {
     // A corrupt archive with a matching checksum is reported as corrupt, not a panic.
     std::fs::write(&archive, b"not gzip").unwrap();
     let res = Resource {
-        md5: md5_file(&archive).unwrap(),
+        checksum: Checksum::Md5(md5_file(&archive).unwrap()),
         ..res
     };
     std::fs::remove_file(dir.join("cifar-10-binary.tar.gz")).unwrap();
