@@ -31,11 +31,15 @@ pub mod layers;
 pub mod lenet;
 pub mod model;
 pub mod plain;
+pub mod pretrained;
+mod pretrained_table;
 pub mod registry;
 pub mod resnet;
 pub mod resnet_cifar;
 pub mod summary;
 pub mod vgg;
+#[cfg(feature = "weights")]
+pub mod weights;
 pub mod zfnet;
 
 pub use model::{FeatureMap, ImageClassifier};

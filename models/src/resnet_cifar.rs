@@ -18,6 +18,11 @@ use crate::resnet::{
 };
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
+/// Renames (regex, replacement) from other PyTorch CIFAR ResNets' keys to these fields, applied
+/// when loading: Yerlan Idelbayev's widely used `pytorch_resnet_cifar10` (same option-A
+/// architecture and layout) calls the classifier `linear`.
+pub const PYTORCH_KEY_REMAPS: &[(&str, &str)] = &[(r"^linear\.", "fc.")];
+
 /// Configuration of [`CifarResNet`].
 ///
 /// ```

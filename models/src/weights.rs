@@ -1,0 +1,569 @@
+//! Weights in and out: PyTorch state dicts (`.pth`/`.pt`, zip or legacy format), safetensors,
+//! and Burn's own burnpack (`.bpk`).
+//!
+//! Field names mirror torchvision's state-dict keys, so a torchvision state dict loads with no
+//! renaming beyond what burn-store's PyTorch adapter does anyway (BatchNorm `weight`/`bias` are
+//! Burn's `gamma`/`beta`; `Linear` weights are transposed). The few renames a family needs for
+//! other well-known checkpoints live beside its definition (e.g.
+//! [`crate::resnet_cifar::PYTORCH_KEY_REMAPS`]); two apply to every model:
+//! a `module.` prefix (a model saved from `DataParallel`/`DistributedDataParallel`) is dropped,
+//! and BatchNorm's `num_batches_tracked` counters are ignored (Burn does not keep one).
+//!
+//! Loading is strict by default: every key of the model must be in the file with the same shape,
+//! and the file must hold nothing else. [`LoadOptions::allow_partial`] loads what matches and
+//! reports the rest, which is how a network is fine-tuned with another number of classes.
+//!
+//! ```no_run
+//! use burn::tensor::Device;
+//! use zoo_models::weights::{load, LoadOptions};
+//! use zoo_models::{create, ModelOptions};
+//!
+//! let device = Device::flex();
+//! let mut model = create("resnet18", &ModelOptions::default(), &device)?;
+//! // A state dict saved with `torch.save(torchvision.models.resnet18().state_dict(), ...)`.
+//! let report = load(&mut model, "resnet18.pth".as_ref(), &LoadOptions::default())?;
+//! println!("{} tensors loaded", report.loaded);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use burn::store::{
+    ApplyError, ApplyResult, BurnToPyTorchAdapter, BurnpackStore, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
+    PytorchStore, SafetensorsStore,
+};
+use serde::Serialize;
+
+use crate::registry::ZooModel;
+
+/// Renames every model gets on load, as (regex, replacement) pairs applied to the file's keys.
+const COMMON_KEY_REMAPS: &[(&str, &str)] = &[
+    // `torch.save(model.state_dict())` of a DataParallel/DDP-wrapped model.
+    (r"^module\.", ""),
+];
+
+/// The suffix of BatchNorm's step counter, a buffer torchvision saves and Burn has no use for.
+const NUM_BATCHES_TRACKED: &str = "num_batches_tracked";
+
+/// The container formats [`load`] reads, told apart by their first bytes, not their extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightsFormat {
+    /// `torch.save` output: a zip archive (PyTorch ≥ 1.6) or the legacy pickle stream.
+    Pytorch,
+    /// Hugging Face safetensors.
+    Safetensors,
+    /// Burn's burnpack, what `zoo train` and `zoo import` write.
+    Burnpack,
+}
+
+impl fmt::Display for WeightsFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WeightsFormat::Pytorch => "PyTorch",
+            WeightsFormat::Safetensors => "safetensors",
+            WeightsFormat::Burnpack => "burnpack",
+        })
+    }
+}
+
+impl WeightsFormat {
+    /// Recognises a weights file by its magic bytes.
+    ///
+    /// ```
+    /// use zoo_models::weights::WeightsFormat;
+    /// let dir = std::env::temp_dir().join("zoo-models-doc-format");
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("notes.txt");
+    /// std::fs::write(&path, "not weights").unwrap();
+    /// assert!(WeightsFormat::detect(&path).is_err());
+    /// ```
+    pub fn detect(path: &Path) -> Result<Self, WeightsError> {
+        let mut head = [0u8; 16];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| read_up_to(&mut f, &mut head))
+            .map_err(|e| WeightsError::io(path, e))?;
+        let head = &head[..n];
+        let not_weights = |reason: &str| WeightsError::NotWeights { path: path.to_path_buf(), reason: reason.into() };
+        if n == 0 {
+            return Err(not_weights("the file is empty"));
+        }
+        if head.starts_with(b"PK\x03\x04") {
+            return Ok(WeightsFormat::Pytorch);
+        }
+        // Pickle protocol 2+ opens with PROTO; the legacy format starts with a pickled magic number.
+        if head[0] == 0x80 && head.get(1).is_some_and(|v| (2..=5).contains(v)) {
+            return Ok(WeightsFormat::Pytorch);
+        }
+        if head.starts_with(&0x4255_524E_u32.to_le_bytes()) {
+            return Ok(WeightsFormat::Burnpack);
+        }
+        // safetensors: a little-endian u64 header length, then a JSON object.
+        if n >= 9 && head[8] == b'{' {
+            let header_len = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+            let file_len = std::fs::metadata(path).map_err(|e| WeightsError::io(path, e))?.len();
+            if header_len + 8 <= file_len {
+                return Ok(WeightsFormat::Safetensors);
+            }
+            return Err(not_weights("a truncated safetensors file: its header runs past the end"));
+        }
+        Err(not_weights(
+            "expected a PyTorch state dict (.pth/.pt), a .safetensors file or a Burn .bpk file",
+        ))
+    }
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            k => filled += k,
+        }
+    }
+    Ok(filled)
+}
+
+/// How [`load`] treats a file that does not fit the model exactly.
+///
+/// ```
+/// use zoo_models::weights::LoadOptions;
+/// // Fine-tuning: keep the backbone, leave the new 10-class head as initialised.
+/// let options = LoadOptions::default().with_allow_partial(true);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Load the tensors that match and report the rest, instead of failing.
+    pub allow_partial: bool,
+    /// The entry of a PyTorch checkpoint that holds the state dict (`state_dict`, `model`, ...),
+    /// for files saved as `torch.save({"state_dict": ..., "epoch": ...})`.
+    pub top_level_key: Option<String>,
+}
+
+impl LoadOptions {
+    /// Sets [`LoadOptions::allow_partial`].
+    pub fn with_allow_partial(mut self, allow: bool) -> Self {
+        self.allow_partial = allow;
+        self
+    }
+
+    /// Sets [`LoadOptions::top_level_key`].
+    pub fn with_top_level_key(mut self, key: impl Into<String>) -> Self {
+        self.top_level_key = Some(key.into());
+        self
+    }
+}
+
+/// A tensor present in both the model and the file, with different shapes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShapeMismatch {
+    /// The key, in the file's naming.
+    pub key: String,
+    /// Its shape in the model.
+    pub model: Vec<usize>,
+    /// Its shape in the file.
+    pub file: Vec<usize>,
+}
+
+impl fmt::Display for ShapeMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is {:?} in the file but {:?} in the model", self.key, self.file, self.model)
+    }
+}
+
+/// What [`load`] did. Keys are PyTorch's names (`layer1.0.bn1.weight`) for PyTorch and
+/// safetensors files, and Burn's module paths for burnpack files; shapes are in the file's
+/// convention (a PyTorch `Linear` weight is `[out, in]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadReport {
+    /// The file's format.
+    pub format: WeightsFormat,
+    /// Tensors copied into the model.
+    pub loaded: usize,
+    /// Keys the model has and the file lacks; with `allow_partial` they keep their initial values.
+    pub missing: Vec<String>,
+    /// Keys the file has and the model lacks.
+    pub unexpected: Vec<String>,
+    /// Keys whose shapes differ; with `allow_partial` they keep their initial values.
+    pub mismatched: Vec<ShapeMismatch>,
+    /// `num_batches_tracked` counters skipped on purpose.
+    pub ignored: usize,
+}
+
+impl LoadReport {
+    /// Whether every tensor of the model came from the file and the file held nothing else.
+    pub fn is_exact(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.mismatched.is_empty()
+    }
+
+    /// One line: what was loaded and, when something did not fit, what.
+    pub fn summary(&self) -> String {
+        let mut line = format!("{} tensors loaded from a {} file", self.loaded, self.format);
+        for part in self.problems() {
+            line.push_str("; ");
+            line.push_str(&part);
+        }
+        line
+    }
+
+    // Each kind of misfit as a phrase listing its keys (at most `LISTED` of each).
+    fn problems(&self) -> Vec<String> {
+        const LISTED: usize = 40;
+        fn list(keys: impl ExactSizeIterator<Item = String>) -> String {
+            let total = keys.len();
+            let mut shown: Vec<String> = keys.take(LISTED).collect();
+            if total > LISTED {
+                shown.push(format!("... and {} more", total - LISTED));
+            }
+            shown.join(", ")
+        }
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!("{} missing keys: {}", self.missing.len(), list(self.missing.iter().cloned())));
+        }
+        if !self.unexpected.is_empty() {
+            parts.push(format!(
+                "{} unexpected keys: {}",
+                self.unexpected.len(),
+                list(self.unexpected.iter().cloned())
+            ));
+        }
+        if !self.mismatched.is_empty() {
+            parts.push(format!(
+                "{} shape mismatches: {}",
+                self.mismatched.len(),
+                list(self.mismatched.iter().map(ToString::to_string))
+            ));
+        }
+        parts
+    }
+}
+
+/// Why weights could not be read, written, or did not fit the model.
+#[derive(Debug)]
+pub enum WeightsError {
+    /// The file could not be opened, read or written.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The system's message.
+        message: String,
+    },
+    /// The file is not in any weights format.
+    NotWeights {
+        /// The file.
+        path: PathBuf,
+        /// What was found instead.
+        reason: String,
+    },
+    /// The file looked like a weights file but could not be parsed.
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        format: WeightsFormat,
+        /// The reader's message.
+        message: String,
+    },
+    /// Strict loading found keys or shapes that do not fit; nothing was loaded.
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// What fits and what does not.
+        report: LoadReport,
+    },
+}
+
+impl WeightsError {
+    fn io(path: &Path, e: impl fmt::Display) -> Self {
+        WeightsError::Io { path: path.to_path_buf(), message: e.to_string() }
+    }
+
+    fn unreadable(path: &Path, format: WeightsFormat, e: impl fmt::Display) -> Self {
+        // Reader errors can span lines (burn-store prints a boxed summary); keep the first.
+        let message = e.to_string();
+        let message = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string();
+        WeightsError::Unreadable { path: path.to_path_buf(), format, message }
+    }
+}
+
+impl fmt::Display for WeightsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WeightsError::Io { path, message } => write!(f, "{}: {message}", path.display()),
+            WeightsError::NotWeights { path, reason } => {
+                write!(f, "{}: not a weights file ({reason})", path.display())
+            }
+            WeightsError::Unreadable { path, format, message } => {
+                write!(f, "{}: unreadable {format} file: {message}", path.display())
+            }
+            WeightsError::Mismatch { path, report } => {
+                write!(f, "{}: does not fit the model: {}", path.display(), report.problems().join("; "))
+            }
+        }
+    }
+}
+
+impl std::error::Error for WeightsError {}
+
+/// The renames a family needs on top of [`COMMON_KEY_REMAPS`], kept in the family's module.
+fn family_key_remaps(model: &ZooModel) -> &'static [(&'static str, &'static str)] {
+    match model {
+        ZooModel::CifarResNet(_) => crate::resnet_cifar::PYTORCH_KEY_REMAPS,
+        // torchvision's keys (and the reference PyTorch LeNet-5's) are these modules' field names.
+        ZooModel::LeNet5(_) | ZooModel::Plain(_) | ZooModel::ResNet(_) => &[],
+    }
+}
+
+/// The model's tensors as PyTorch names them, with PyTorch's shapes.
+fn pytorch_view(model: &ZooModel) -> BTreeMap<String, Vec<usize>> {
+    model
+        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
+        .into_iter()
+        .map(|t| (t.name, t.shape.to_vec()))
+        .collect()
+}
+
+/// Compares the file's keys with the model's (both in PyTorch naming) before anything is applied.
+fn compare(
+    format: WeightsFormat,
+    model: &BTreeMap<String, Vec<usize>>,
+    file: &BTreeMap<String, Vec<usize>>,
+) -> LoadReport {
+    let mut report = LoadReport {
+        format,
+        loaded: 0,
+        missing: model.keys().filter(|k| !file.contains_key(*k)).cloned().collect(),
+        unexpected: Vec::new(),
+        mismatched: Vec::new(),
+        ignored: 0,
+    };
+    for (key, shape) in file {
+        match model.get(key) {
+            Some(expected) if expected != shape => report.mismatched.push(ShapeMismatch {
+                key: key.clone(),
+                model: expected.clone(),
+                file: shape.clone(),
+            }),
+            Some(_) => {}
+            None => {
+                let counter_of_a_norm = key
+                    .strip_suffix(NUM_BATCHES_TRACKED)
+                    .is_some_and(|prefix| model.contains_key(&format!("{prefix}running_var")));
+                if counter_of_a_norm {
+                    report.ignored += 1;
+                } else {
+                    report.unexpected.push(key.clone());
+                }
+            }
+        }
+    }
+    report
+}
+
+fn remapped<S>(mut store: S, model: &ZooModel, remap: fn(S, &str, &str) -> S) -> S {
+    for (pattern, replacement) in COMMON_KEY_REMAPS.iter().chain(family_key_remaps(model)) {
+        store = remap(store, pattern, replacement);
+    }
+    store
+}
+
+/// Loads a weights file into `model`, recognising its format by content.
+///
+/// PyTorch and safetensors files are read with torchvision's key names (see the module docs);
+/// burnpack files are Burn's own and need no renaming. In strict mode (the default) the model is
+/// untouched when anything does not fit, and the error lists every missing and unexpected key and
+/// every shape mismatch.
+///
+/// ```no_run
+/// # use burn::tensor::Device;
+/// # use zoo_models::{create, ModelOptions};
+/// use zoo_models::weights::{load, LoadOptions};
+/// // An ImageNet ResNet-18 fine-tuned from torchvision's weights to 10 classes.
+/// let options = ModelOptions::default().with_num_classes(10);
+/// let mut model = create("resnet18", &options, &Device::flex())?;
+/// let report = load(&mut model, "resnet18.pth".as_ref(), &LoadOptions::default().with_allow_partial(true))?;
+/// assert_eq!(report.mismatched.len(), 2); // fc.weight and fc.bias keep their fresh values
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn load(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<LoadReport, WeightsError> {
+    if !path.is_file() {
+        let message = if path.exists() { "not a file" } else { "no such file" };
+        return Err(WeightsError::io(path, message));
+    }
+    let format = WeightsFormat::detect(path)?;
+    match format {
+        WeightsFormat::Pytorch => {
+            let mut store = PytorchStore::from_file(path)
+                // Our sequences keep torchvision's indices (ReLU and pooling slots included).
+                .map_indices_contiguous(false)
+                .allow_partial(true)
+                .validate(false);
+            if let Some(key) = &options.top_level_key {
+                store = store.with_top_level_key(key.clone());
+            }
+            let mut store = remapped(store, model, |s, p, r| s.with_key_remapping(p, r));
+            let file = store
+                .get_all_tensors()
+                .map_err(|e| WeightsError::unreadable(path, format, e))?
+                .iter()
+                .map(|(k, t)| (k.clone(), t.shape.to_vec()))
+                .collect();
+            let report = compare(format, &pytorch_view(model), &file);
+            finish(model, path, options, report, |m| m.load_from(&mut store).map_err(|e| e.to_string()))
+        }
+        WeightsFormat::Safetensors => {
+            let store = SafetensorsStore::from_file(path)
+                .skip_enum_variants(true)
+                .with_from_adapter(PyTorchToBurnAdapter)
+                .allow_partial(true)
+                .validate(false);
+            let mut store = remapped(store, model, |s, p, r| s.with_key_remapping(p, r));
+            let file = store
+                .get_all_tensors()
+                .map_err(|e| WeightsError::unreadable(path, format, e))?
+                .iter()
+                .map(|(k, t)| (k.clone(), t.shape.to_vec()))
+                .collect();
+            let report = compare(format, &pytorch_view(model), &file);
+            finish(model, path, options, report, |m| m.load_from(&mut store).map_err(|e| e.to_string()))
+        }
+        WeightsFormat::Burnpack => load_burnpack(model, path, options),
+    }
+}
+
+// Applies the file once the comparison allows it; mismatched tensors are left as they were.
+fn finish(
+    model: &mut ZooModel,
+    path: &Path,
+    options: &LoadOptions,
+    mut report: LoadReport,
+    apply: impl FnOnce(&mut ZooModel) -> Result<ApplyResult, String>,
+) -> Result<LoadReport, WeightsError> {
+    if !options.allow_partial && !report.is_exact() {
+        return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
+    }
+    let result = apply(model).map_err(|e| WeightsError::unreadable(path, report.format, e))?;
+    if let Some(error) = result.errors.iter().find(|e| !matches!(e, ApplyError::ShapeMismatch { .. })) {
+        return Err(WeightsError::unreadable(path, report.format, error));
+    }
+    report.loaded = result.applied.len();
+    Ok(report)
+}
+
+fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<LoadReport, WeightsError> {
+    let format = WeightsFormat::Burnpack;
+    // Read into memory first: the apply below has no dry run, and strict mode must leave the model
+    // untouched, so it runs on a copy.
+    let mut store = BurnpackStore::from_file(path).allow_partial(true).validate(false);
+    let result = model.clone().load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
+    let mut report = LoadReport {
+        format,
+        loaded: result.applied.len(),
+        missing: result.missing.iter().map(|(p, _)| p.clone()).collect(),
+        unexpected: result.unused.clone(),
+        mismatched: Vec::new(),
+        ignored: 0,
+    };
+    for error in &result.errors {
+        match error {
+            ApplyError::ShapeMismatch { path: key, expected, found } => report.mismatched.push(ShapeMismatch {
+                key: key.clone(),
+                model: expected.to_vec(),
+                file: found.to_vec(),
+            }),
+            other => return Err(WeightsError::unreadable(path, format, other)),
+        }
+    }
+    if !options.allow_partial && !report.is_exact() {
+        return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
+    }
+    let mut store = BurnpackStore::from_file(path).allow_partial(true).validate(false);
+    model.load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
+    Ok(report)
+}
+
+/// Writes the model's weights as Burn's burnpack, atomically (a temporary file, then a rename).
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::weights::{load, save_burnpack, LoadOptions};
+/// use zoo_models::{create, ModelOptions};
+/// let device = Device::flex();
+/// let model = create("lenet5", &ModelOptions::default(), &device).unwrap();
+/// let path = std::env::temp_dir().join("zoo-models-doc-lenet5.bpk");
+/// save_burnpack(&model, &path).unwrap();
+/// let mut copy = create("lenet5", &ModelOptions::default(), &device).unwrap();
+/// assert!(load(&mut copy, &path, &LoadOptions::default()).unwrap().is_exact());
+/// ```
+pub fn save_burnpack(model: &ZooModel, path: &Path) -> Result<(), WeightsError> {
+    let mut store = BurnpackStore::from_bytes(None);
+    model.save_into(&mut store).map_err(|e| WeightsError::io(path, e))?;
+    let bytes = store.get_bytes().map_err(|e| WeightsError::io(path, e))?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes the model's weights as a safetensors file with PyTorch's key names, shapes and
+/// layout, so `model.load_state_dict(safetensors.torch.load_file(path), strict=True)` accepts it
+/// for the matching torchvision model. BatchNorm's `num_batches_tracked` counters, which Burn does
+/// not keep, are written as 0 so the key set is exactly torchvision's.
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::weights::{export_pytorch_safetensors, load, LoadOptions};
+/// use zoo_models::{create, ModelOptions};
+/// let device = Device::flex();
+/// let model = create("resnet20", &ModelOptions::default(), &device).unwrap();
+/// let path = std::env::temp_dir().join("zoo-models-doc-resnet20.safetensors");
+/// export_pytorch_safetensors(&model, &path).unwrap();
+/// let mut copy = create("resnet20", &ModelOptions::default(), &device).unwrap();
+/// let report = load(&mut copy, &path, &LoadOptions::default()).unwrap();
+/// assert_eq!(report.ignored, 19); // one counter per BatchNorm
+/// ```
+pub fn export_pytorch_safetensors(model: &ZooModel, path: &Path) -> Result<(), WeightsError> {
+    use safetensors::tensor::{Dtype, TensorView};
+
+    let tensors = model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true);
+    let mut entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
+    for tensor in tensors {
+        let dtype = match tensor.dtype {
+            burn::tensor::DType::F32 => Dtype::F32,
+            burn::tensor::DType::F16 => Dtype::F16,
+            burn::tensor::DType::BF16 => Dtype::BF16,
+            burn::tensor::DType::F64 => Dtype::F64,
+            other => return Err(WeightsError::io(path, format!("{}: cannot export dtype {other:?}", tensor.name))),
+        };
+        let shape = tensor.shape.to_vec();
+        let name = tensor.name.clone();
+        let bytes = tensor.to_bytes().map_err(|e| WeightsError::io(path, format!("{name}: {e}")))?;
+        if let Some(norm) = name.strip_suffix("running_var") {
+            entries.push((format!("{norm}{NUM_BATCHES_TRACKED}"), Dtype::I64, Vec::new(), 0i64.to_le_bytes().to_vec()));
+        }
+        entries.push((name, dtype, shape, bytes.to_vec()));
+    }
+    let mut views = Vec::with_capacity(entries.len());
+    for (name, dtype, shape, bytes) in &entries {
+        let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| WeightsError::io(path, format!("{name}: {e}")))?;
+        views.push((name.as_str(), view));
+    }
+    let bytes = safetensors::tensor::serialize(views, None).map_err(|e| WeightsError::io(path, e))?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to a temporary sibling of `path`, then renames it over `path`, so a crash
+/// never leaves a half-written weights file under the real name.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| WeightsError::io(dir, e))?;
+    }
+    let file_name = path.file_name().ok_or_else(|| WeightsError::io(path, "not a file name"))?;
+    let tmp = path.with_file_name(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| WeightsError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        WeightsError::io(path, e)
+    })
+}
