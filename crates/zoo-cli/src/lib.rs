@@ -11,12 +11,14 @@ use zoo_models::{ImageClassifier, ModelOptions};
 
 pub mod bench;
 pub mod train;
+pub mod weights;
 pub use bench::BenchArgs;
 pub use train::{EvalArgs, PredictArgs, TrainArgs};
+pub use weights::{ExportArgs, ImportArgs, InferArgs, WeightsArgs};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "zoo", version, about = "The classic convolutional networks on Burn: list, summarise, train, evaluate, predict, benchmark")]
+#[command(name = "zoo", version, about = "The classic convolutional networks on Burn: list, summarise, train, evaluate, predict, benchmark, load PyTorch weights")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -65,6 +67,24 @@ pub enum Command {
     Eval(EvalArgs),
     /// Classify image files with trained weights: the top classes with their probabilities.
     Predict(PredictArgs),
+    /// Run a model on an NCHW float32 `.npy` batch and write its raw logits as `.npy`.
+    Infer(InferArgs),
+    /// Load weights (a PyTorch .pth/.safetensors state dict, or --pretrained) and save them as
+    /// Burn's native .bpk.
+    Import(ImportArgs),
+    /// Save weights as .safetensors with torchvision's key names, for PyTorch's
+    /// `load_state_dict(strict=True)`.
+    Export(ExportArgs),
+    /// List torchvision's published ImageNet weights that --pretrained fetches: tag, accuracy,
+    /// size, preprocessing, and whether the file is already in the cache.
+    Pretrained {
+        /// Only models matching this glob.
+        #[arg(default_value = "*")]
+        pattern: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// List the training recipes shipped in recipes/.
     Recipes {
         /// Output format.
@@ -221,6 +241,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
         Command::Train(args) => train::run_train(args, out),
         Command::Eval(args) => train::run_eval(args, out),
         Command::Predict(args) => train::run_predict(args, out),
+        Command::Infer(args) => weights::run_infer(args, out),
+        Command::Import(args) => weights::run_import(args, out),
+        Command::Export(args) => weights::run_export(args, out),
+        Command::Pretrained { pattern, format } => weights::run_pretrained(&pattern, format, out),
         Command::Recipes { format } => train::run_recipes(format, out),
         Command::Bench(args) => bench::run_bench(args, out),
         Command::Backends { format } => bench::run_backends(format, out),

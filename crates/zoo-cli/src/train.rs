@@ -129,9 +129,9 @@ pub struct Loaded {
 #[derive(Debug, Args)]
 pub struct ModelSource {
     /// Registry name of the model (with --weights), instead of a run directory.
-    #[arg(long, requires = "weights")]
+    #[arg(long)]
     pub model: Option<String>,
-    /// Weights file (`model.bpk` of a run).
+    /// Weights file: `model.bpk` of a run, or a PyTorch .pth/.safetensors state dict.
     #[arg(long, value_name = "FILE", requires = "model")]
     pub weights: Option<PathBuf>,
     /// Recipe giving the preprocessing and dataset with --model (default: the model's own).
@@ -148,7 +148,11 @@ fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> 
             let overrides: Vec<(&str, Value)> =
                 dataset.map(|d| vec![("dataset", Value::from(d))]).unwrap_or_default();
             let config = build_config(Some(model), source.recipe.as_deref(), &overrides, &[])?;
-            (config, source.weights.clone().expect("clap requires --weights"), None)
+            let weights = source
+                .weights
+                .clone()
+                .ok_or_else(|| format!("--model {model} needs --weights FILE (zoo predict also takes --pretrained)"))?;
+            (config, weights, None)
         }
         (None, Some(dir)) => {
             let run = RunDir { root: dir.to_path_buf() };
@@ -271,6 +275,18 @@ pub struct PredictArgs {
     /// The model, when not from a run directory.
     #[command(flatten)]
     pub source: ModelSource,
+    /// With --model: torchvision's published ImageNet weights (downloaded once, hash-checked),
+    /// their preprocessing and the ImageNet class names; TAG picks a version (default: DEFAULT).
+    #[arg(
+        long,
+        value_name = "TAG",
+        num_args = 0..=1,
+        default_missing_value = "DEFAULT",
+        require_equals = true,
+        requires = "model",
+        conflicts_with_all = ["weights", "recipe"]
+    )]
+    pub pretrained: Option<String>,
     /// Classes to show per image.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub top: u32,
@@ -288,21 +304,26 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
     if images.is_empty() {
         return Err("no image given: zoo predict RUN_DIR IMAGE... (or --model M --weights F IMAGE...)".into());
     }
-    let loaded = load(&args.source, run_dir, None)?;
-    let resolved = loaded.config.resolved.clone().expect("resolved by load");
-    let preprocess = Preprocess {
-        input: resolved.input,
-        raw_input: resolved.raw_input,
-        transforms: loaded.config.eval_transforms.clone(),
+    let (model, preprocess, classes, backend) = match (&args.pretrained, &args.source.model) {
+        (Some(tag), Some(model)) => pretrained_predictor(model, tag, args.source.backend.as_deref())?,
+        _ => {
+            let loaded = load(&args.source, run_dir, None)?;
+            let resolved = loaded.config.resolved.clone().expect("resolved by load");
+            let preprocess = Preprocess {
+                input: resolved.input,
+                raw_input: resolved.raw_input,
+                transforms: loaded.config.eval_transforms.clone(),
+            };
+            (loaded.model, preprocess, resolved.classes, loaded.config.backend)
+        }
     };
     let inputs = images
         .iter()
         .map(|p| preprocess.load(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let device = zoo_train::device(&loaded.config.backend).map_err(|e| e.to_string())?;
-    let top = zoo_train::predict(&loaded.model, &inputs, &resolved.classes, args.top as usize, &device)
-        .map_err(|e| e.to_string())?;
+    let device = zoo_train::device(&backend).map_err(|e| e.to_string())?;
+    let top = zoo_train::predict(&model, &inputs, &classes, args.top as usize, &device).map_err(|e| e.to_string())?;
     let text = match args.format {
         Format::Json => {
             let rows: Vec<Value> = images
@@ -324,6 +345,40 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
         }
     };
     write_output(out, &text)
+}
+
+// torchvision's weights with their own evaluation transform (resize the shorter side, centre
+// crop, normalise) and the ImageNet class names.
+fn pretrained_predictor(
+    model: &str,
+    tag: &str,
+    backend: Option<&str>,
+) -> Result<(zoo_models::ZooModel, Preprocess, Vec<String>, String), String> {
+    use zoo_data::transforms::{CenterCrop, Normalize, ResizeShorter, TransformConfig};
+    let weights = zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| e.to_string())?;
+    let backend = backend.unwrap_or(zoo_train::DEFAULT_BACKEND).to_string();
+    zoo_train::check_backend(&backend).map_err(|e| e.to_string())?;
+    let device = zoo_train::device(&backend).map_err(|e| e.to_string())?;
+    let source = crate::weights::WeightsArgs {
+        weights: None,
+        pretrained: Some(weights.tag.to_string()),
+        allow_partial: false,
+        top_level_key: None,
+        classes: None,
+    };
+    let loaded = crate::weights::load_model(model, &source, &device)?;
+    let p = weights.preprocess;
+    let preprocess = Preprocess {
+        input: [3, p.crop, p.crop],
+        raw_input: [3, p.crop, p.crop],
+        transforms: zoo_data::transforms::Pipeline::new(vec![
+            TransformConfig::ResizeShorter(ResizeShorter { size: p.resize }),
+            TransformConfig::CenterCrop(CenterCrop { size: [p.crop, p.crop] }),
+            TransformConfig::Normalize(Normalize { mean: p.mean.to_vec(), std: p.std.to_vec() }),
+        ]),
+    };
+    let classes = zoo_models::pretrained::imagenet_classes().into_iter().map(String::from).collect();
+    Ok((loaded.model, preprocess, classes, backend))
 }
 
 /// `zoo recipes`: the shipped recipes.

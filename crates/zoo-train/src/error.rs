@@ -39,6 +39,9 @@ pub enum TrainError {
     /// Training stopped for another reason.
     #[error("training failed: {0}")]
     Training(String),
+    /// A weights file could not be read or written, or does not fit the model.
+    #[error(transparent)]
+    Weights(Box<zoo_models::weights::WeightsError>),
     /// Drawing a chart failed.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),

@@ -118,7 +118,10 @@ impl Preprocess {
     /// transforms.
     pub fn load(&self, path: &Path) -> Result<Image, TrainError> {
         let image = zoo_data::load_image(path, self.input[0])?;
-        let resizes_first = matches!(self.transforms.transforms.first(), Some(TransformConfig::Resize(_)));
+        let resizes_first = matches!(
+            self.transforms.transforms.first(),
+            Some(TransformConfig::Resize(_) | TransformConfig::ResizeShorter(_))
+        );
         let [_, h, w] = self.raw_input;
         let image = if !resizes_first && (image.height, image.width) != (h, w) {
             resize(&image, h, w)

@@ -24,6 +24,7 @@ mod eval;
 mod metrics;
 mod optim;
 pub mod plot;
+pub mod pretrained;
 mod progress;
 mod run;
 mod schedule;
@@ -44,7 +45,7 @@ pub use metrics::{METRICS_HEADER, MetricsRow, read_metrics, truncate_metrics};
 pub use optim::build_optimizer;
 pub use progress::format_duration;
 pub use run::{
-    Resolved, RunDir, RunResult, build_model, default_run_dir, load_weights, resume, save_weights,
+    Resolved, RunDir, RunResult, build_model, default_run_dir, load_weights, load_weights_with, resume, save_weights,
     train, write_atomic,
 };
 pub use schedule::Schedule;

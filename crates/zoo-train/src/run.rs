@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::store::{BurnpackStore, ModuleRecord, ModuleSnapshot};
+use burn::store::ModuleRecord;
+use zoo_models::weights::{LoadOptions, LoadReport};
 use burn::tensor::Device;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError, KeepLastNCheckpoints};
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, Metric, TopKAccuracyMetric};
@@ -169,28 +170,20 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicCheckpointer {
 
 /// Saves a model's weights to a Burnpack file, atomically.
 pub fn save_weights(model: &ZooModel, path: &Path) -> Result<(), TrainError> {
-    // Serialised in memory, then written with a rename, so an interrupted save leaves no stub.
-    let mut store = BurnpackStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| TrainError::file(path, e))?;
-    let bytes = store.get_bytes().map_err(|e| TrainError::file(path, e))?;
-    write_atomic(path, &bytes)
+    zoo_models::weights::save_burnpack(model, path).map_err(|e| TrainError::Weights(Box::new(e)))
 }
 
-/// Loads weights saved by [`save_weights`] (or a checkpoint) into `model`; every tensor of the
-/// model must be in the file with its shape.
+/// Loads weights into `model`, strictly: every tensor of the model must be in the file with its
+/// shape, and the file must hold nothing else. Any format [`zoo_models::weights::load`] reads
+/// works: a run's `model.bpk` or checkpoint, a PyTorch state dict, a safetensors file.
 pub fn load_weights(model: &mut ZooModel, path: &Path) -> Result<(), TrainError> {
-    if !path.is_file() {
-        return Err(TrainError::file(path, "weights file not found"));
-    }
-    let mut store = BurnpackStore::from_file(path);
-    let result = model.load_from(&mut store).map_err(|e| TrainError::file(path, e))?;
-    if !result.errors.is_empty() || !result.missing.is_empty() {
-        return Err(TrainError::file(
-            path,
-            format!("does not fit the model: {}", result),
-        ));
-    }
-    Ok(())
+    load_weights_with(model, path, &LoadOptions::default()).map(|_| ())
+}
+
+/// [`load_weights`] with options (`allow_partial`, a checkpoint's top-level key); returns what
+/// was loaded and what did not fit.
+pub fn load_weights_with(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<LoadReport, TrainError> {
+    zoo_models::weights::load(model, path, options).map_err(|e| TrainError::Weights(Box::new(e)))
 }
 
 /// Where a new run goes: `--out` if given, else `runs/<model>-<dataset>-<UTC time>`.

@@ -1,0 +1,304 @@
+//! `zoo import`, `zoo export` and `zoo infer`: PyTorch weights in and out, and raw logits for an
+//! `.npy` batch, with the same weights source (`--weights FILE` or `--pretrained[=TAG]`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::{ArgGroup, Args};
+use zoo_models::weights::{LoadOptions, LoadReport};
+use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
+use zoo_train::TrainError;
+
+use crate::write_output;
+
+/// Where a model's weights come from, and how strictly they must fit.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["weights", "pretrained"])))]
+pub struct WeightsArgs {
+    /// Weights file: a PyTorch state dict (.pth/.pt, zip or legacy), .safetensors, or Burn .bpk.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// torchvision's published ImageNet weights, downloaded once into the cache and hash-checked;
+    /// TAG picks a version (IMAGENET1K_V1, ...; default: torchvision's DEFAULT).
+    #[arg(long, value_name = "TAG", num_args = 0..=1, default_missing_value = "DEFAULT", require_equals = true)]
+    pub pretrained: Option<String>,
+    /// Load the tensors that fit and report the rest instead of failing (fine-tuning with another
+    /// class count): missing and mismatched tensors keep their fresh initialisation.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// The entry of a PyTorch checkpoint that holds the state dict (e.g. `state_dict`).
+    #[arg(long, value_name = "KEY")]
+    pub top_level_key: Option<String>,
+    /// Number of output classes (default: the model's own, 1000 for ImageNet models).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub classes: Option<u32>,
+}
+
+/// A model with its weights loaded, and where they came from.
+pub struct LoadedWeights {
+    /// The network.
+    pub model: ZooModel,
+    /// What was loaded and what did not fit.
+    pub report: LoadReport,
+    /// The weights file (the cached download with `--pretrained`).
+    pub path: PathBuf,
+}
+
+/// Resolves `--weights`/`--pretrained` to a file (downloading if needed).
+pub fn weights_path(model: &str, args: &WeightsArgs) -> Result<PathBuf, String> {
+    match (&args.weights, &args.pretrained) {
+        (Some(path), _) => Ok(path.clone()),
+        (None, Some(tag)) => {
+            let weights = zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| e.to_string())?;
+            zoo_train::pretrained::fetch(weights).map_err(|e| e.to_string())
+        }
+        (None, None) => Err("give --weights FILE or --pretrained".into()),
+    }
+}
+
+/// Builds `model` on `device` and loads its weights as `args` say.
+pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<LoadedWeights, String> {
+    zoo_models::info(model).map_err(|e| e.to_string())?;
+    let path = weights_path(model, args)?;
+    let mut options = ModelOptions::default();
+    if let Some(n) = args.classes {
+        options = options.with_num_classes(n as usize);
+    }
+    let mut network = zoo_models::create(model, &options, device).map_err(|e| e.to_string())?;
+    let load_options = LoadOptions { allow_partial: args.allow_partial, top_level_key: args.top_level_key.clone() };
+    let report = zoo_train::load_weights_with(&mut network, &path, &load_options).map_err(|e| match e {
+        TrainError::Weights(w) if matches!(*w, zoo_models::weights::WeightsError::Mismatch { .. }) => {
+            format!("{model}: {w}; --allow-partial loads what matches and reports the rest")
+        }
+        other => format!("{model}: {other}"),
+    })?;
+    Ok(LoadedWeights { model: network, report, path })
+}
+
+fn file_size(path: &Path) -> String {
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// Arguments of `zoo import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Registry name of the model the weights are for (see `zoo list`).
+    pub model: String,
+    /// Where the weights come from.
+    #[command(flatten)]
+    pub source: WeightsArgs,
+    /// The Burn weights file to write (burnpack; load it with `--weights` or BurnpackStore).
+    #[arg(long, value_name = "FILE.bpk")]
+    pub out: PathBuf,
+}
+
+/// `zoo import`: any weights file (or `--pretrained`) to Burn's native `.bpk`.
+pub fn run_import(args: ImportArgs, out: &mut dyn Write) -> Result<(), String> {
+    let device = Device::flex();
+    let loaded = load_model(&args.model, &args.source, &device)?;
+    zoo_models::weights::save_burnpack(&loaded.model, &args.out).map_err(|e| e.to_string())?;
+    write_output(
+        out,
+        &format!(
+            "{}: {} ({}); wrote {} ({})\n",
+            args.model,
+            loaded.report.summary(),
+            loaded.path.display(),
+            args.out.display(),
+            file_size(&args.out)
+        ),
+    )
+}
+
+/// Arguments of `zoo export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Registry name of the model (see `zoo list`).
+    pub model: String,
+    /// Where the weights come from.
+    #[command(flatten)]
+    pub source: WeightsArgs,
+    /// The safetensors file to write, with torchvision's key names.
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub out: PathBuf,
+}
+
+/// `zoo export`: weights to a safetensors file that PyTorch's `load_state_dict(strict=True)`
+/// accepts for the same torchvision model.
+pub fn run_export(args: ExportArgs, out: &mut dyn Write) -> Result<(), String> {
+    let device = Device::flex();
+    let loaded = load_model(&args.model, &args.source, &device)?;
+    zoo_models::weights::export_pytorch_safetensors(&loaded.model, &args.out).map_err(|e| e.to_string())?;
+    write_output(
+        out,
+        &format!(
+            "{}: {} ({}); wrote {} with PyTorch's key names ({})\n",
+            args.model,
+            loaded.report.summary(),
+            loaded.path.display(),
+            args.out.display(),
+            file_size(&args.out)
+        ),
+    )
+}
+
+/// Arguments of `zoo infer`.
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// Registry name of the model (see `zoo list`).
+    pub model: String,
+    /// Where the weights come from.
+    #[command(flatten)]
+    pub source: WeightsArgs,
+    /// Input batch: a float32 NCHW array saved with `numpy.save`.
+    #[arg(long, value_name = "X.npy")]
+    pub input: PathBuf,
+    /// Where to write the logits: float32 [N, classes], `numpy.load` reads it.
+    #[arg(long, value_name = "Y.npy")]
+    pub output: PathBuf,
+    /// Backend to run on (default: flex).
+    #[arg(long, value_name = "B")]
+    pub backend: Option<String>,
+    /// Images per forward pass; larger batches are split so memory stays bounded.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+}
+
+/// `zoo infer`: raw logits of the model, in inference mode, for an `.npy` batch.
+pub fn run_infer(args: InferArgs, out: &mut dyn Write) -> Result<(), String> {
+    let input = zoo_data::npy::read_f32(&args.input).map_err(|e| e.to_string())?;
+    let shape = input.shape.clone();
+    let [n, c, h, w] = shape[..] else {
+        return Err(format!(
+            "{}: an array of shape {shape:?} (rank {}); expected a batch of images, NCHW [N, C, H, W]",
+            args.input.display(),
+            shape.len()
+        ));
+    };
+    if n == 0 {
+        return Err(format!("{}: the batch is empty (shape {shape:?})", args.input.display()));
+    }
+    let backend = args.backend.clone().unwrap_or_else(|| zoo_train::DEFAULT_BACKEND.to_string());
+    zoo_train::check_backend(&backend).map_err(|e| e.to_string())?;
+    let device = zoo_train::device(&backend).map_err(|e| e.to_string())?;
+    let loaded = load_model(&args.model, &args.source, &device)?;
+    let model = &loaded.model;
+
+    // Check the images against the model before running it: a shape it cannot take is a
+    // one-line error here rather than a panic deep inside a kernel.
+    let model_channels = stem_in_channels(model);
+    if let Some(expected) = model_channels.filter(|&e| e != c) {
+        return Err(format!(
+            "{}: images have {c} channels (shape {shape:?}), {} takes {expected}",
+            args.input.display(),
+            args.model
+        ));
+    }
+    let summary = model
+        .summary(&args.model, [c, h, w])
+        .map_err(|e| format!("{}: {c}x{h}x{w} images do not fit {}: {e}", args.input.display(), args.model))?;
+    let classes = summary.output_shape.last().copied().unwrap_or(0);
+
+    let started = Instant::now();
+    let per_image = c * h * w;
+    let batch = args.batch_size as usize;
+    let mut logits = Vec::with_capacity(n * classes);
+    for (start, chunk) in (0..n).step_by(batch).zip(input.data.chunks(batch * per_image)) {
+        let rows = chunk.len() / per_image;
+        let x = Tensor::<4>::from_data(TensorData::new(chunk.to_vec(), [rows, c, h, w]), &device);
+        let y = model.forward(x);
+        let values = y
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| format!("reading the logits of images {start}..{}: {e:?}", start + rows))?;
+        logits.extend(values);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    zoo_data::npy::write_f32(&args.output, &[n, classes], &logits).map_err(|e| e.to_string())?;
+    let partial = if loaded.report.is_exact() { String::new() } else { format!(" ({})", loaded.report.summary()) };
+    write_output(
+        out,
+        &format!(
+            "{}: {n} images {c}x{h}x{w} -> logits [{n}, {classes}] in {} ({backend}, {seconds:.2} s, {:.1} images/s){partial}\n",
+            args.model,
+            args.output.display(),
+            n as f64 / seconds.max(1e-9)
+        ),
+    )
+}
+
+// The channel count the model's stem convolution expects.
+fn stem_in_channels(model: &ZooModel) -> Option<usize> {
+    use burn::module::{ModuleVisitor, Param};
+    struct FirstWeight(Option<usize>);
+    impl ModuleVisitor for FirstWeight {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            // The first rank-4 parameter is the stem convolution's weight [out, in, kh, kw].
+            if D == 4 && self.0.is_none() {
+                self.0 = Some(param.lazy_shape()[1]);
+            }
+        }
+    }
+    let mut visitor = FirstWeight(None);
+    burn::module::Module::visit(model, &mut visitor);
+    visitor.0
+}
+
+/// `zoo pretrained`: torchvision's published weights for the models matching `pattern`.
+pub fn run_pretrained(pattern: &str, format: crate::Format, out: &mut dyn Write) -> Result<(), String> {
+    let names: Vec<&str> = zoo_models::list(pattern).iter().map(|m| m.name).collect();
+    let rows: Vec<&zoo_models::pretrained::PretrainedWeights> =
+        zoo_models::pretrained::all().iter().filter(|w| names.contains(&w.model)).collect();
+    if rows.is_empty() {
+        return Err(format!(
+            "no published weights for models matching {pattern}; models with weights: {}",
+            zoo_models::pretrained::models_with_weights().join(", ")
+        ));
+    }
+    let cache = zoo_train::pretrained::cache_dir();
+    let cached = |w: &zoo_models::pretrained::PretrainedWeights| cache.join(w.file_name()).is_file();
+    let text = match format {
+        crate::Format::Json => {
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|w| {
+                    let mut v = serde_json::to_value(w).unwrap_or_default();
+                    v["cached"] = serde_json::Value::from(cached(w));
+                    v
+                })
+                .collect();
+            serde_json::to_string_pretty(&items).map_err(|e| e.to_string())? + "\n"
+        }
+        crate::Format::Table => {
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|w| {
+                    vec![
+                        w.model.to_string(),
+                        format!("{}{}", w.tag, if w.default { " (default)" } else { "" }),
+                        format!("{:.3}", w.acc_top1),
+                        format!("{:.3}", w.acc_top5),
+                        format!("{:.1}", w.file_size_mb),
+                        format!("{}/{}", w.preprocess.resize, w.preprocess.crop),
+                        if cached(w) { "yes" } else { "no" }.to_string(),
+                    ]
+                })
+                .collect();
+            format!(
+                "{}\nImageNet-1k validation accuracy as torchvision publishes it; cache: {}\n",
+                zoo_models::summary::render_table(
+                    &["model", "tag", "top-1 %", "top-5 %", "MB", "resize/crop", "cached"],
+                    &cells,
+                    &[2, 3, 4],
+                )
+                .trim_end(),
+                cache.display()
+            )
+        }
+    };
+    write_output(out, &text)
+}

@@ -1,0 +1,84 @@
+//! `--pretrained`: torchvision's published weight files, downloaded once into a cache directory
+//! and checked against the SHA-256 prefix in their names (as `torch.hub` does).
+//!
+//! Where a file is looked for, in order:
+//! 1. `$ZOO_CACHE_DIR/weights`, else `$XDG_CACHE_HOME/burn-zoo/weights`, else
+//!    `~/.cache/burn-zoo/weights`;
+//! 2. PyTorch's own cache, `$TORCH_HOME/hub/checkpoints` (default `~/.cache/torch/hub/checkpoints`),
+//!    so weights torchvision already downloaded are not fetched twice;
+//! 3. the network: torchvision's URL, or `$ZOO_WEIGHTS_MIRROR/<file name>` when that is set (a
+//!    local mirror for machines without internet; `file://` URLs work).
+
+use std::path::PathBuf;
+
+use zoo_data::download::{Checksum, Resource, fetch_resource_with_progress};
+use zoo_data::DataError;
+use zoo_models::pretrained::PretrainedWeights;
+
+use crate::error::TrainError;
+
+/// The directory `--pretrained` downloads into.
+pub fn cache_dir() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = env("ZOO_CACHE_DIR") {
+        return dir.join("weights");
+    }
+    let cache = env("XDG_CACHE_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache.join("burn-zoo").join("weights")
+}
+
+// PyTorch's hub cache, where torchvision keeps the same files under the same names.
+fn torch_hub_dir() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = env("TORCH_HOME").or_else(|| {
+        env("XDG_CACHE_HOME")
+            .or_else(|| env("HOME").map(|h| h.join(".cache")))
+            .map(|c| c.join("torch"))
+    })?;
+    Some(home.join("hub").join("checkpoints"))
+}
+
+/// The local path of `weights`, downloading and checking it first if no verified copy exists.
+///
+/// Offline, the error is one line with the URL and how to do without it:
+///
+/// ```no_run
+/// let weights = zoo_models::pretrained::lookup("resnet18", None)?;
+/// let path = zoo_train::pretrained::fetch(weights)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn fetch(weights: &PretrainedWeights) -> Result<PathBuf, TrainError> {
+    let file = weights.file_name();
+    let checksum = Checksum::Sha256Prefix(weights.sha256_prefix.to_string());
+    if let Some(torch_copy) = torch_hub_dir().map(|d| d.join(file))
+        && torch_copy.is_file()
+        && checksum.verify(&torch_copy)?.is_ok()
+    {
+        return Ok(torch_copy);
+    }
+    let url = match std::env::var("ZOO_WEIGHTS_MIRROR") {
+        Ok(mirror) if !mirror.is_empty() => format!("{}/{file}", mirror.trim_end_matches('/')),
+        _ => weights.url.to_string(),
+    };
+    let cache = cache_dir();
+    let resource = Resource { file: file.to_string(), urls: vec![url.clone()], checksum, extract: false };
+    fetch_resource_with_progress(&resource, &cache, true).map_err(|e| match e {
+        DataError::Download(reason) => TrainError::Config(format!(
+            "cannot download the {} {} weights from {url} ({}); offline? download that file by hand and pass --weights FILE, or put it in {}",
+            weights.model,
+            weights.tag,
+            short_reason(&reason, &url),
+            cache.display()
+        )),
+        other => TrainError::from(other),
+    })
+}
+
+// The downloader's message repeats the URL and the cache directory; keep curl's own words.
+fn short_reason<'a>(reason: &'a str, url: &str) -> &'a str {
+    let start = reason.find(&format!("{url}: ")).map(|i| i + url.len() + 2).unwrap_or(0);
+    let rest = &reason[start..];
+    rest.find("); no network?").map(|end| &rest[..end]).unwrap_or(rest)
+}
