@@ -1,0 +1,237 @@
+//! Strict weight loading: a file that does not fit the model is one error listing every missing
+//! and unexpected key and every shape mismatch, the model is left untouched, and
+//! `allow_partial` loads what fits. Plus what is not a weights file at all, the renames every
+//! model gets (`module.`), the CIFAR ResNets' `linear` head, and the round trips through `.bpk`
+//! and the torchvision-named safetensors export.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Tensor};
+use burn_zoo::models::weights::{
+    export_pytorch_safetensors, load, save_burnpack, LoadOptions, WeightsError, WeightsFormat,
+};
+use burn_zoo::models::{create, ImageClassifier, ModelOptions, ZooModel};
+use safetensors::tensor::TensorView;
+use safetensors::SafeTensors;
+
+fn fixture(model: &str, file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity").join(model).join(file)
+}
+
+fn model(name: &str, classes: Option<usize>) -> ZooModel {
+    let mut options = ModelOptions::default();
+    if let Some(n) = classes {
+        options = options.with_num_classes(n);
+    }
+    create(name, &options, &Device::flex()).unwrap()
+}
+
+fn logits(model: &ZooModel, input: [usize; 4]) -> Vec<f32> {
+    let device = Device::flex();
+    let x = Tensor::<4>::ones(input, &device);
+    model.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+/// Rewrites a safetensors file: `edit` gets (name, shape, bytes) entries and returns new ones.
+fn rewrite(
+    src: &Path,
+    dst: &Path,
+    edit: impl FnOnce(Vec<(String, Vec<usize>, Vec<u8>)>) -> Vec<(String, Vec<usize>, Vec<u8>)>,
+) {
+    let bytes = std::fs::read(src).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let entries: Vec<(String, Vec<usize>, Vec<u8>)> =
+        st.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec())).collect();
+    let entries = edit(entries);
+    let views: Vec<(String, TensorView)> = entries
+        .iter()
+        .map(|(n, s, d)| (n.clone(), TensorView::new(safetensors::Dtype::F32, s.clone(), d).unwrap()))
+        .collect();
+    std::fs::write(dst, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+fn mismatch_report(e: WeightsError) -> burn_zoo::models::weights::LoadReport {
+    match e {
+        WeightsError::Mismatch { report, .. } => report,
+        other => panic!("expected a mismatch, got: {other}"),
+    }
+}
+
+#[test]
+fn missing_and_unexpected_keys_are_one_error_that_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lenet5-edited.safetensors");
+    rewrite(&fixture("lenet5", "weights.safetensors"), &path, |mut entries| {
+        entries.retain(|(n, _, _)| n != "fc3.bias" && n != "conv2.weight");
+        entries.push(("fc4.weight".into(), vec![2, 2], vec![0; 16]));
+        entries
+    });
+    let mut net = model("lenet5", None);
+    let before = logits(&net, [1, 1, 32, 32]);
+    let e = load(&mut net, &path, &LoadOptions::default()).unwrap_err();
+    let message = e.to_string();
+    assert!(!message.contains('\n'), "{message}");
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("2 missing keys: conv2.weight, fc3.bias"), "{message}");
+    assert!(message.contains("1 unexpected keys: fc4.weight"), "{message}");
+    let report = mismatch_report(e);
+    assert_eq!((report.missing.len(), report.unexpected.len(), report.loaded), (2, 1, 0));
+    // Strict failure loads nothing.
+    assert_eq!(logits(&net, [1, 1, 32, 32]), before);
+}
+
+#[test]
+fn a_shape_mismatch_names_the_tensor_and_both_shapes() {
+    let mut net = model("lenet5", Some(5));
+    let e = load(&mut net, &fixture("lenet5", "weights.pth"), &LoadOptions::default()).unwrap_err();
+    let message = e.to_string();
+    // PyTorch's [out, in] convention for Linear weights, as in the file.
+    assert!(message.contains("fc3.weight is [10, 84] in the file but [5, 84] in the model"), "{message}");
+    assert!(message.contains("fc3.bias is [10] in the file but [5] in the model"), "{message}");
+    assert_eq!(mismatch_report(e).mismatched.len(), 2);
+}
+
+#[test]
+fn allow_partial_loads_what_fits_and_reports_the_rest() {
+    let mut partial = model("lenet5", Some(5));
+    let report = load(&mut partial, &fixture("lenet5", "weights.pth"), &LoadOptions::default().with_allow_partial(true))
+        .unwrap();
+    assert_eq!(report.loaded, 8);
+    assert_eq!(report.mismatched.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), ["fc3.bias", "fc3.weight"]);
+    assert!(report.summary().contains("2 shape mismatches"), "{}", report.summary());
+
+    // The backbone is the file's: its features equal a strictly loaded 10-class copy's.
+    let mut full = model("lenet5", None);
+    load(&mut full, &fixture("lenet5", "weights.pth"), &LoadOptions::default()).unwrap();
+    let device = Device::flex();
+    let x = Tensor::<4>::ones([1, 1, 32, 32], &device);
+    let a = partial.forward_body(x.clone(), &mut |_, _| {});
+    let b = full.forward_body(x, &mut |_, _| {});
+    a.into_data().assert_approx_eq::<f32>(&b.into_data(), burn::tensor::Tolerance::absolute(1e-6));
+}
+
+#[test]
+fn the_wrong_model_lists_both_sides() {
+    let mut net = model("resnet20", None);
+    let message = load(&mut net, &fixture("lenet5", "weights.pth"), &LoadOptions::default()).unwrap_err().to_string();
+    assert!(message.contains("missing keys: bn1.bias, bn1.running_mean"), "{message}");
+    assert!(message.contains("9 unexpected keys: conv1.bias, conv2.bias, conv2.weight, fc1.bias"), "{message}");
+    assert!(message.contains("conv1.weight is [6, 1, 5, 5] in the file but [16, 3, 3, 3] in the model"), "{message}");
+    assert!(message.contains("... and"), "long lists are cut: {message}");
+}
+
+#[test]
+fn what_is_not_a_weights_file_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = model("lenet5", None);
+    let options = LoadOptions::default();
+    let check = |net: &mut ZooModel, path: &Path, needle: &str| {
+        let e = load(net, path, &options).unwrap_err();
+        let message = e.to_string();
+        assert!(!message.contains('\n') && message.contains(needle), "{message}");
+        assert!(message.starts_with(&path.display().to_string()), "{message}");
+        e
+    };
+
+    let text = dir.path().join("notes.pth");
+    std::fs::write(&text, "these are not weights\n").unwrap();
+    assert!(matches!(check(&mut net, &text, "not a weights file"), WeightsError::NotWeights { .. }));
+
+    let empty = dir.path().join("empty.safetensors");
+    std::fs::write(&empty, b"").unwrap();
+    check(&mut net, &empty, "empty");
+
+    // Half of a real checkpoint: recognised as PyTorch, then unreadable — never a panic.
+    let full = std::fs::read(fixture("lenet5", "weights.pth")).unwrap();
+    let cut = dir.path().join("cut.pth");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    assert!(matches!(check(&mut net, &cut, "unreadable PyTorch file"), WeightsError::Unreadable { .. }));
+
+    let legacy = std::fs::read(fixture("lenet5", "weights-legacy.pth")).unwrap();
+    let cut_legacy = dir.path().join("cut-legacy.pth");
+    std::fs::write(&cut_legacy, &legacy[..legacy.len() / 3]).unwrap();
+    check(&mut net, &cut_legacy, "unreadable PyTorch file");
+
+    let st = std::fs::read(fixture("lenet5", "weights.safetensors")).unwrap();
+    let cut_st = dir.path().join("cut.safetensors");
+    std::fs::write(&cut_st, &st[..200]).unwrap();
+    check(&mut net, &cut_st, "safetensors");
+
+    check(&mut net, &dir.path().join("absent.pth"), "no such file");
+    check(&mut net, dir.path(), "not a file");
+}
+
+#[test]
+fn formats_are_recognised_by_content() {
+    for (file, format) in [
+        ("weights.pth", WeightsFormat::Pytorch),
+        ("weights-legacy.pth", WeightsFormat::Pytorch),
+        ("weights.safetensors", WeightsFormat::Safetensors),
+    ] {
+        assert_eq!(WeightsFormat::detect(&fixture("lenet5", file)).unwrap(), format, "{file}");
+    }
+}
+
+#[test]
+fn data_parallel_prefixes_and_the_cifar_linear_head_are_renamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("resnet20.safetensors");
+    let mut reference = model("resnet20", None);
+    load(&mut reference, &fixture("resnet20", "weights.pth"), &LoadOptions::default()).unwrap();
+    export_pytorch_safetensors(&reference, &exported).unwrap();
+    // As `pytorch_resnet_cifar10` saves it: DataParallel's `module.` and a head named `linear`.
+    let renamed = dir.path().join("renamed.safetensors");
+    let bytes = std::fs::read(&exported).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let views: Vec<(String, TensorView)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (format!("module.{}", n.replace("fc.", "linear.")), v))
+        .collect();
+    std::fs::write(&renamed, safetensors::serialize(views, None).unwrap()).unwrap();
+
+    let mut net = model("resnet20", None);
+    let report = load(&mut net, &renamed, &LoadOptions::default()).unwrap();
+    assert!(report.is_exact(), "{}", report.summary());
+    assert_eq!(logits(&net, [1, 3, 32, 32]), logits(&reference, [1, 3, 32, 32]));
+}
+
+#[test]
+fn exports_have_torchvision_keys_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut original = model("resnet20", None);
+    load(&mut original, &fixture("resnet20", "weights.pth"), &LoadOptions::default()).unwrap();
+
+    // safetensors: exactly the PyTorch state dict's key set, BatchNorm counters included.
+    let exported = dir.path().join("resnet20.safetensors");
+    export_pytorch_safetensors(&original, &exported).unwrap();
+    let bytes = std::fs::read(&exported).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    names.sort();
+    assert_eq!(names.len(), 116, "resnet20's PyTorch state dict has 116 entries");
+    for key in ["conv1.weight", "bn1.weight", "bn1.num_batches_tracked", "layer3.2.bn2.running_var", "fc.weight"] {
+        assert!(names.iter().any(|n| n == key), "{key} missing from {names:?}");
+    }
+    assert_eq!(st.tensor("fc.weight").unwrap().shape(), [10, 64], "Linear weights in PyTorch's [out, in]");
+    let mut back = model("resnet20", None);
+    let report = load(&mut back, &exported, &LoadOptions::default()).unwrap();
+    assert!(report.is_exact());
+    assert_eq!(report.ignored, 19);
+    assert_eq!(logits(&back, [2, 3, 32, 32]), logits(&original, [2, 3, 32, 32]));
+
+    // burnpack, written atomically: no temporary file is left beside it.
+    let bpk = dir.path().join("resnet20.bpk");
+    save_burnpack(&original, &bpk).unwrap();
+    let mut native = model("resnet20", None);
+    let report = load(&mut native, &bpk, &LoadOptions::default()).unwrap();
+    assert_eq!(report.format, WeightsFormat::Burnpack);
+    assert_eq!(logits(&native, [2, 3, 32, 32]), logits(&original, [2, 3, 32, 32]));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "{leftovers:?}");
+
+    // A burnpack of another model fails strictly, naming what does not fit.
+    let mut other = model("resnet32", None);
+    let message = load(&mut other, &bpk, &LoadOptions::default()).unwrap_err().to_string();
+    assert!(message.contains("missing keys"), "{message}");
+}
