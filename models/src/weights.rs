@@ -32,7 +32,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn::store::{
-    ApplyError, ApplyResult, BurnToPyTorchAdapter, BurnpackStore, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
+    ApplyError, BurnToPyTorchAdapter, BurnpackStore, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
     PytorchStore, SafetensorsStore,
 };
 use serde::Serialize;
@@ -405,15 +405,8 @@ pub fn load(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<
             if let Some(key) = &options.top_level_key {
                 store = store.with_top_level_key(key.clone());
             }
-            let mut store = remapped(store, model, |s, p, r| s.with_key_remapping(p, r));
-            let file = store
-                .get_all_tensors()
-                .map_err(|e| WeightsError::unreadable(path, format, e))?
-                .iter()
-                .map(|(k, t)| (k.clone(), t.shape.to_vec()))
-                .collect();
-            let report = compare(format, &pytorch_view(model), &file);
-            finish(model, path, options, report, |m| m.load_from(&mut store).map_err(|e| e.to_string()))
+            let store = remapped(store, model, |s, p, r| s.with_key_remapping(p, r));
+            load_pytorch_named(model, path, options, format, store)
         }
         WeightsFormat::Safetensors => {
             let store = SafetensorsStore::from_file(path)
@@ -421,32 +414,33 @@ pub fn load(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<
                 .with_from_adapter(PyTorchToBurnAdapter)
                 .allow_partial(true)
                 .validate(false);
-            let mut store = remapped(store, model, |s, p, r| s.with_key_remapping(p, r));
-            let file = store
-                .get_all_tensors()
-                .map_err(|e| WeightsError::unreadable(path, format, e))?
-                .iter()
-                .map(|(k, t)| (k.clone(), t.shape.to_vec()))
-                .collect();
-            let report = compare(format, &pytorch_view(model), &file);
-            finish(model, path, options, report, |m| m.load_from(&mut store).map_err(|e| e.to_string()))
+            let store = remapped(store, model, |s, p, r| s.with_key_remapping(p, r));
+            load_pytorch_named(model, path, options, format, store)
         }
         WeightsFormat::Burnpack => load_burnpack(model, path, options),
     }
 }
 
-// Applies the file once the comparison allows it; mismatched tensors are left as they were.
-fn finish(
+// Compares a store of PyTorch-named tensors with the model, then applies it if the comparison
+// allows; mismatched tensors are left as they were.
+fn load_pytorch_named<S: ModuleStore>(
     model: &mut ZooModel,
     path: &Path,
     options: &LoadOptions,
-    mut report: LoadReport,
-    apply: impl FnOnce(&mut ZooModel) -> Result<ApplyResult, String>,
+    format: WeightsFormat,
+    mut store: S,
 ) -> Result<LoadReport, WeightsError> {
+    let file = store
+        .get_all_tensors()
+        .map_err(|e| WeightsError::unreadable(path, format, e))?
+        .iter()
+        .map(|(k, t)| (k.clone(), t.shape.to_vec()))
+        .collect();
+    let mut report = compare(format, &pytorch_view(model), &file);
     if !options.allow_partial && !report.is_exact() {
         return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
     }
-    let result = apply(model).map_err(|e| WeightsError::unreadable(path, report.format, e))?;
+    let result = model.load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
     if let Some(error) = result.errors.iter().find(|e| !matches!(e, ApplyError::ShapeMismatch { .. })) {
         return Err(WeightsError::unreadable(path, report.format, error));
     }

@@ -97,18 +97,28 @@ pub struct ImportArgs {
 
 /// `zoo import`: any weights file (or `--pretrained`) to Burn's native `.bpk`.
 pub fn run_import(args: ImportArgs, out: &mut dyn Write) -> Result<(), String> {
-    let device = Device::flex();
-    let loaded = load_model(&args.model, &args.source, &device)?;
-    zoo_models::weights::save_burnpack(&loaded.model, &args.out).map_err(|e| e.to_string())?;
+    convert(&args.model, &args.source, &args.out, "", zoo_models::weights::save_burnpack, out)
+}
+
+// Loads the weights on flex, writes them with `save`, and says what was loaded and written.
+fn convert(
+    model: &str,
+    source: &WeightsArgs,
+    target: &Path,
+    written_as: &str,
+    save: fn(&ZooModel, &Path) -> Result<(), zoo_models::weights::WeightsError>,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let loaded = load_model(model, source, &Device::flex())?;
+    save(&loaded.model, target).map_err(|e| e.to_string())?;
     write_output(
         out,
         &format!(
-            "{}: {} ({}); wrote {} ({})\n",
-            args.model,
+            "{model}: {} ({}); wrote {}{written_as} ({})\n",
             loaded.report.summary(),
             loaded.path.display(),
-            args.out.display(),
-            file_size(&args.out)
+            target.display(),
+            file_size(target)
         ),
     )
 }
@@ -129,20 +139,8 @@ pub struct ExportArgs {
 /// `zoo export`: weights to a safetensors file that PyTorch's `load_state_dict(strict=True)`
 /// accepts for the same torchvision model.
 pub fn run_export(args: ExportArgs, out: &mut dyn Write) -> Result<(), String> {
-    let device = Device::flex();
-    let loaded = load_model(&args.model, &args.source, &device)?;
-    zoo_models::weights::export_pytorch_safetensors(&loaded.model, &args.out).map_err(|e| e.to_string())?;
-    write_output(
-        out,
-        &format!(
-            "{}: {} ({}); wrote {} with PyTorch's key names ({})\n",
-            args.model,
-            loaded.report.summary(),
-            loaded.path.display(),
-            args.out.display(),
-            file_size(&args.out)
-        ),
-    )
+    let save = zoo_models::weights::export_pytorch_safetensors;
+    convert(&args.model, &args.source, &args.out, " with PyTorch's key names", save, out)
 }
 
 /// Arguments of `zoo infer`.
