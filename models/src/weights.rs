@@ -450,10 +450,11 @@ fn load_pytorch_named<S: ModuleStore>(
 
 fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<LoadReport, WeightsError> {
     let format = WeightsFormat::Burnpack;
-    // Read into memory first: the apply below has no dry run, and strict mode must leave the model
-    // untouched, so it runs on a copy.
+    // burn-store has no dry run, and strict mode must leave the model untouched: load into a copy
+    // (cloning shares the tensors, it copies no data) and keep it only if it fits.
+    let mut candidate = model.clone();
     let mut store = BurnpackStore::from_file(path).allow_partial(true).validate(false);
-    let result = model.clone().load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
+    let result = candidate.load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
     let mut report = LoadReport {
         format,
         loaded: result.applied.len(),
@@ -475,8 +476,7 @@ fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Re
     if !options.allow_partial && !report.is_exact() {
         return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
     }
-    let mut store = BurnpackStore::from_file(path).allow_partial(true).validate(false);
-    model.load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
+    *model = candidate;
     Ok(report)
 }
 
@@ -547,16 +547,22 @@ pub fn export_pytorch_safetensors(model: &ZooModel, path: &Path) -> Result<(), W
     write_atomic(path, &bytes)
 }
 
-/// Writes `bytes` to a temporary sibling of `path`, then renames it over `path`, so a crash
-/// never leaves a half-written weights file under the real name.
+/// Writes `bytes` to a temporary sibling of `path`, flushes it to disk, then renames it over
+/// `path`, so a crash never leaves a half-written file under the real name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
+    use std::io::Write;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| WeightsError::io(dir, e))?;
     }
     let file_name = path.file_name().ok_or_else(|| WeightsError::io(path, "not a file name"))?;
     let tmp = path.with_file_name(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| WeightsError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         WeightsError::io(path, e)
     })

@@ -213,31 +213,38 @@ pub fn to_bytes(shape: &[usize], data: &[f32]) -> Vec<u8> {
     if let Some(first) = dims.first() {
         dict.push_str(&" ".repeat(GROWTH_AXIS_MAX_DIGITS.saturating_sub(first.len())));
     }
-    // numpy's formula: an already aligned header still gets a full ALIGN of padding.
-    let pad_for = |len_bytes: usize| ALIGN - (MAGIC.len() + 2 + len_bytes + dict.len() + 1) % ALIGN;
     // Version 1.0 unless its u16 header length would overflow, as numpy chooses.
-    let (version, len_bytes) = if u16::try_from(dict.len() + pad_for(2) + 1).is_ok() {
-        (1u8, 2)
-    } else {
-        (2u8, 4)
-    };
-    let pad = pad_for(len_bytes);
-    let header_len = dict.len() + pad + 1;
-
-    let mut out = Vec::with_capacity(MAGIC.len() + 2 + len_bytes + header_len + data.len() * 4);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[version, 0]);
-    if len_bytes == 2 {
-        out.extend_from_slice(&(header_len as u16).to_le_bytes());
-    } else {
-        out.extend_from_slice(&(header_len as u32).to_le_bytes());
-    }
-    out.extend_from_slice(dict.as_bytes());
-    out.resize(out.len() + pad, b' ');
-    out.push(b'\n');
+    let version = if u16::try_from(header_len(2, &dict)).is_ok() { 1 } else { 2 };
+    let mut out = header(version, &dict);
+    out.reserve(data.len() * 4);
     for v in data {
         out.extend_from_slice(&v.to_le_bytes());
     }
+    out
+}
+
+// Length of the padded dict + '\n' after a `len_bytes`-wide length field. numpy's formula: an
+// already aligned header still gets a full ALIGN of padding.
+fn header_len(len_bytes: usize, dict: &str) -> usize {
+    let pad = ALIGN - (MAGIC.len() + 2 + len_bytes + dict.len() + 1) % ALIGN;
+    dict.len() + pad + 1
+}
+
+/// Magic, version, header length and the space-padded `dict` ending in `\n`, for format
+/// `version` (1: u16 length; 2 and 3: u32).
+fn header(version: u8, dict: &str) -> Vec<u8> {
+    let len_bytes = if version == 1 { 2 } else { 4 };
+    let total = header_len(len_bytes, dict);
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&[version, 0]);
+    if version == 1 {
+        out.extend_from_slice(&(total as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&(total as u32).to_le_bytes());
+    }
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(out.len() + total - dict.len() - 1, b' ');
+    out.push(b'\n');
     out
 }
 
@@ -579,20 +586,7 @@ mod tests {
 
     /// A hand-made file: `dict` padded like numpy would, in the given format version.
     fn file_with_header(version: u8, dict: &str, data: &[u8]) -> Vec<u8> {
-        let len_bytes = if version == 1 { 2 } else { 4 };
-        let unpadded = 8 + len_bytes + dict.len() + 1;
-        let pad = ALIGN - unpadded % ALIGN;
-        let header_len = dict.len() + pad + 1;
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&[version, 0]);
-        if version == 1 {
-            out.extend_from_slice(&(header_len as u16).to_le_bytes());
-        } else {
-            out.extend_from_slice(&(header_len as u32).to_le_bytes());
-        }
-        out.extend_from_slice(dict.as_bytes());
-        out.resize(out.len() + pad, b' ');
-        out.push(b'\n');
+        let mut out = header(version, dict);
         out.extend_from_slice(data);
         out
     }

@@ -19,25 +19,26 @@ use crate::error::TrainError;
 
 /// The directory `--pretrained` downloads into.
 pub fn cache_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = env("ZOO_CACHE_DIR") {
-        return dir.join("weights");
+    match env_path("ZOO_CACHE_DIR") {
+        Some(dir) => dir.join("weights"),
+        None => user_cache_home().join("burn-zoo").join("weights"),
     }
-    let cache = env("XDG_CACHE_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    cache.join("burn-zoo").join("weights")
 }
 
 // PyTorch's hub cache, where torchvision keeps the same files under the same names.
-fn torch_hub_dir() -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let home = env("TORCH_HOME").or_else(|| {
-        env("XDG_CACHE_HOME")
-            .or_else(|| env("HOME").map(|h| h.join(".cache")))
-            .map(|c| c.join("torch"))
-    })?;
-    Some(home.join("hub").join("checkpoints"))
+fn torch_hub_dir() -> PathBuf {
+    env_path("TORCH_HOME").unwrap_or_else(|| user_cache_home().join("torch")).join("hub").join("checkpoints")
+}
+
+fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+// `$XDG_CACHE_HOME`, else `~/.cache`, as both torch and we use it.
+fn user_cache_home() -> PathBuf {
+    env_path("XDG_CACHE_HOME")
+        .or_else(|| env_path("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
 }
 
 /// The local path of `weights`, downloading and checking it first if no verified copy exists.
@@ -52,8 +53,8 @@ fn torch_hub_dir() -> Option<PathBuf> {
 pub fn fetch(weights: &PretrainedWeights) -> Result<PathBuf, TrainError> {
     let file = weights.file_name();
     let checksum = Checksum::Sha256Prefix(weights.sha256_prefix.to_string());
-    if let Some(torch_copy) = torch_hub_dir().map(|d| d.join(file))
-        && torch_copy.is_file()
+    let torch_copy = torch_hub_dir().join(file);
+    if torch_copy.is_file()
         && checksum.verify(&torch_copy)?.is_ok()
     {
         return Ok(torch_copy);

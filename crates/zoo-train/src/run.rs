@@ -1,7 +1,7 @@
 //! A training run: its directory, burn-train's `SupervisedTraining` set up from a
 //! [`TrainConfig`], atomic checkpoints, resume, and the files written at the end.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -120,22 +120,7 @@ impl RunDir {
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader (or a run killed mid-write) never sees a partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = temporary_path(path);
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        TrainError::file(path, e)
-    })
-}
-
-fn temporary_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp"))
+    zoo_models::weights::write_atomic(path, bytes).map_err(|e| TrainError::Weights(Box::new(e)))
 }
 
 /// burn-train checkpointer writing `<name>-<epoch>.bpk` atomically (temporary file + rename).
