@@ -53,6 +53,20 @@ pub fn fuse_batch_norm(model: ZooModel) -> ZooModel {
             }
             ZooModel::CifarResNet(m)
         }
+        ZooModel::GoogLeNet(mut m) => {
+            m.basic_convs_mut().into_iter().for_each(|c| fold_into(&mut c.conv, &mut c.bn));
+            ZooModel::GoogLeNet(m)
+        }
+        ZooModel::Inception3(mut m) => {
+            m.basic_convs_mut().into_iter().for_each(|c| fold_into(&mut c.conv, &mut c.bn));
+            ZooModel::Inception3(m)
+        }
+        // DenseNet's BatchNorms come before their convolutions (pre-activation), so only the
+        // stem's follows one.
+        ZooModel::DenseNet(mut m) => {
+            fold_into(&mut m.features.conv0, &mut m.features.norm0);
+            ZooModel::DenseNet(m)
+        }
     }
 }
 

@@ -10,10 +10,10 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, MaxPool2d};
-use burn::nn::{BatchNorm, Dropout, Identity, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, Identity, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
 use burn::tensor::{Device, Tensor};
 
-use crate::summary::{SampleShape, ShapeError, TraceLayer, TraceStep, Tracer};
+use crate::summary::{format_shape, SampleShape, ShapeError, TraceLayer, TraceStep, Tracer};
 
 /// One entry of a convolutional `nn.Sequential` (4-D input and output).
 #[derive(Module, Debug)]
@@ -242,4 +242,87 @@ impl TraceLayer for Activation {
             Activation::Tanh(l) => l.trace_step(path, input),
         }
     }
+}
+
+/// torchvision's `BasicConv2d` of GoogLeNet and Inception v3: a convolution without bias, then
+/// BatchNorm (ε = 0.001, as those models were trained with) and ReLU. Keys: `conv.weight`,
+/// `bn.weight`, `bn.bias`, `bn.running_mean`, `bn.running_var`.
+#[derive(Module, Debug)]
+pub struct BasicConv2d {
+    /// The convolution (no bias: the BatchNorm's shift replaces it).
+    pub conv: Conv2d,
+    /// BatchNorm (`None` once folded into `conv` by [`crate::fuse`]).
+    pub bn: Option<BatchNorm>,
+    /// ReLU.
+    pub relu: Relu,
+}
+
+impl BasicConv2d {
+    /// A `kernel` (`[height, width]`) convolution from `in_channels` to `out_channels` with the
+    /// given stride and symmetric `padding` (`[rows, columns]`), weights drawn from
+    /// `init` (torchvision draws them from a normal distribution truncated at ±2, with standard
+    /// deviation 0.01 in GoogLeNet and 0.1 in Inception v3: a truncation 200 or 20 standard
+    /// deviations out, which a plain normal matches).
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: [usize; 2],
+        stride: usize,
+        padding: [usize; 2],
+        init: Initializer,
+        device: &Device,
+    ) -> Self {
+        let [pad_h, pad_w] = padding;
+        Self {
+            conv: Conv2dConfig::new([in_channels, out_channels], kernel)
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(pad_h, pad_w, pad_h, pad_w))
+                .with_bias(false)
+                .with_initializer(init)
+                .init(device),
+            bn: Some(BatchNormConfig::new(out_channels).with_epsilon(1e-3).init(device)),
+            relu: Relu::new(),
+        }
+    }
+
+    /// Applies convolution, BatchNorm and ReLU.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.relu.forward(batch_norm(&self.bn, self.conv.forward(x)))
+    }
+
+    /// Traces the block stored in field `name`.
+    pub fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) -> Result<SampleShape, ShapeError> {
+        t.scope(name, |t| {
+            let x = t.layer("conv", &self.conv, input)?;
+            let x = trace_batch_norm(t, "bn", &self.bn, &x)?;
+            t.layer("relu", &self.relu, &x)
+        })
+    }
+}
+
+/// Traces `torch.cat(branches, 1)` of branch outputs `[C_i, H, W]`: the channels add up, and
+/// every branch must have the same spatial size.
+pub fn trace_concat(t: &mut Tracer, branches: &[SampleShape]) -> Result<SampleShape, ShapeError> {
+    let first = branches.first().cloned().unwrap_or_default();
+    if let Some(other) = branches.iter().find(|b| b.len() != 3 || b[1..] != first[1..]) {
+        return Err(ShapeError::Vanished {
+            layer: t.path("cat"),
+            op: format!("Concat of {} and {} maps", format_shape(&first), format_shape(other)),
+            input: other.clone(),
+        });
+    }
+    let channels = branches.iter().map(|b| b[0]).sum();
+    Ok(t.op("cat", "Concat", vec![channels, first[1], first[2]]))
+}
+
+/// Multiplies each input channel by `scale[c]` and adds `shift[c]`: torchvision's
+/// `transform_input`, which maps images normalised with ImageNet's mean and standard deviation
+/// to the `(x - 0.5) / 0.5` range the original GoogLeNet and Inception v3 weights were trained on.
+pub fn transform_imagenet_input(x: Tensor<4>) -> Tensor<4> {
+    const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+    const STD: [f32; 3] = [0.229, 0.224, 0.225];
+    let device = x.device();
+    let scale = Tensor::<1>::from_floats(STD.map(|s| s / 0.5), &device).reshape([1, 3, 1, 1]);
+    let shift = Tensor::<1>::from_floats([0, 1, 2].map(|c| (MEAN[c] - 0.5) / 0.5), &device).reshape([1, 3, 1, 1]);
+    x * scale + shift
 }

@@ -1,7 +1,7 @@
 //! # zoo-models
 //!
 //! The classic convolutional networks — LeNet-5, AlexNet, ZF Net, VGG, ResNet (ImageNet and
-//! CIFAR) — written once on Burn 0.22 and run on any backend its `Device` selects. Field names
+//! CIFAR), GoogLeNet, Inception v3 and DenseNet — written once on Burn 0.22 and run on any backend its `Device` selects. Field names
 //! mirror torchvision's state-dict keys, so PyTorch weights map onto them.
 //!
 //! ```
@@ -26,7 +26,10 @@
 #![warn(missing_docs)]
 
 pub mod alexnet;
+pub mod densenet;
 pub mod fuse;
+pub mod googlenet;
+pub mod inception;
 pub mod layers;
 pub mod lenet;
 pub mod model;
@@ -42,7 +45,7 @@ pub mod vgg;
 pub mod weights;
 pub mod zfnet;
 
-pub use model::{FeatureMap, ImageClassifier};
+pub use model::{AuxLogits, FeatureMap, ImageClassifier, TrainingOutput};
 pub use registry::{create, info, list, ModelInfo, ModelOptions, RegistryError, ZooModel, MODELS};
 pub use summary::{LayerSummary, ModelSummary, ShapeError};
 

@@ -13,6 +13,28 @@ pub struct FeatureMap {
     pub tensor: Tensor<4>,
 }
 
+/// The logits of one auxiliary classifier (GoogLeNet's `aux1`/`aux2`, Inception v3's
+/// `AuxLogits`) and the weight its loss gets in training.
+#[derive(Debug, Clone)]
+pub struct AuxLogits {
+    /// The head's field name (`aux1`, `AuxLogits`).
+    pub name: &'static str,
+    /// `[N, num_classes]` logits.
+    pub logits: Tensor<2>,
+    /// Weight of this head's loss in the total: 0.3 for GoogLeNet's, 0.4 for Inception v3's.
+    pub loss_weight: f64,
+}
+
+/// What a training forward pass produces: the main logits and, for networks built with auxiliary
+/// classifiers, theirs (torchvision's `GoogLeNetOutputs`/`InceptionOutputs`).
+#[derive(Debug, Clone)]
+pub struct TrainingOutput {
+    /// `[N, num_classes]` logits of the main classifier.
+    pub logits: Tensor<2>,
+    /// The auxiliary classifiers' logits, in network order; empty for most models.
+    pub aux: Vec<AuxLogits>,
+}
+
 /// An image classifier: a convolutional body that turns `[N, C, H, W]` images into feature maps,
 /// and a head that turns the last feature map into `[N, num_classes]` logits.
 ///
@@ -51,6 +73,26 @@ pub trait ImageClassifier {
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let features = self.forward_body(x, &mut |_, _| {});
         self.forward_head(features)
+    }
+
+    /// The training forward pass: the main logits plus the auxiliary classifiers' logits for the
+    /// networks built with them (`aux_logits`). Auxiliary heads only run here, never in
+    /// [`forward`](Self::forward), as in torchvision's eval mode.
+    ///
+    /// ```
+    /// use burn::tensor::{Device, Tensor};
+    /// use zoo_models::{create, ImageClassifier, ModelOptions};
+    ///
+    /// let device = Device::flex();
+    /// let options = ModelOptions::default().with_num_classes(10).with_aux_logits(true);
+    /// let googlenet = create("googlenet", &options, &device).unwrap();
+    /// let out = googlenet.forward_train(Tensor::zeros([1, 3, 64, 64], &device));
+    /// assert_eq!(out.logits.dims(), [1, 10]);
+    /// let heads: Vec<_> = out.aux.iter().map(|a| (a.name, a.loss_weight)).collect();
+    /// assert_eq!(heads, [("aux1", 0.3), ("aux2", 0.3)]);
+    /// ```
+    fn forward_train(&self, x: Tensor<4>) -> TrainingOutput {
+        TrainingOutput { logits: self.forward(x), aux: Vec::new() }
     }
 
     /// The output of every stage of the body, shallowest first.

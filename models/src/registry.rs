@@ -7,8 +7,11 @@ use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
 use crate::alexnet::AlexNetConfig;
+use crate::densenet::{DenseNet, DenseNetConfig};
+use crate::googlenet::{GoogLeNet, GoogLeNetConfig};
+use crate::inception::{Inception3, Inception3Config};
 use crate::lenet::{LeNet5, LeNet5Config};
-use crate::model::ImageClassifier;
+use crate::model::{ImageClassifier, TrainingOutput};
 use crate::plain::PlainNet;
 use crate::resnet::{ResNet, ResNetConfig};
 use crate::resnet_cifar::{CifarResNet, CifarResNetConfig};
@@ -29,34 +32,44 @@ pub enum ZooModel {
     ResNet(ResNet),
     /// The CIFAR ResNets.
     CifarResNet(CifarResNet),
+    /// GoogLeNet (Inception v1).
+    GoogLeNet(GoogLeNet),
+    /// Inception v3.
+    Inception3(Inception3),
+    /// The DenseNets.
+    DenseNet(DenseNet),
+}
+
+/// Calls `$body` with `$m` bound to the model inside any variant.
+macro_rules! each_variant {
+    ($model:expr, $m:ident => $body:expr) => {
+        match $model {
+            ZooModel::LeNet5($m) => $body,
+            ZooModel::Plain($m) => $body,
+            ZooModel::ResNet($m) => $body,
+            ZooModel::CifarResNet($m) => $body,
+            ZooModel::GoogLeNet($m) => $body,
+            ZooModel::Inception3($m) => $body,
+            ZooModel::DenseNet($m) => $body,
+        }
+    };
 }
 
 impl ImageClassifier for ZooModel {
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
-        match self {
-            ZooModel::LeNet5(m) => m.forward_body(x, on_stage),
-            ZooModel::Plain(m) => m.forward_body(x, on_stage),
-            ZooModel::ResNet(m) => m.forward_body(x, on_stage),
-            ZooModel::CifarResNet(m) => m.forward_body(x, on_stage),
-        }
+        each_variant!(self, m => m.forward_body(x, on_stage))
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        match self {
-            ZooModel::LeNet5(m) => m.forward_head(features),
-            ZooModel::Plain(m) => m.forward_head(features),
-            ZooModel::ResNet(m) => m.forward_head(features),
-            ZooModel::CifarResNet(m) => m.forward_head(features),
-        }
+        each_variant!(self, m => m.forward_head(features))
+    }
+
+    fn forward_train(&self, x: Tensor<4>) -> TrainingOutput {
+        each_variant!(self, m => m.forward_train(x))
     }
 
     fn trace(&self, tracer: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
-        match self {
-            ZooModel::LeNet5(m) => m.trace(tracer, input),
-            ZooModel::Plain(m) => m.trace(tracer, input),
-            ZooModel::ResNet(m) => m.trace(tracer, input),
-            ZooModel::CifarResNet(m) => m.trace(tracer, input),
-        }
+        each_variant!(self, m => m.trace(tracer, input))
     }
 }
 
@@ -74,6 +87,11 @@ pub struct ModelOptions {
     pub in_channels: Option<usize>,
     /// Dropout probability of the classifier, for the models that have one.
     pub dropout: Option<f64>,
+    /// Build the auxiliary classifiers (GoogLeNet: off by default; Inception v3: on).
+    pub aux_logits: Option<bool>,
+    /// Re-normalise ImageNet-normalised input as the original GoogLeNet and Inception v3
+    /// weights expect (torchvision's `transform_input`, off by default).
+    pub transform_input: Option<bool>,
 }
 
 impl ModelOptions {
@@ -92,6 +110,18 @@ impl ModelOptions {
     /// Sets the classifier's dropout probability.
     pub fn with_dropout(mut self, p: f64) -> Self {
         self.dropout = Some(p);
+        self
+    }
+
+    /// Builds (or leaves out) the auxiliary classifiers of GoogLeNet and Inception v3.
+    pub fn with_aux_logits(mut self, on: bool) -> Self {
+        self.aux_logits = Some(on);
+        self
+    }
+
+    /// Sets torchvision's `transform_input` for GoogLeNet and Inception v3.
+    pub fn with_transform_input(mut self, on: bool) -> Self {
+        self.transform_input = Some(on);
         self
     }
 }
@@ -114,6 +144,10 @@ pub struct ModelInfo {
     /// Published forward cost at the default input, in GMACs (torchvision's "GFLOPS"), where
     /// there is one to check against.
     pub published_gmacs: Option<f64>,
+    /// Default of [`ModelOptions::aux_logits`]; `None` for models without auxiliary classifiers.
+    pub aux_logits: Option<bool>,
+    /// Whether the model takes [`ModelOptions::transform_input`].
+    pub transform_input: bool,
     #[serde(skip)]
     build: fn(&Resolved, &Device) -> ZooModel,
 }
@@ -124,6 +158,8 @@ struct Resolved {
     num_classes: usize,
     in_channels: usize,
     dropout: Option<f64>,
+    aux_logits: bool,
+    transform_input: bool,
 }
 
 impl ModelInfo {
@@ -138,7 +174,21 @@ impl ModelInfo {
             num_classes: options.num_classes.unwrap_or(self.default_classes),
             in_channels: options.in_channels.unwrap_or(self.default_input[0]),
             dropout: options.dropout,
+            aux_logits: options.aux_logits.or(self.aux_logits).unwrap_or(false),
+            transform_input: options.transform_input.unwrap_or(false),
         };
+        if self.aux_logits.is_none() && options.aux_logits == Some(true) {
+            return Err(RegistryError::InvalidOption(format!("{} has no auxiliary classifiers (aux_logits)", self.name)));
+        }
+        if resolved.transform_input && !self.transform_input {
+            return Err(RegistryError::InvalidOption(format!("{} has no transform_input option", self.name)));
+        }
+        if resolved.transform_input && resolved.in_channels != 3 {
+            return Err(RegistryError::InvalidOption(format!(
+                "transform_input re-normalises RGB input; {} input channels given",
+                resolved.in_channels
+            )));
+        }
         if resolved.num_classes == 0 {
             return Err(RegistryError::InvalidOption("num_classes must be at least 1".into()));
         }
@@ -222,7 +272,32 @@ fn cifar_resnet(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::CifarResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
 }
 
+fn googlenet(o: &Resolved, d: &Device) -> ZooModel {
+    let config = GoogLeNetConfig::new()
+        .with_num_classes(o.num_classes)
+        .with_in_channels(o.in_channels)
+        .with_aux_logits(o.aux_logits)
+        .with_transform_input(o.transform_input);
+    ZooModel::GoogLeNet(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+fn inception_v3(o: &Resolved, d: &Device) -> ZooModel {
+    let config = Inception3Config::new()
+        .with_num_classes(o.num_classes)
+        .with_in_channels(o.in_channels)
+        .with_aux_logits(o.aux_logits)
+        .with_transform_input(o.transform_input);
+    ZooModel::Inception3(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+fn densenet(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
+    let config = DenseNetConfig::from_depth(depth).expect("registered depth");
+    let config = config.with_num_classes(o.num_classes).with_in_channels(o.in_channels);
+    ZooModel::DenseNet(o.dropout.map_or(config.clone(), |p| config.with_drop_rate(p)).init(d))
+}
+
 const IMAGENET: [usize; 3] = [3, 224, 224];
+const INCEPTION: [usize; 3] = [3, 299, 299];
 const CIFAR: [usize; 3] = [3, 32, 32];
 
 #[allow(clippy::too_many_arguments)]
@@ -236,7 +311,24 @@ const fn entry(
     published_gmacs: Option<f64>,
     build: fn(&Resolved, &Device) -> ZooModel,
 ) -> ModelInfo {
-    ModelInfo { name, family, paper, year, default_input, default_classes, published_gmacs, build }
+    ModelInfo {
+        name,
+        family,
+        paper,
+        year,
+        default_input,
+        default_classes,
+        published_gmacs,
+        aux_logits: None,
+        transform_input: false,
+        build,
+    }
+}
+
+/// An [`entry`] for a network with auxiliary classifiers (on by default or not) and
+/// `transform_input`.
+const fn with_aux(info: ModelInfo, aux_logits_default: bool) -> ModelInfo {
+    ModelInfo { aux_logits: Some(aux_logits_default), transform_input: true, ..info }
 }
 
 const LENET_PAPER: &str = "LeCun et al., Gradient-Based Learning Applied to Document Recognition";
@@ -244,6 +336,9 @@ const ALEXNET_PAPER: &str = "Krizhevsky et al., ImageNet Classification with Dee
 const ZFNET_PAPER: &str = "Zeiler & Fergus, Visualizing and Understanding Convolutional Networks";
 const VGG_PAPER: &str = "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition";
 const RESNET_PAPER: &str = "He et al., Deep Residual Learning for Image Recognition";
+const GOOGLENET_PAPER: &str = "Szegedy et al., Going Deeper with Convolutions";
+const INCEPTION_V3_PAPER: &str = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision";
+const DENSENET_PAPER: &str = "Huang et al., Densely Connected Convolutional Networks";
 
 /// Every registered model, in the order `zoo list` prints them. Published GMACs are
 /// torchvision's figures for the ImageNet models and DESIGN.md's for LeNet-5 and the CIFAR
@@ -271,6 +366,12 @@ pub static MODELS: &[ModelInfo] = &[
     entry("resnet44", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, None, |o, d| cifar_resnet(44, o, d)),
     entry("resnet56", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, Some(0.1255), |o, d| cifar_resnet(56, o, d)),
     entry("resnet110", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, None, |o, d| cifar_resnet(110, o, d)),
+    with_aux(entry("googlenet", "GoogLeNet", GOOGLENET_PAPER, 2014, IMAGENET, 1000, Some(1.498), googlenet), false),
+    with_aux(entry("inception_v3", "Inception v3", INCEPTION_V3_PAPER, 2015, INCEPTION, 1000, Some(5.713), inception_v3), true),
+    entry("densenet121", "DenseNet", DENSENET_PAPER, 2016, IMAGENET, 1000, Some(2.834), |o, d| densenet(121, o, d)),
+    entry("densenet161", "DenseNet", DENSENET_PAPER, 2016, IMAGENET, 1000, Some(7.728), |o, d| densenet(161, o, d)),
+    entry("densenet169", "DenseNet", DENSENET_PAPER, 2016, IMAGENET, 1000, Some(3.360), |o, d| densenet(169, o, d)),
+    entry("densenet201", "DenseNet", DENSENET_PAPER, 2016, IMAGENET, 1000, Some(4.291), |o, d| densenet(201, o, d)),
 ];
 
 /// The registered models whose names match `pattern` (`*` matches any run of characters, `?`

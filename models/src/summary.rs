@@ -33,6 +33,10 @@ pub struct LayerSummary {
     pub buffers: usize,
     /// Multiply-accumulates for one image.
     pub macs: u64,
+    /// Part of an auxiliary classifier, which runs only in training: its parameters count, its
+    /// MACs are left out of the total (torchvision's figures are for inference).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auxiliary: bool,
 }
 
 /// A whole network's summary for one input size: the per-layer table and the totals.
@@ -48,7 +52,8 @@ pub struct ModelSummary {
     pub trainable_params: usize,
     /// Buffers (BatchNorm running statistics), counted separately.
     pub buffers: usize,
-    /// Multiply-accumulates for one image.
+    /// Multiply-accumulates of an inference forward pass for one image (auxiliary classifiers,
+    /// which run only in training, excluded).
     pub macs: u64,
     /// Leaf layers in execution order.
     pub layers: Vec<LayerSummary>,
@@ -67,7 +72,7 @@ impl ModelSummary {
             .iter()
             .map(|l| {
                 vec![
-                    l.name.clone(),
+                    if l.auxiliary { format!("{} *", l.name) } else { l.name.clone() },
                     l.kind.clone(),
                     format_shape(&l.output_shape),
                     group_digits(l.params as u64),
@@ -85,6 +90,9 @@ impl ModelSummary {
         out.push_str(&format!("Trainable params: {}\n", group_digits(self.trainable_params as u64)));
         out.push_str(&format!("Buffers (BatchNorm running stats): {}\n", group_digits(self.buffers as u64)));
         out.push_str(&format!("MACs per image: {} ({} G)\n", group_digits(self.macs), format_significant(self.gmacs(), 4)));
+        if self.layers.iter().any(|l| l.auxiliary) {
+            out.push_str("* auxiliary classifier: trained with the network, not run in inference; its parameters count, its MACs do not\n");
+        }
         out
     }
 }
@@ -217,6 +225,7 @@ pub type SampleShape = Vec<usize>;
 pub struct Tracer {
     scopes: Vec<String>,
     rows: Vec<LayerSummary>,
+    auxiliary: bool,
 }
 
 impl Tracer {
@@ -230,6 +239,15 @@ impl Tracer {
         self.scopes.push(name.to_string());
         let out = f(self);
         self.scopes.pop();
+        out
+    }
+
+    /// Runs `f` for an auxiliary classifier: its rows are marked, and their MACs left out of the
+    /// inference total.
+    pub fn auxiliary<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let outer = std::mem::replace(&mut self.auxiliary, true);
+        let out = f(self);
+        self.auxiliary = outer;
         out
     }
 
@@ -258,6 +276,7 @@ impl Tracer {
             params: step.params,
             buffers: step.buffers,
             macs: step.macs,
+            auxiliary: self.auxiliary,
         });
         Ok(step.output)
     }
@@ -272,6 +291,7 @@ impl Tracer {
             params: 0,
             buffers: 0,
             macs: 0,
+            auxiliary: self.auxiliary,
         });
         output
     }
@@ -284,7 +304,7 @@ impl Tracer {
             output_shape: output,
             trainable_params: self.rows.iter().map(|r| r.params).sum(),
             buffers: self.rows.iter().map(|r| r.buffers).sum(),
-            macs: self.rows.iter().map(|r| r.macs).sum(),
+            macs: self.rows.iter().filter(|r| !r.auxiliary).map(|r| r.macs).sum(),
             layers: self.rows,
         }
     }

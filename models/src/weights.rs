@@ -189,7 +189,8 @@ pub struct LoadReport {
     pub unexpected: Vec<String>,
     /// Keys whose shapes differ; with `allow_partial` they keep their initial values.
     pub mismatched: Vec<ShapeMismatch>,
-    /// `num_batches_tracked` counters skipped on purpose.
+    /// Tensors skipped on purpose: BatchNorm's `num_batches_tracked` counters, and the
+    /// auxiliary classifiers of a GoogLeNet or Inception v3 built without them.
     pub ignored: usize,
 }
 
@@ -310,11 +311,37 @@ impl fmt::Display for WeightsError {
 impl std::error::Error for WeightsError {}
 
 /// The renames a family needs on top of [`COMMON_KEY_REMAPS`], kept in the family's module.
-fn family_key_remaps(model: &ZooModel) -> &'static [(&'static str, &'static str)] {
-    match model {
+fn family_key_remaps(model: &ZooModel) -> Vec<(String, String)> {
+    let fixed: &[(&str, &str)] = match model {
         ZooModel::CifarResNet(_) => crate::resnet_cifar::PYTORCH_KEY_REMAPS,
+        ZooModel::DenseNet(_) => crate::densenet::PYTORCH_KEY_REMAPS,
         // torchvision's keys (and the reference PyTorch LeNet-5's) are these modules' field names.
-        ZooModel::LeNet5(_) | ZooModel::Plain(_) | ZooModel::ResNet(_) => &[],
+        ZooModel::LeNet5(_) | ZooModel::Plain(_) | ZooModel::ResNet(_) | ZooModel::GoogLeNet(_) | ZooModel::Inception3(_) => &[],
+    };
+    let mut remaps: Vec<(String, String)> = fixed.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect();
+    if let ZooModel::DenseNet(_) = model {
+        remaps.extend(crate::densenet::denselayer_remaps(crate::densenet::MAX_BLOCK_LAYERS));
+    }
+    remaps
+}
+
+/// A model tensor's name in torchvision's state dict (the inverse of [`family_key_remaps`] for
+/// the names it changes).
+fn family_pytorch_key(model: &ZooModel, name: String) -> String {
+    match model {
+        ZooModel::DenseNet(_) => crate::densenet::pytorch_key(&name),
+        _ => name,
+    }
+}
+
+/// Prefixes of optional auxiliary classifiers: torchvision's GoogLeNet and Inception v3 weights
+/// include them, and a model built without them (`aux_logits` off) skips them on load, as
+/// torchvision does by dropping the heads after loading.
+fn optional_head_prefixes(model: &ZooModel) -> &'static [&'static str] {
+    match model {
+        ZooModel::GoogLeNet(_) => &["aux1.", "aux2."],
+        ZooModel::Inception3(_) => &["AuxLogits."],
+        _ => &[],
     }
 }
 
@@ -332,7 +359,11 @@ fn compare(
     format: WeightsFormat,
     model: &BTreeMap<String, Vec<usize>>,
     file: &BTreeMap<String, Vec<usize>>,
+    optional_heads: &[&str],
 ) -> LoadReport {
+    let absent_head = |key: &str| {
+        optional_heads.iter().any(|head| key.starts_with(head) && !model.keys().any(|k| k.starts_with(head)))
+    };
     let mut report = LoadReport {
         format,
         loaded: 0,
@@ -353,7 +384,7 @@ fn compare(
                 let counter_of_a_norm = key
                     .strip_suffix(NUM_BATCHES_TRACKED)
                     .is_some_and(|prefix| model.contains_key(&format!("{prefix}running_var")));
-                if counter_of_a_norm {
+                if counter_of_a_norm || absent_head(key) {
                     report.ignored += 1;
                 } else {
                     report.unexpected.push(key.clone());
@@ -365,7 +396,9 @@ fn compare(
 }
 
 fn remapped<S>(mut store: S, model: &ZooModel, remap: fn(S, &str, &str) -> S) -> S {
-    for (pattern, replacement) in COMMON_KEY_REMAPS.iter().chain(family_key_remaps(model)) {
+    let family = family_key_remaps(model);
+    let family = family.iter().map(|(p, r)| (p.as_str(), r.as_str()));
+    for (pattern, replacement) in COMMON_KEY_REMAPS.iter().copied().chain(family) {
         store = remap(store, pattern, replacement);
     }
     store
@@ -436,7 +469,7 @@ fn load_pytorch_named<S: ModuleStore>(
         .iter()
         .map(|(k, t)| (k.clone(), t.shape.to_vec()))
         .collect();
-    let mut report = compare(format, &pytorch_view(model), &file);
+    let mut report = compare(format, &pytorch_view(model), &file, optional_head_prefixes(model));
     if !options.allow_partial && !report.is_exact() {
         return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
     }
@@ -531,7 +564,7 @@ pub fn export_pytorch_safetensors(model: &ZooModel, path: &Path) -> Result<(), W
             other => return Err(WeightsError::io(path, format!("{}: cannot export dtype {other:?}", tensor.name))),
         };
         let shape = tensor.shape.to_vec();
-        let name = tensor.name.clone();
+        let name = family_pytorch_key(model, tensor.name.clone());
         let bytes = tensor.to_bytes().map_err(|e| WeightsError::io(path, format!("{name}: {e}")))?;
         if let Some(norm) = name.strip_suffix("running_var") {
             entries.push((format!("{norm}{NUM_BATCHES_TRACKED}"), Dtype::I64, Vec::new(), 0i64.to_le_bytes().to_vec()));

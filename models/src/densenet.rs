@@ -1,0 +1,371 @@
+//! DenseNet (Huang et al., "Densely Connected Convolutional Networks", 2016), DenseNet-BC as in
+//! torchvision: every layer of a dense block is a BN-ReLU-conv1x1 bottleneck (4 x growth
+//! channels) followed by BN-ReLU-conv3x3 (growth channels), and its output is concatenated to
+//! everything before it; transitions halve the channels (compression 0.5) and the resolution.
+//!
+//! **Memory.** A block's input to layer `i` is the concatenation of `i` earlier outputs. Keeping
+//! them as a list and concatenating them afresh for every layer (as torchvision does) allocates
+//! a new copy per layer; here the block keeps one running feature map and appends each new
+//! layer's output to it, so in inference only the current map and its successor are alive at a
+//! time: memory grows linearly with the block's depth. (Under autodiff each layer's input must
+//! be kept for the backward pass, as in torchvision without `memory_efficient` checkpointing.)
+//!
+//! **Keys.** torchvision names the layers of a block `denselayer1`, `denselayer2`, ... (from 1);
+//! here they are a `Vec`, `denseblock1.0`, `denseblock1.1`, ... [`PYTORCH_KEY_REMAPS`] and
+//! [`denselayer_remaps`] rename on load, [`pytorch_key`] on export. Checkpoints saved before
+//! PyTorch 0.4 call `norm1` `norm.1` (and so on); torchvision renames those itself when it loads
+//! them, and so do these remaps.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::tensor::{Device, Tensor};
+
+use crate::layers::{batch_norm, flatten, trace_batch_norm, trace_concat, trace_flatten};
+use crate::model::ImageClassifier;
+use crate::summary::{SampleShape, ShapeError, Tracer};
+
+/// Renames (regex, replacement) from torchvision's keys to these fields that do not depend on a
+/// layer's index: the pre-0.4 `norm.1`/`relu.1`/`conv.1` keys become `norm1`/`relu1`/`conv1`,
+/// with the pattern torchvision's own `_load_state_dict` uses.
+pub const PYTORCH_KEY_REMAPS: &[(&str, &str)] =
+    &[(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$", "$1$2")];
+
+/// The most layers any block of the registered DenseNets has (DenseNet-201's third block).
+pub const MAX_BLOCK_LAYERS: usize = 48;
+
+/// torchvision's `denselayer{i}` (from 1) to this crate's `Vec` index `i - 1`, for blocks of up
+/// to `max_layers` layers; applied after [`PYTORCH_KEY_REMAPS`].
+pub fn denselayer_remaps(max_layers: usize) -> Vec<(String, String)> {
+    (1..=max_layers).map(|i| (format!(r"^(features\.denseblock\d)\.denselayer{i}\."), format!("$1.{}.", i - 1))).collect()
+}
+
+/// The torchvision key of one of this model's tensors (already in PyTorch naming):
+/// `features.denseblock2.0.conv1.weight` → `features.denseblock2.denselayer1.conv1.weight`.
+///
+/// ```
+/// use zoo_models::densenet::pytorch_key;
+/// assert_eq!(pytorch_key("features.denseblock3.11.norm2.running_var"), "features.denseblock3.denselayer12.norm2.running_var");
+/// assert_eq!(pytorch_key("features.transition1.conv.weight"), "features.transition1.conv.weight");
+/// ```
+pub fn pytorch_key(key: &str) -> String {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        ["features", block, index, rest @ ..] if block.starts_with("denseblock") => match index.parse::<usize>() {
+            Ok(i) => ["features", block, &format!("denselayer{}", i + 1)].into_iter().chain(rest.iter().copied()).collect::<Vec<_>>().join("."),
+            Err(_) => key.to_string(),
+        },
+        _ => key.to_string(),
+    }
+}
+
+/// The registered variants: name, growth rate, layers per block, stem channels.
+pub const DENSENET_VARIANTS: [(usize, usize, [usize; 4], usize); 4] = [
+    (121, 32, [6, 12, 24, 16], 64),
+    (161, 48, [6, 12, 36, 24], 96),
+    (169, 32, [6, 12, 32, 32], 64),
+    (201, 32, [6, 12, 48, 32], 64),
+];
+
+fn kaiming() -> Initializer {
+    // torchvision: nn.init.kaiming_normal_ (fan in, ReLU gain).
+    Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: false }
+}
+
+fn conv(in_channels: usize, out_channels: usize, kernel: usize, stride: usize, padding: usize, d: &Device) -> Conv2d {
+    burn::nn::conv::Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+        .with_bias(false)
+        .with_initializer(kaiming())
+        .init(d)
+}
+
+/// One layer of a dense block: BN-ReLU-conv1x1 to `bn_size * growth` channels, BN-ReLU-conv3x3 to
+/// `growth` channels, optional dropout.
+#[derive(Module, Debug)]
+pub struct DenseLayer {
+    /// BatchNorm of the concatenated input.
+    pub norm1: BatchNorm,
+    /// ReLU.
+    pub relu1: Relu,
+    /// 1x1 bottleneck convolution.
+    pub conv1: Conv2d,
+    /// BatchNorm of the bottleneck.
+    pub norm2: BatchNorm,
+    /// ReLU.
+    pub relu2: Relu,
+    /// 3x3 convolution to the growth rate.
+    pub conv2: Conv2d,
+    /// Dropout on the new features (`drop_rate`, 0 by default).
+    pub dropout: Dropout,
+}
+
+impl DenseLayer {
+    /// A layer taking `in_channels` to `growth` new channels.
+    pub fn new(in_channels: usize, growth: usize, bn_size: usize, drop_rate: f64, d: &Device) -> Self {
+        let bottleneck = bn_size * growth;
+        Self {
+            norm1: BatchNormConfig::new(in_channels).init(d),
+            relu1: Relu::new(),
+            conv1: conv(in_channels, bottleneck, 1, 1, 0, d),
+            norm2: BatchNormConfig::new(bottleneck).init(d),
+            relu2: Relu::new(),
+            conv2: conv(bottleneck, growth, 3, 1, 1, d),
+            dropout: DropoutConfig::new(drop_rate).init(),
+        }
+    }
+
+    /// The layer's new features (not yet concatenated).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.conv1.forward(self.relu1.forward(self.norm1.forward(x)));
+        let x = self.conv2.forward(self.relu2.forward(self.norm2.forward(x)));
+        self.dropout.forward(x)
+    }
+
+    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+        let x = t.layer("norm1", &self.norm1, input)?;
+        let x = t.layer("relu1", &self.relu1, &x)?;
+        let x = t.layer("conv1", &self.conv1, &x)?;
+        let x = t.layer("norm2", &self.norm2, &x)?;
+        let x = t.layer("relu2", &self.relu2, &x)?;
+        let x = t.layer("conv2", &self.conv2, &x)?;
+        let new = t.layer("dropout", &self.dropout, &x)?;
+        trace_concat(t, &[input.to_vec(), new])
+    }
+}
+
+/// Runs a dense block: each layer sees everything before it and appends its features.
+pub fn forward_block(layers: &[DenseLayer], x: Tensor<4>) -> Tensor<4> {
+    layers.iter().fold(x, |features, layer| {
+        let new = layer.forward(features.clone());
+        // The running map replaces its predecessor, which is freed here in inference.
+        Tensor::cat(vec![features, new], 1)
+    })
+}
+
+/// BN-ReLU-conv1x1 (compression) then 2x2/2 average pooling between two blocks.
+#[derive(Module, Debug)]
+pub struct Transition {
+    /// BatchNorm.
+    pub norm: BatchNorm,
+    /// ReLU.
+    pub relu: Relu,
+    /// 1x1 convolution to half the channels.
+    pub conv: Conv2d,
+    /// 2x2/2 average pool.
+    pub pool: AvgPool2d,
+}
+
+impl Transition {
+    /// `in_channels` to `out_channels`, at half the resolution.
+    pub fn new(in_channels: usize, out_channels: usize, d: &Device) -> Self {
+        Self {
+            norm: BatchNormConfig::new(in_channels).init(d),
+            relu: Relu::new(),
+            conv: conv(in_channels, out_channels, 1, 1, 0, d),
+            pool: AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+        }
+    }
+
+    /// Applies the transition.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.pool.forward(self.conv.forward(self.relu.forward(self.norm.forward(x))))
+    }
+
+    fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) -> Result<SampleShape, ShapeError> {
+        t.scope(name, |t| {
+            let x = t.layer("norm", &self.norm, input)?;
+            let x = t.layer("relu", &self.relu, &x)?;
+            let x = t.layer("conv", &self.conv, &x)?;
+            t.layer("pool", &self.pool, &x)
+        })
+    }
+}
+
+/// torchvision's `features` `nn.Sequential`, whose entries are named: stem (`conv0`, `norm0`,
+/// `relu0`, `pool0`), four dense blocks with three transitions between them, and `norm5`.
+#[derive(Module, Debug)]
+#[allow(missing_docs)]
+pub struct DenseNetFeatures {
+    pub conv0: Conv2d,
+    /// `None` once folded into `conv0` by [`crate::fuse`].
+    pub norm0: Option<BatchNorm>,
+    pub relu0: Relu,
+    pub pool0: MaxPool2d,
+    pub denseblock1: Vec<DenseLayer>,
+    pub transition1: Transition,
+    pub denseblock2: Vec<DenseLayer>,
+    pub transition2: Transition,
+    pub denseblock3: Vec<DenseLayer>,
+    pub transition3: Transition,
+    pub denseblock4: Vec<DenseLayer>,
+    pub norm5: BatchNorm,
+}
+
+/// Configuration of [`DenseNet`].
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::densenet::DenseNetConfig;
+/// use zoo_models::trainable_params;
+/// let densenet121 = DenseNetConfig::from_depth(121).unwrap().init(&Device::flex());
+/// assert_eq!(trainable_params(&densenet121), 7_978_856);
+/// ```
+#[derive(Config, Debug)]
+pub struct DenseNetConfig {
+    /// New channels per layer (`k`).
+    pub growth_rate: usize,
+    /// Layers in each of the four dense blocks.
+    pub block_config: [usize; 4],
+    /// Channels of the stem convolution.
+    pub num_init_features: usize,
+    /// Bottleneck width as a multiple of the growth rate.
+    #[config(default = 4)]
+    pub bn_size: usize,
+    /// Dropout after each layer's 3x3 convolution.
+    #[config(default = 0.0)]
+    pub drop_rate: f64,
+    /// Number of output classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+    /// Channels of the input image.
+    #[config(default = 3)]
+    pub in_channels: usize,
+}
+
+impl DenseNetConfig {
+    /// The configuration of torchvision's `densenet{depth}` (121, 161, 169 or 201).
+    pub fn from_depth(depth: usize) -> Option<Self> {
+        DENSENET_VARIANTS
+            .iter()
+            .find(|(d, ..)| *d == depth)
+            .map(|&(_, growth, blocks, init)| Self::new(growth, blocks, init))
+    }
+
+    /// Builds the network on `device`.
+    pub fn init(&self, d: &Device) -> DenseNet {
+        let mut channels = self.num_init_features;
+        let mut blocks = Vec::new();
+        let mut transitions = Vec::new();
+        for (i, &layers) in self.block_config.iter().enumerate() {
+            blocks.push(
+                (0..layers)
+                    .map(|j| DenseLayer::new(channels + j * self.growth_rate, self.growth_rate, self.bn_size, self.drop_rate, d))
+                    .collect::<Vec<_>>(),
+            );
+            channels += layers * self.growth_rate;
+            if i + 1 < self.block_config.len() {
+                transitions.push(Transition::new(channels, channels / 2, d));
+                channels /= 2;
+            }
+        }
+        let [denseblock1, denseblock2, denseblock3, denseblock4]: [Vec<DenseLayer>; 4] =
+            blocks.try_into().unwrap_or_else(|_| unreachable!("four blocks"));
+        let [transition1, transition2, transition3]: [Transition; 3] =
+            transitions.try_into().unwrap_or_else(|_| unreachable!("three transitions"));
+        DenseNet {
+            features: DenseNetFeatures {
+                conv0: conv(self.in_channels, self.num_init_features, 7, 2, 3, d),
+                norm0: Some(BatchNormConfig::new(self.num_init_features).init(d)),
+                relu0: Relu::new(),
+                pool0: MaxPool2dConfig::new([3, 3])
+                    .with_strides([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .init(),
+                denseblock1,
+                transition1,
+                denseblock2,
+                transition2,
+                denseblock3,
+                transition3,
+                denseblock4,
+                norm5: BatchNormConfig::new(channels).init(d),
+            },
+            relu: Relu::new(),
+            avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            // torchvision zeroes the classifier's bias and keeps Linear's default weights.
+            classifier: LinearConfig::new(channels, self.num_classes).init(d),
+        }
+    }
+}
+
+/// torchvision's DenseNet: `features`, then ReLU, global average pool and `classifier`.
+#[derive(Module, Debug)]
+pub struct DenseNet {
+    /// Stem, dense blocks, transitions and the final BatchNorm.
+    pub features: DenseNetFeatures,
+    /// ReLU after `features.norm5`.
+    pub relu: Relu,
+    /// Global average pool.
+    pub avgpool: AdaptiveAvgPool2d,
+    /// Classifier.
+    pub classifier: Linear,
+}
+
+impl DenseNet {
+    fn blocks(&self) -> [(&'static str, &[DenseLayer], Option<(&'static str, &Transition)>); 4] {
+        let f = &self.features;
+        [
+            ("denseblock1", &f.denseblock1, Some(("transition1", &f.transition1))),
+            ("denseblock2", &f.denseblock2, Some(("transition2", &f.transition2))),
+            ("denseblock3", &f.denseblock3, Some(("transition3", &f.transition3))),
+            ("denseblock4", &f.denseblock4, None),
+        ]
+    }
+}
+
+impl ImageClassifier for DenseNet {
+    /// Stages: `features.relu0` (stride 2), `features.denseblock1` (4), `denseblock2` (8),
+    /// `denseblock3` (16), `features.norm5` (32).
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+        let f = &self.features;
+        let x = f.relu0.forward(batch_norm(&f.norm0, f.conv0.forward(x)));
+        on_stage("features.relu0", &x);
+        let mut x = f.pool0.forward(x);
+        for (name, layers, transition) in self.blocks() {
+            x = forward_block(layers, x);
+            if let Some((_, transition)) = transition {
+                on_stage(&format!("features.{name}"), &x);
+                x = transition.forward(x);
+            }
+        }
+        let x = f.norm5.forward(x);
+        on_stage("features.norm5", &x);
+        x
+    }
+
+    fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
+        self.classifier.forward(flatten(self.avgpool.forward(self.relu.forward(features))))
+    }
+
+    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+        let f = &self.features;
+        let mut x = t.scope("features", |t| {
+            let mut x = t.layer("conv0", &f.conv0, input)?;
+            x = trace_batch_norm(t, "norm0", &f.norm0, &x)?;
+            x = t.layer("relu0", &f.relu0, &x)?;
+            x = t.layer("pool0", &f.pool0, &x)?;
+            for (name, layers, transition) in self.blocks() {
+                x = t.scope(name, |t| {
+                    let mut x = x.clone();
+                    for (i, layer) in layers.iter().enumerate() {
+                        // Rows carry torchvision's names (`denselayer1`, from 1).
+                        x = t.scope(&format!("denselayer{}", i + 1), |t| layer.trace(t, &x))?;
+                    }
+                    Ok::<_, ShapeError>(x)
+                })?;
+                if let Some((name, transition)) = transition {
+                    x = transition.trace(t, name, &x)?;
+                }
+            }
+            t.layer("norm5", &f.norm5, &x)
+        })?;
+        x = t.layer("relu", &self.relu, &x)?;
+        x = t.layer("avgpool", &self.avgpool, &x)?;
+        let x = trace_flatten(t, &x);
+        t.layer("classifier", &self.classifier, &x)
+    }
+}
