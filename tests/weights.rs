@@ -235,3 +235,77 @@ fn exports_have_torchvision_keys_and_round_trip() {
     let message = load(&mut other, &bpk, &LoadOptions::default()).unwrap_err().to_string();
     assert!(message.contains("missing keys"), "{message}");
 }
+
+#[test]
+fn densenet_loads_torchvision_and_pre_0_4_key_names() {
+    use burn_zoo::models::densenet::DenseNetConfig;
+    let device = Device::flex();
+    // A DenseNet small enough to write twice: growth 4, blocks of 1, 2, 1 and 1 layers.
+    let tiny = || ZooModel::DenseNet(DenseNetConfig::new(4, [1, 2, 1, 1], 8).with_num_classes(5).init(&device));
+    let source = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("densenet.safetensors");
+    export_pytorch_safetensors(&source, &exported).unwrap();
+    let bytes = std::fs::read(&exported).unwrap();
+    let keys: Vec<String> = SafeTensors::deserialize(&bytes).unwrap().names().into_iter().map(String::from).collect();
+    // torchvision counts a block's layers from 1; the Vec inside counts from 0.
+    assert!(keys.contains(&"features.denseblock2.denselayer2.norm1.weight".to_string()), "{keys:?}");
+    assert!(keys.contains(&"features.transition3.conv.weight".to_string()), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains("denseblock2.1.")), "{keys:?}");
+
+    // The names checkpoints saved before PyTorch 0.4 use: `norm.1`, `conv.2`, ...
+    let legacy = dir.path().join("densenet-legacy-keys.safetensors");
+    rewrite(&exported, &legacy, |entries| {
+        entries
+            .into_iter()
+            // (`rewrite` writes f32 only; the loader skips the integer counters anyway.)
+            .filter(|(name, ..)| !name.ends_with("num_batches_tracked"))
+            .map(|(name, shape, data)| {
+                let name = ["norm1", "norm2", "conv1", "conv2"].iter().fold(name, |n, part| {
+                    let (kind, index) = part.split_at(4);
+                    n.replace(&format!(".{part}."), &format!(".{kind}.{index}."))
+                });
+                (name, shape, data)
+            })
+            .collect()
+    });
+    let legacy_bytes = std::fs::read(&legacy).unwrap();
+    let legacy_keys = SafeTensors::deserialize(&legacy_bytes).unwrap().names().into_iter().map(String::from).collect::<Vec<_>>();
+    assert!(legacy_keys.contains(&"features.denseblock1.denselayer1.norm.1.running_var".to_string()), "{legacy_keys:?}");
+
+    let expected = logits(&source, [2, 3, 32, 32]);
+    for file in [&exported, &legacy] {
+        let mut copy = tiny();
+        assert_ne!(logits(&copy, [2, 3, 32, 32]), expected, "a fresh model differs");
+        let report = load(&mut copy, file, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(report.is_exact(), "{}", report.summary());
+        assert_eq!(logits(&copy, [2, 3, 32, 32]), expected, "{}", file.display());
+    }
+}
+
+#[test]
+fn auxiliary_classifiers_are_skipped_only_when_the_model_has_none() {
+    let device = Device::flex();
+    let with_heads = create("googlenet", &ModelOptions::default().with_num_classes(7).with_aux_logits(true), &device).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("googlenet-aux.safetensors");
+    export_pytorch_safetensors(&with_heads, &file).unwrap();
+
+    // torchvision's published GoogLeNet weights carry aux1/aux2; a model without them skips them.
+    let mut without = model("googlenet", Some(7));
+    let report = load(&mut without, &file, &LoadOptions::default()).unwrap();
+    assert!(report.is_exact(), "{}", report.summary());
+    let aux_tensors = 2 * (1 + 4 + 2 + 2); // per head: conv, bn (4 incl. statistics), fc1, fc2
+    let counters = 57 + 2; // one per BatchNorm of the trunk and of each head
+    assert_eq!(report.ignored, aux_tensors + counters);
+    assert_eq!(logits(&without, [1, 3, 64, 64]), logits(&with_heads, [1, 3, 64, 64]));
+
+    // The other way round the heads' weights are missing, and strict loading says so.
+    let plain = dir.path().join("googlenet.safetensors");
+    export_pytorch_safetensors(&without, &plain).unwrap();
+    let mut wants_heads =
+        create("googlenet", &ModelOptions::default().with_num_classes(7).with_aux_logits(true), &device).unwrap();
+    let report = mismatch_report(load(&mut wants_heads, &plain, &LoadOptions::default()).unwrap_err());
+    assert_eq!(report.missing.len(), aux_tensors);
+    assert!(report.missing.iter().all(|k| k.starts_with("aux1.") || k.starts_with("aux2.")), "{:?}", report.missing);
+}

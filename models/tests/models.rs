@@ -4,7 +4,9 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Distribution, Gradients, Tensor};
-use zoo_models::{count_params, create, info, ImageClassifier, ModelOptions, ShapeError, ZooModel, MODELS};
+use zoo_models::{
+    count_params, create, info, trainable_params, ImageClassifier, ModelOptions, ShapeError, ZooModel, MODELS,
+};
 
 /// DESIGN.md's table: trainable parameters with the default class count (1000, or 10 for LeNet-5
 /// and the CIFAR ResNets).
@@ -32,6 +34,12 @@ const EXPECTED_PARAMS: &[(&str, usize)] = &[
     ("resnet44", 658_586),
     ("resnet56", 853_018),
     ("resnet110", 1_727_962),
+    ("googlenet", 6_624_904),
+    ("inception_v3", 27_161_264),
+    ("densenet121", 7_978_856),
+    ("densenet161", 28_681_000),
+    ("densenet169", 14_149_480),
+    ("densenet201", 20_013_928),
 ];
 
 /// Published multiply-accumulates per image at the default input (DESIGN.md, torchvision docs).
@@ -50,6 +58,12 @@ const EXPECTED_GMACS: &[(&str, f64)] = &[
     ("resnet152", 11.514),
     ("resnet20", 0.0406),
     ("resnet56", 0.1255),
+    ("googlenet", 1.498),
+    ("inception_v3", 5.713),
+    ("densenet121", 2.834),
+    ("densenet161", 7.728),
+    ("densenet169", 3.360),
+    ("densenet201", 4.291),
 ];
 
 #[test]
@@ -170,12 +184,16 @@ impl ModuleVisitor for MissingGrads<'_> {
     }
 }
 
-/// Forward with 42 classes, no NaN, traced shapes equal to real ones, one backward pass that
-/// reaches every trainable parameter.
+/// Forward with 42 classes, no NaN, traced shapes equal to real ones, one backward pass of the
+/// training forward (auxiliary classifiers included) that reaches every trainable parameter.
 fn check_model(name: &str, input: [usize; 3]) {
+    check_model_with(name, ModelOptions::default(), input);
+}
+
+fn check_model_with(name: &str, options: ModelOptions, input: [usize; 3]) {
     let device = Device::flex().autodiff();
     device.seed(7);
-    let options = ModelOptions::default().with_num_classes(42);
+    let options = options.with_num_classes(42);
     let model: ZooModel = create(name, &options, &device).unwrap();
     let images = Tensor::<4>::random([2, input[0], input[1], input[2]], Distribution::Normal(0.0, 1.0), &device);
 
@@ -192,12 +210,18 @@ fn check_model(name: &str, input: [usize; 3]) {
         assert_eq!(feature.tensor.dims()[1..], row.output_shape[..], "{name}: stage {}", feature.name);
     }
 
-    let logits = model.forward(images);
+    let logits = model.forward(images.clone());
     assert_eq!(logits.dims(), [2, 42], "{name}");
     assert_eq!(summary.output_shape, [42], "{name}");
-    assert!(!logits.clone().contains_nan().into_scalar::<bool>(), "{name}: NaN in logits");
+    assert!(!logits.contains_nan().into_scalar::<bool>(), "{name}: NaN in logits");
 
-    let grads = logits.powf_scalar(2.0).mean().backward();
+    let output = model.forward_train(images);
+    let mut loss = output.logits.powf_scalar(2.0).mean();
+    for aux in output.aux {
+        assert_eq!(aux.logits.dims(), [2, 42], "{name}: {}", aux.name);
+        loss = loss + aux.logits.powf_scalar(2.0).mean();
+    }
+    let grads = loss.backward();
     let mut visitor = MissingGrads { grads: &grads, path: Vec::new(), checked: 0, missing: Vec::new() };
     model.visit(&mut visitor);
     assert!(visitor.checked > 0, "{name}: no parameters visited");
@@ -236,6 +260,84 @@ model_tests! {
     resnet44_forward_and_gradients: "resnet44" at [3, 32, 32];
     resnet56_forward_and_gradients: "resnet56" at [3, 32, 32];
     resnet110_forward_and_gradients: "resnet110" at [3, 32, 32];
+    googlenet_forward_and_gradients: "googlenet" at [3, 32, 32];
+    // The auxiliary classifier (on by default) needs the full 299x299: its 5x5 convolution
+    // follows a 5x5/3 pool of Mixed_6e's 17x17 map. Without it, 75x75 is enough (below).
+    inception_v3_forward_and_gradients: "inception_v3" at [3, 299, 299];
+    densenet121_forward_and_gradients: "densenet121" at [3, 32, 32];
+    densenet161_forward_and_gradients: "densenet161" at [3, 32, 32];
+    densenet169_forward_and_gradients: "densenet169" at [3, 32, 32];
+    densenet201_forward_and_gradients: "densenet201" at [3, 32, 32];
+}
+
+#[test]
+fn googlenet_aux_classifiers_train_and_count() {
+    let options = ModelOptions::default().with_aux_logits(true);
+    let device = Device::flex();
+    let model = create("googlenet", &options, &device).unwrap();
+    assert_eq!(trainable_params(&model), 13_004_888);
+    let summary = model.summary("googlenet", [3, 224, 224]).unwrap();
+    assert_eq!(summary.trainable_params, 13_004_888);
+    // The heads run in training only: torchvision's 1.498 GMACs are the inference figure.
+    assert_eq!(summary.macs, info("googlenet").unwrap().default_summary(&device).macs);
+    assert!(summary.layers.iter().any(|l| l.name == "aux2.fc2" && l.auxiliary), "aux2.fc2 is marked");
+    // 64x64 leaves a 4x4 map after inception4a, the heads' pooled size.
+    check_model_with("googlenet", options, [3, 64, 64]);
+}
+
+#[test]
+fn inception_v3_without_aux_classifier() {
+    let options = ModelOptions::default().with_aux_logits(false);
+    let model = create("inception_v3", &options, &Device::flex()).unwrap();
+    assert_eq!(trainable_params(&model), 23_834_568);
+    let summary = model.summary("inception_v3", [3, 299, 299]).unwrap();
+    assert_eq!(summary.trainable_params, 23_834_568);
+    assert!(model.forward_train(Tensor::zeros([1, 3, 75, 75], &Device::flex())).aux.is_empty());
+    // 75x75 is the smallest input without the head (torchvision's documented minimum).
+    check_model_with("inception_v3", options.clone(), [3, 75, 75]);
+    let err = create("inception_v3", &options, &Device::flex()).unwrap().summary("inception_v3", [3, 74, 74]).unwrap_err();
+    assert!(err.to_string().contains("Mixed_7a"), "{err}");
+    // With the head, 298x298 leaves a 4x4 map for its 5x5 convolution.
+    let with_head = create("inception_v3", &ModelOptions::default(), &Device::flex()).unwrap();
+    let err = with_head.summary("inception_v3", [3, 298, 298]).unwrap_err();
+    assert!(err.to_string().contains("AuxLogits.conv1.conv"), "{err}");
+}
+
+#[test]
+fn options_a_model_does_not_have_are_refused() {
+    let device = Device::flex();
+    let err = create("resnet18", &ModelOptions::default().with_aux_logits(true), &device).unwrap_err();
+    assert_eq!(err.to_string(), "resnet18 has no auxiliary classifiers (aux_logits)");
+    let err = create("densenet121", &ModelOptions::default().with_transform_input(true), &device).unwrap_err();
+    assert_eq!(err.to_string(), "densenet121 has no transform_input option");
+    let options = ModelOptions::default().with_transform_input(true).with_in_channels(1);
+    assert!(create("googlenet", &options, &device).unwrap_err().to_string().contains("1 input channels"));
+}
+
+#[test]
+fn transform_input_renormalises_imagenet_input() {
+    // torchvision: x_c * (std_c / 0.5) + (mean_c - 0.5) / 0.5, so ImageNet-normalised zeros (the
+    // mean colour) become (mean - 0.5) / 0.5.
+    let device = Device::flex();
+    let x = zoo_models::layers::transform_imagenet_input(Tensor::<4>::zeros([1, 3, 1, 1], &device));
+    let values = x.into_data().try_into_vec::<f32>().unwrap();
+    for (v, mean) in values.iter().zip([0.485f32, 0.456, 0.406]) {
+        assert!((v - (mean - 0.5) / 0.5).abs() < 1e-7, "{values:?}");
+    }
+    let options = ModelOptions::default().with_transform_input(true).with_num_classes(5);
+    let model = create("googlenet", &options, &device).unwrap();
+    assert_eq!(model.summary("googlenet", [3, 32, 32]).unwrap().layers[0].name, "transform_input");
+}
+
+#[test]
+fn densenet_summary_uses_torchvision_layer_names() {
+    let summary = info("densenet121").unwrap().default_summary(&Device::flex());
+    let last = summary.layers.iter().rfind(|l| l.name.starts_with("features.denseblock4.")).unwrap();
+    assert_eq!(last.name, "features.denseblock4.denselayer16.cat");
+    // 512 + 16 x 32 channels at 7x7.
+    assert_eq!(last.output_shape, [1024, 7, 7]);
+    let conv = summary.layers.iter().find(|l| l.name == "features.denseblock1.denselayer1.conv1").unwrap();
+    assert_eq!((conv.output_shape.clone(), conv.params), (vec![128, 56, 56], 64 * 128));
 }
 
 #[test]
