@@ -56,6 +56,9 @@ pub enum Command {
         /// Number of output classes (default: the model's own).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         classes: Option<u32>,
+        /// GoogLeNet / Inception v3: include the auxiliary classifiers (default: off / on).
+        #[arg(long, value_name = "BOOL")]
+        aux_logits: Option<bool>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -204,16 +207,13 @@ pub fn run_list(pattern: &str, format: Format, out: &mut dyn Write) -> Result<()
 pub fn run_summary(
     model: &str,
     input: Option<[usize; 3]>,
-    classes: Option<u32>,
+    options: ModelOptions,
     format: Format,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let info = zoo_models::info(model).map_err(|e| e.to_string())?;
     let input = input.unwrap_or(info.default_input);
-    let mut options = ModelOptions::default().with_in_channels(input[0]);
-    if let Some(n) = classes {
-        options = options.with_num_classes(n as usize);
-    }
+    let options = options.with_in_channels(input[0]);
     let network = info.build_with(&options, &summary_device()).map_err(|e| e.to_string())?;
     let summary = network
         .summary(info.name, input)
@@ -237,7 +237,12 @@ pub(crate) fn write_output(out: &mut dyn Write, text: &str) -> Result<(), String
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
     match cli.command {
         Command::List { pattern, format } => run_list(&pattern, format, out),
-        Command::Summary { model, input, classes, format } => run_summary(&model, input, classes, format, out),
+        Command::Summary { model, input, classes, aux_logits, format } => {
+            let mut options = ModelOptions::default();
+            options.num_classes = classes.map(|n| n as usize);
+            options.aux_logits = aux_logits;
+            run_summary(&model, input, options, format, out)
+        }
         Command::Train(args) => train::run_train(args, out),
         Command::Eval(args) => train::run_eval(args, out),
         Command::Predict(args) => train::run_predict(args, out),

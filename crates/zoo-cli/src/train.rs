@@ -365,6 +365,8 @@ fn pretrained_predictor(
         allow_partial: false,
         top_level_key: None,
         classes: None,
+        aux_logits: None,
+        transform_input: false,
     };
     let loaded = crate::weights::load_model(model, &source, &device)?;
     let p = weights.preprocess;

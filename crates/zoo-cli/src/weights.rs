@@ -34,6 +34,14 @@ pub struct WeightsArgs {
     /// Number of output classes (default: the model's own, 1000 for ImageNet models).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub classes: Option<u32>,
+    /// GoogLeNet / Inception v3: build the auxiliary classifiers (default: off / on). Built
+    /// without them, a model skips the file's auxiliary weights, as torchvision does.
+    #[arg(long, value_name = "BOOL")]
+    pub aux_logits: Option<bool>,
+    /// GoogLeNet / Inception v3: re-normalise ImageNet-normalised input as torchvision's
+    /// pretrained weights expect (torchvision's `transform_input`).
+    #[arg(long)]
+    pub transform_input: bool,
 }
 
 /// A model with its weights loaded, and where they came from.
@@ -66,6 +74,8 @@ pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<Lo
     if let Some(n) = args.classes {
         options = options.with_num_classes(n as usize);
     }
+    options.aux_logits = args.aux_logits;
+    options.transform_input = args.transform_input.then_some(true);
     let mut network = zoo_models::create(model, &options, device).map_err(|e| e.to_string())?;
     let load_options = LoadOptions { allow_partial: args.allow_partial, top_level_key: args.top_level_key.clone() };
     let report = zoo_train::load_weights_with(&mut network, &path, &load_options).map_err(|e| match e {

@@ -289,3 +289,33 @@ fn bad_arguments_are_one_line_errors() {
     assert_one_line_error(&zoo(&["predict", "--model", "lenet5", "--weights", "missing.bpk", "x.png"]), "missing.bpk");
     assert!(!Path::new(out).join("config.json").exists(), "failed commands leave no run behind");
 }
+
+/// Train and validation loss of one epoch of GoogLeNet on 64 digits at a learning rate so small
+/// that the weights stay at their initialisation.
+fn googlenet_losses(dir: &Path, aux_logits: bool) -> (f64, f64) {
+    let out = dir.join(format!("aux-{aux_logits}"));
+    let aux = format!("aux_logits={aux_logits}");
+    let output = zoo(&[
+        "train", "--recipe", "lenet5-synth", "--set", "model=googlenet", "--set", "channels=3", "--set", &aux,
+        "--set", "train_limit=64", "--set", "test_limit=32", "--epochs", "1", "--batch-size", "32", "--lr", "1e-9",
+        "--out", out.to_str().unwrap(),
+    ]);
+    assert_ok(&output);
+    assert_eq!(json(&out.join("config.json"))["aux_logits"], serde_json::json!(aux_logits));
+    let rows = metrics_rows(&out);
+    let loss = |split: &str| rows.iter().find(|r| r[1] == split).unwrap()[2].parse::<f64>().unwrap();
+    (loss("train"), loss("valid"))
+}
+
+#[test]
+fn googlenet_trains_its_auxiliary_classifiers_with_weight_0_3() {
+    let dir = tempfile::tempdir().unwrap();
+    // GoogLeNet's initial weights (normal, std 0.01) give near-zero logits: every head's
+    // cross-entropy is about ln 10. Training adds 0.3 x each of the two auxiliary heads' losses,
+    // validation uses the main classifier alone.
+    let (train, valid) = googlenet_losses(dir.path(), true);
+    assert!((valid - 10f64.ln()).abs() < 0.05, "valid loss {valid}");
+    assert!((train / valid - 1.6).abs() < 0.05, "train {train} / valid {valid}");
+    let (train, valid) = googlenet_losses(dir.path(), false);
+    assert!((train / valid - 1.0).abs() < 0.05, "without the heads: train {train} / valid {valid}");
+}

@@ -5,7 +5,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use zoo_data::Batch;
-use zoo_models::{ImageClassifier, ZooModel};
+use zoo_models::{ImageClassifier, TrainingOutput, ZooModel};
 
 /// A zoo model trained with cross-entropy (optionally label-smoothed, or against the soft targets
 /// of mixup / cutmix batches).
@@ -26,17 +26,48 @@ impl Classifier {
         Self { model, label_smoothing }
     }
 
-    /// Logits and mean loss of a batch.
-    pub fn forward_classification(&self, batch: Batch) -> ClassificationOutput {
-        let logits = self.model.forward(batch.images);
-        let loss = cross_entropy(
-            logits.clone(),
-            batch.labels.clone(),
-            batch.soft_targets,
-            self.label_smoothing,
-        );
-        ClassificationOutput::new(loss, logits, batch.labels)
+    /// Logits and mean loss of a batch. In `training`, networks built with auxiliary classifiers
+    /// (GoogLeNet, Inception v3) run them too and their losses join the total, each weighed as
+    /// the model says (see [`training_loss`]); the reported logits are always the main ones.
+    pub fn forward_classification(&self, batch: Batch, training: bool) -> ClassificationOutput {
+        let output = if training {
+            self.model.forward_train(batch.images)
+        } else {
+            TrainingOutput { logits: self.model.forward(batch.images), aux: Vec::new() }
+        };
+        let loss = training_loss(&output, &batch.labels, batch.soft_targets.as_ref(), self.label_smoothing);
+        ClassificationOutput::new(loss, output.logits, batch.labels)
     }
+}
+
+/// The loss of a training forward pass: cross-entropy of the main logits plus, for each
+/// auxiliary classifier, its cross-entropy times its weight (0.3 for each of GoogLeNet's two,
+/// 0.4 for Inception v3's, as in the papers and torchvision's recipes).
+///
+/// ```
+/// use burn::tensor::{Device, Int, Tensor};
+/// use zoo_models::{AuxLogits, TrainingOutput};
+/// let device = Device::flex();
+/// let labels = Tensor::<1, Int>::from_ints([1], &device);
+/// let uniform = Tensor::<2>::from_floats([[0.0, 0.0]], &device);
+/// let output = TrainingOutput {
+///     logits: uniform.clone(),
+///     aux: vec![AuxLogits { name: "aux1", logits: uniform, loss_weight: 0.3 }],
+/// };
+/// let loss = zoo_train::training_loss(&output, &labels, None, 0.0).into_scalar::<f32>();
+/// assert!((loss - 1.3 * std::f32::consts::LN_2).abs() < 1e-6);
+/// ```
+pub fn training_loss(
+    output: &TrainingOutput,
+    labels: &Tensor<1, Int>,
+    soft: Option<&Tensor<2>>,
+    label_smoothing: f64,
+) -> Tensor<1> {
+    let loss = |logits: &Tensor<2>| cross_entropy(logits.clone(), labels.clone(), soft.cloned(), label_smoothing);
+    output
+        .aux
+        .iter()
+        .fold(loss(&output.logits), |total, aux| total + loss(&aux.logits).mul_scalar(aux.loss_weight))
 }
 
 /// Mean cross-entropy between `logits` and the targets: `soft` when given (mixed batches), else
@@ -75,7 +106,7 @@ impl TrainStep for Classifier {
     type Output = ClassificationOutput;
 
     fn step(&self, batch: Batch) -> TrainOutput<ClassificationOutput> {
-        let item = self.forward_classification(batch);
+        let item = self.forward_classification(batch, true);
         TrainOutput::new(self, item.loss.backward(), item)
     }
 }
@@ -85,6 +116,48 @@ impl InferenceStep for Classifier {
     type Output = ClassificationOutput;
 
     fn step(&self, batch: Batch) -> ClassificationOutput {
-        self.forward_classification(batch)
+        self.forward_classification(batch, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution};
+    use zoo_models::{create, ModelOptions};
+
+    use super::*;
+
+    fn scalar(t: Tensor<1>) -> f32 {
+        t.into_scalar::<f32>()
+    }
+
+    #[test]
+    fn auxiliary_losses_are_weighed_into_the_training_loss_only() {
+        // On a plain device dropout is off, so repeated forward passes agree exactly.
+        let device = Device::flex();
+        device.seed(3);
+        let options = ModelOptions::default().with_num_classes(10).with_aux_logits(true);
+        let classifier = Classifier::new(create("googlenet", &options, &device).unwrap(), 0.0);
+        let images = Tensor::<4>::random([2, 3, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+        let labels = Tensor::<1, Int>::from_ints([3, 7], &device);
+        let batch = || Batch { images: images.clone(), labels: labels.clone(), soft_targets: None };
+
+        let out = classifier.model.forward_train(images.clone());
+        let names: Vec<_> = out.aux.iter().map(|a| (a.name, a.loss_weight)).collect();
+        assert_eq!(names, [("aux1", 0.3), ("aux2", 0.3)]);
+        let ce = |logits: &Tensor<2>| scalar(cross_entropy(logits.clone(), labels.clone(), None, 0.0));
+        let expected = ce(&out.logits) + 0.3 * (ce(&out.aux[0].logits) + ce(&out.aux[1].logits));
+
+        let training = classifier.forward_classification(batch(), true);
+        assert!((scalar(training.loss) - expected).abs() < 1e-5);
+        // Validation sees the main classifier alone, as torchvision's eval mode does.
+        let validation = classifier.forward_classification(batch(), false);
+        assert!((scalar(validation.loss) - ce(&out.logits)).abs() < 1e-5);
+        assert!(expected > ce(&out.logits), "the auxiliary terms add to the loss");
+
+        let inception = create("inception_v3", &ModelOptions::default().with_num_classes(10), &device).unwrap();
+        let out = inception.forward_train(Tensor::zeros([1, 3, 299, 299], &device));
+        let names: Vec<_> = out.aux.iter().map(|a| (a.name, a.loss_weight)).collect();
+        assert_eq!(names, [("AuxLogits", 0.4)]);
     }
 }

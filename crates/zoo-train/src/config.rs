@@ -65,6 +65,11 @@ pub struct TrainConfig {
     /// Classifier dropout, for the models that have one (`None` keeps the model's default).
     #[serde(default)]
     pub dropout: Option<f64>,
+    /// Build and train the auxiliary classifiers of GoogLeNet (off by default) and Inception v3
+    /// (on by default); their losses are added with weight 0.3 and 0.4 (`None` keeps the model's
+    /// default).
+    #[serde(default)]
+    pub aux_logits: Option<bool>,
     /// Training epochs.
     pub epochs: usize,
     /// Images per batch.

@@ -33,7 +33,7 @@ pub use backend::{
     BACKEND_NAMES, BackendInfo, DEFAULT_BACKEND, backends, check_backend, compiled_backends, device, device_identity,
     devices,
 };
-pub use classifier::{Classifier, cross_entropy};
+pub use classifier::{Classifier, cross_entropy, training_loss};
 pub use config::{
     OptimizerConfig, RECIPES, Recipe, ScheduleConfig, TrainConfig, Unit, load_recipe_json,
     parse_config, recipe, set_field,

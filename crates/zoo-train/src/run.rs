@@ -275,6 +275,7 @@ pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, Tr
         .with_num_classes(resolved.classes.len())
         .with_in_channels(resolved.input[0]);
     options.dropout = config.dropout;
+    options.aux_logits = config.aux_logits;
     let model = zoo_models::create(&config.model, &options, device)
         .map_err(|e| TrainError::Config(e.to_string()))?;
     let info = zoo_models::info(&config.model).map_err(|e| TrainError::Config(e.to_string()))?;
