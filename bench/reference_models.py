@@ -1,7 +1,7 @@
 """PyTorch definitions of the zoo models, for benchmarks and weight interchange with the Rust zoo.
 
-torchvision already has AlexNet, the VGGs and the ImageNet ResNets, and the Rust models use its
-layouts and key names, so `create` returns torchvision's own modules for those. The models that
+torchvision already has AlexNet, the VGGs, the ImageNet ResNets, GoogLeNet, Inception v3 and the
+DenseNets, and the Rust models use its layouts and key names, so `create` returns torchvision's own modules for those. The models that
 torchvision lacks (LeNet-5, ZF Net and the CIFAR ResNets of He et al. 2015, §4.2) are defined here
 with attribute names equal to the Rust field names, so the state-dict keys match the Rust module's
 (`layer2.0.conv1.weight`, `features.3.bias`, ...). PyTorch's BatchNorm additionally carries a
@@ -28,6 +28,9 @@ DEFAULTS = {
     **{f"vgg{d}{bn}": (IMAGENET, 1000) for bn in ("", "_bn") for d in (11, 13, 16, 19)},
     **{f"resnet{d}": (IMAGENET, 1000) for d in (18, 34, 50, 101, 152)},
     **{f"resnet{d}": (CIFAR, 10) for d in (20, 32, 44, 56, 110)},
+    "googlenet": (IMAGENET, 1000),
+    "inception_v3": ((3, 299, 299), 1000),
+    **{f"densenet{d}": (IMAGENET, 1000) for d in (121, 161, 169, 201)},
 }
 MODEL_NAMES = list(DEFAULTS)
 
@@ -291,6 +294,15 @@ EXPECTED_PARAMS = {
     "resnet44": 658_586,
     "resnet56": 853_018,
     "resnet110": 1_727_962,
+    # torchvision builds GoogLeNet and Inception v3 with their auxiliary classifiers by default
+    # (as its published weights have them); the zoo's googlenet leaves them out by default
+    # (6,624,904) and loads such weights by skipping them.
+    "googlenet": 13_004_888,
+    "inception_v3": 27_161_264,
+    "densenet121": 7_978_856,
+    "densenet161": 28_681_000,
+    "densenet169": 14_149_480,
+    "densenet201": 20_013_928,
 }
 # GMACs per image at the default input as `zoo list` prints them (README.md), 4 significant digits.
 EXPECTED_GMACS = {"lenet5": 0.0004165, "zfnet": 1.168, "resnet20": 0.04055, "alexnet": 0.7142, "resnet18": 1.814}

@@ -17,6 +17,7 @@ Per model, in OUT/<model>/:
   weights.pth               the state dict, torch.save's zip format
   weights-legacy.pth        (--formats legacy) the same, in the pre-1.6 legacy format
   weights.safetensors       (--formats safetensors) the same, as safetensors
+  weights-legacy-keys.pth   (DenseNets) the same with pre-0.4 key names (`norm.1.weight`)
   input.npy                 float32 [batch, C, H, W], standard normal
   logits.npy                float32 [batch, classes], model.eval()(input)
   meta.json                 model, shapes, versions, the largest |logit|
@@ -94,6 +95,8 @@ def make(name, out_dir, batch, seed, formats):
             torch.save(state, os.path.join(out_dir, file))
         elif fmt == "legacy":
             torch.save(state, os.path.join(out_dir, file), _use_new_zipfile_serialization=False)
+        elif fmt == "legacy_keys":
+            torch.save(pre_0_4_densenet_keys(state), os.path.join(out_dir, file))
         else:
             from safetensors.torch import save_file
 
@@ -119,7 +122,23 @@ def make(name, out_dir, batch, seed, formats):
     print(f"{name}: {len(state)} keys, max |logit| {meta['max_abs_logit']:.3g}, {sizes / 1e6:.2f} MB in {out_dir}")
 
 
-FORMAT_FILES = {"pth": "weights.pth", "legacy": "weights-legacy.pth", "safetensors": "weights.safetensors"}
+FORMAT_FILES = {
+    "pth": "weights.pth",
+    "legacy": "weights-legacy.pth",
+    "safetensors": "weights.safetensors",
+    "legacy_keys": "weights-legacy-keys.pth",
+}
+
+
+def pre_0_4_densenet_keys(state):
+    """The state dict as DenseNet checkpoints saved before PyTorch 0.4 name it: `norm.1`,
+    `relu.1`, `conv.1` for `norm1`, ... (the keys torchvision's `_load_state_dict` renames)."""
+    import re
+
+    pattern = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))([12])\.(weight|bias|running_mean|running_var)$")
+    renamed = {pattern.sub(r"\1.\2.\3", k): v for k, v in state.items()}
+    assert any(".norm.1." in k for k in renamed), "not a DenseNet state dict"
+    return renamed
 
 
 def _torchvision_version():
@@ -160,7 +179,10 @@ def main():
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--formats", default="pth", help="comma-separated weight files to write: pth (zip), legacy, safetensors"
+        "--formats",
+        default="pth",
+        help="comma-separated weight files to write: pth (zip), legacy, safetensors; "
+        "DenseNets also get legacy_keys (pre-0.4 `norm.1` key names) with pth",
     )
     parser.add_argument("--check-export", nargs=3, metavar=("MODEL", "FILE", "FIXTURE_DIR"))
     args = parser.parse_args()
@@ -170,6 +192,8 @@ def main():
         return
     for name in reference_models.list_models(args.models):
         formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+        if name.startswith("densenet") and "pth" in formats:
+            formats.append("legacy_keys")
         unknown = [f for f in formats if f not in FORMAT_FILES]
         if unknown or not formats:
             parser.error(f"--formats: unknown {', '.join(unknown) or '(none given)'}; use {', '.join(FORMAT_FILES)}")

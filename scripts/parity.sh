@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 PARITY_DIR=${PARITY_DIR:-target/parity}
 TORCHVISION_MODELS=(alexnet vgg11 vgg13 vgg16 vgg19 vgg11_bn vgg13_bn vgg16_bn vgg19_bn
-                    resnet18 resnet34 resnet50 resnet101 resnet152)
+                    resnet18 resnet34 resnet50 resnet101 resnet152
+                    googlenet inception_v3 densenet121 densenet161 densenet169 densenet201)
 ROUND_TRIP=(resnet18 vgg11_bn)
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=("${TORCHVISION_MODELS[@]}")

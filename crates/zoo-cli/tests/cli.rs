@@ -42,6 +42,8 @@ fn list_json_has_every_model_with_its_exact_parameter_count() {
     assert_eq!(params("resnet50"), 25_557_032);
     assert_eq!(params("resnet152"), 60_192_808);
     assert_eq!(params("resnet110"), 1_727_962);
+    assert_eq!(params("googlenet"), 6_624_904);
+    assert_eq!(params("inception_v3"), 27_161_264);
     for row in rows {
         for key in ["name", "family", "params", "gmacs", "input", "classes", "paper", "year"] {
             assert!(!row[key].is_null(), "{key} missing in {row}");
@@ -58,6 +60,40 @@ fn list_filters_by_glob_and_prints_a_table() {
     assert_eq!(rows.len(), 4, "{text}");
     assert!(rows.iter().all(|r| r.starts_with("vgg") && r.contains("_bn")), "{text}");
     assert!(text.contains("138,365,992"), "{text}");
+}
+
+#[test]
+fn densenets_list_with_torchvision_counts_and_macs() {
+    let output = zoo(&["list", "densenet*"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let rows: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    for (name, params, gmacs) in [
+        ("densenet121", "7,978,856", "2.834"),
+        ("densenet161", "28,681,000", "7.728"),
+        ("densenet169", "14,149,480", "3.360"),
+        ("densenet201", "20,013,928", "4.291"),
+    ] {
+        let row = rows.iter().find(|r| r.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}"));
+        assert!(row.contains(params) && row.contains(gmacs), "{row}");
+    }
+}
+
+#[test]
+fn inception_v3_summary_counts_its_auxiliary_classifier() {
+    let output = zoo(&["summary", "inception_v3"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("inception_v3: input 3x299x299, output 1000"), "{text}");
+    assert!(text.contains("Trainable params: 27,161,264"), "{text}");
+    assert!(text.contains("(5.713 G)"), "{text}");
+    assert!(text.contains("AuxLogits.fc *"), "{text}");
+    let output = zoo(&["summary", "inception_v3", "--aux-logits", "false"]);
+    assert!(stdout(&output).contains("Trainable params: 23,834,568"), "{}", stdout(&output));
+    let output = zoo(&["summary", "googlenet", "--aux-logits", "true"]);
+    assert!(stdout(&output).contains("Trainable params: 13,004,888"), "{}", stdout(&output));
+    assert_one_line_error(&zoo(&["summary", "resnet18", "--aux-logits", "true"]), "resnet18 has no auxiliary classifiers");
 }
 
 #[test]

@@ -118,6 +118,22 @@ fn heap_window_start() -> Option<usize> {
     })
 }
 
+/// Runs `f` and returns its result with the peak of live heap bytes while it ran, above what was
+/// live when it started: `None` unless [`PeakAlloc`] is the global allocator. Allocations of
+/// other threads in the meantime count too.
+///
+/// ```
+/// let (buffer, peak) = zoo_train::bench::peak_heap_during(|| vec![0u8; 1 << 20]);
+/// assert_eq!(buffer.len(), 1 << 20);
+/// assert_eq!(peak, None); // this doctest does not install PeakAlloc
+/// ```
+pub fn peak_heap_during<R>(f: impl FnOnce() -> R) -> (R, Option<usize>) {
+    let before = heap_window_start();
+    let out = f();
+    let peak = before.map(|before| HEAP_PEAK.load(Ordering::Relaxed).saturating_sub(before));
+    (out, peak)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Plan, rows, report
 
