@@ -43,7 +43,17 @@ MODELS = [
     "resnet50",
     "resnet101",
     "resnet152",
+    "googlenet",
+    "inception_v3",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
 ]
+
+# torchvision's builders turn `transform_input` on when they load these weights (the original
+# Google weights expect `(x - 0.5) / 0.5` input); checked against the builders' source below.
+TRANSFORM_INPUT = {"googlenet", "inception_v3"}
 
 # torch.hub's HASH_REGEX (torch/hub.py uses r"-([a-f0-9]*)\."), applied to the URL's file
 # name: torch.hub checks that the downloaded file's SHA-256 starts with this group.
@@ -86,11 +96,19 @@ def imagenet_acc(meta):
     return a1, a5
 
 
+def builder_sets_transform_input(name):
+    import inspect
+
+    source = inspect.getsource(getattr(torchvision.models, name))
+    return '"transform_input", True' in source
+
+
 def collect():
     entries = []
     skipped = []
     categories = None
     for name in MODELS:
+        assert builder_sets_transform_input(name) == (name in TRANSFORM_INPUT), f"{name}: transform_input"
         enum = get_model_weights(name)
         default = getattr(enum, "DEFAULT", None)
         if default is None:
@@ -136,6 +154,7 @@ def collect():
                     acc_top5=acc[1],
                     gflops=meta["_ops"],
                     recipe=meta["recipe"],
+                    transform_input=name in TRANSFORM_INPUT,
                     resize=int(t.resize_size[0]),
                     crop=int(t.crop_size[0]),
                     interpolation=t.interpolation.value,
@@ -161,8 +180,9 @@ def render(entries):
         '// `file_size_mb` is meta["_file_size"], `num_params` meta["num_params"], `acc_top1`/`acc_top5`',
         '// meta["_metrics"]["ImageNet-1K"]["acc@1"/"acc@5"], `gflops` meta["_ops"], `recipe`',
         '// meta["recipe"]; `preprocess` is read from `.transforms()` (ImageClassification:',
-        "// resize_size, crop_size, interpolation.value, mean, std). Within a model the DEFAULT tag",
-        "// comes first.",
+        "// resize_size, crop_size, interpolation.value, mean, std); `transform_input` is whether",
+        "// torchvision's builder turns that option on for the weights. Within a model the DEFAULT",
+        "// tag comes first.",
         "",
         "use crate::pretrained::{Preprocess, PretrainedWeights};",
         "",
@@ -183,6 +203,7 @@ def render(entries):
             f"        acc_top5: {rust_float(e['acc_top5'])},",
             f"        gflops: {rust_float(e['gflops'])},",
             f"        recipe: {rust_str(e['recipe'])},",
+            f"        transform_input: {'true' if e['transform_input'] else 'false'},",
             "        preprocess: Preprocess {",
             f"            resize: {e['resize']},",
             f"            crop: {e['crop']},",

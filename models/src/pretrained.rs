@@ -61,6 +61,9 @@ pub struct PretrainedWeights {
     pub gflops: f64,
     /// How the weights were trained.
     pub recipe: &'static str,
+    /// The model must be built with `transform_input` for these weights (GoogLeNet and
+    /// Inception v3, whose original weights expect `(x - 0.5) / 0.5` input).
+    pub transform_input: bool,
     /// How images must be prepared for these weights.
     pub preprocess: Preprocess,
 }

@@ -6,8 +6,9 @@
 // `file_size_mb` is meta["_file_size"], `num_params` meta["num_params"], `acc_top1`/`acc_top5`
 // meta["_metrics"]["ImageNet-1K"]["acc@1"/"acc@5"], `gflops` meta["_ops"], `recipe`
 // meta["recipe"]; `preprocess` is read from `.transforms()` (ImageClassification:
-// resize_size, crop_size, interpolation.value, mean, std). Within a model the DEFAULT tag
-// comes first.
+// resize_size, crop_size, interpolation.value, mean, std); `transform_input` is whether
+// torchvision's builder turns that option on for the weights. Within a model the DEFAULT
+// tag comes first.
 
 use crate::pretrained::{Preprocess, PretrainedWeights};
 
@@ -25,6 +26,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 79.066,
         gflops: 0.714,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -45,6 +47,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 88.628,
         gflops: 7.609,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -65,6 +68,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 89.81,
         gflops: 7.609,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -85,6 +89,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 89.246,
         gflops: 11.308,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -105,6 +110,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 90.374,
         gflops: 11.308,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -125,6 +131,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 90.382,
         gflops: 15.47,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -145,6 +152,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 91.516,
         gflops: 15.47,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -165,6 +173,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 90.876,
         gflops: 19.632,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -185,6 +194,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 91.842,
         gflops: 19.632,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#alexnet-and-vgg",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -205,6 +215,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 89.078,
         gflops: 1.814,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#resnet",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -225,6 +236,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 91.42,
         gflops: 3.664,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#resnet",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -245,6 +257,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 95.434,
         gflops: 4.089,
         recipe: "https://github.com/pytorch/vision/issues/3995#issuecomment-1013906621",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 232,
             crop: 224,
@@ -265,6 +278,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 92.862,
         gflops: 4.089,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#resnet",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -285,6 +299,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 95.78,
         gflops: 7.801,
         recipe: "https://github.com/pytorch/vision/issues/3995#new-recipe",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 232,
             crop: 224,
@@ -305,6 +320,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 93.546,
         gflops: 7.801,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#resnet",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,
@@ -325,6 +341,7 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 96.002,
         gflops: 11.514,
         recipe: "https://github.com/pytorch/vision/issues/3995#new-recipe",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 232,
             crop: 224,
@@ -345,6 +362,133 @@ pub(crate) const TORCHVISION_WEIGHTS: &[PretrainedWeights] = &[
         acc_top5: 94.046,
         gflops: 11.514,
         recipe: "https://github.com/pytorch/vision/tree/main/references/classification#resnet",
+        transform_input: false,
+        preprocess: Preprocess {
+            resize: 256,
+            crop: 224,
+            interpolation: "bilinear",
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        },
+    },
+    PretrainedWeights {
+        model: "googlenet",
+        tag: "IMAGENET1K_V1",
+        default: true,
+        url: "https://download.pytorch.org/models/googlenet-1378be20.pth",
+        sha256_prefix: "1378be20",
+        file_size_mb: 49.731,
+        num_params: 6624904,
+        acc_top1: 69.778,
+        acc_top5: 89.53,
+        gflops: 1.498,
+        recipe: "https://github.com/pytorch/vision/tree/main/references/classification#googlenet",
+        transform_input: true,
+        preprocess: Preprocess {
+            resize: 256,
+            crop: 224,
+            interpolation: "bilinear",
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        },
+    },
+    PretrainedWeights {
+        model: "inception_v3",
+        tag: "IMAGENET1K_V1",
+        default: true,
+        url: "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+        sha256_prefix: "0cc3c7bd",
+        file_size_mb: 103.903,
+        num_params: 27161264,
+        acc_top1: 77.294,
+        acc_top5: 93.45,
+        gflops: 5.713,
+        recipe: "https://github.com/pytorch/vision/tree/main/references/classification#inception-v3",
+        transform_input: true,
+        preprocess: Preprocess {
+            resize: 342,
+            crop: 299,
+            interpolation: "bilinear",
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        },
+    },
+    PretrainedWeights {
+        model: "densenet121",
+        tag: "IMAGENET1K_V1",
+        default: true,
+        url: "https://download.pytorch.org/models/densenet121-a639ec97.pth",
+        sha256_prefix: "a639ec97",
+        file_size_mb: 30.845,
+        num_params: 7978856,
+        acc_top1: 74.434,
+        acc_top5: 91.972,
+        gflops: 2.834,
+        recipe: "https://github.com/pytorch/vision/pull/116",
+        transform_input: false,
+        preprocess: Preprocess {
+            resize: 256,
+            crop: 224,
+            interpolation: "bilinear",
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        },
+    },
+    PretrainedWeights {
+        model: "densenet161",
+        tag: "IMAGENET1K_V1",
+        default: true,
+        url: "https://download.pytorch.org/models/densenet161-8d451a50.pth",
+        sha256_prefix: "8d451a50",
+        file_size_mb: 110.369,
+        num_params: 28681000,
+        acc_top1: 77.138,
+        acc_top5: 93.56,
+        gflops: 7.728,
+        recipe: "https://github.com/pytorch/vision/pull/116",
+        transform_input: false,
+        preprocess: Preprocess {
+            resize: 256,
+            crop: 224,
+            interpolation: "bilinear",
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        },
+    },
+    PretrainedWeights {
+        model: "densenet169",
+        tag: "IMAGENET1K_V1",
+        default: true,
+        url: "https://download.pytorch.org/models/densenet169-b2777c0a.pth",
+        sha256_prefix: "b2777c0a",
+        file_size_mb: 54.708,
+        num_params: 14149480,
+        acc_top1: 75.6,
+        acc_top5: 92.806,
+        gflops: 3.36,
+        recipe: "https://github.com/pytorch/vision/pull/116",
+        transform_input: false,
+        preprocess: Preprocess {
+            resize: 256,
+            crop: 224,
+            interpolation: "bilinear",
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        },
+    },
+    PretrainedWeights {
+        model: "densenet201",
+        tag: "IMAGENET1K_V1",
+        default: true,
+        url: "https://download.pytorch.org/models/densenet201-c1103571.pth",
+        sha256_prefix: "c1103571",
+        file_size_mb: 77.373,
+        num_params: 20013928,
+        acc_top1: 76.896,
+        acc_top5: 93.37,
+        gflops: 4.291,
+        recipe: "https://github.com/pytorch/vision/pull/116",
+        transform_input: false,
         preprocess: Preprocess {
             resize: 256,
             crop: 224,

@@ -354,3 +354,22 @@ fn odd_input_sizes_keep_traced_and_real_shapes_equal() {
     check_model("resnet20", [3, 33, 33]);
     check_model("resnet18", [3, 45, 45]);
 }
+
+#[test]
+fn published_weights_fit_the_registered_models() {
+    let device = Device::flex();
+    for weights in zoo_models::pretrained::all() {
+        let info = info(weights.model).unwrap();
+        let mut options = ModelOptions::default();
+        if weights.transform_input {
+            assert!(info.transform_input, "{}: transform_input", weights.model);
+            options = options.with_transform_input(true);
+        }
+        let model = info.build_with(&options, &device).unwrap();
+        // torchvision's num_params is the inference model's: without GoogLeNet's auxiliary
+        // classifiers (which the files hold and the loader skips), with Inception v3's.
+        assert_eq!(trainable_params(&model), weights.num_params, "{} {}", weights.model, weights.tag);
+        let crop = weights.preprocess.crop;
+        model.summary(info.name, [3, crop, crop]).unwrap_or_else(|e| panic!("{}: {e}", weights.model));
+    }
+}

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::{ArgGroup, Args};
+use zoo_models::pretrained::PretrainedWeights;
 use zoo_models::weights::{LoadOptions, LoadReport};
 use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
 use zoo_train::TrainError;
@@ -54,13 +55,17 @@ pub struct LoadedWeights {
     pub path: PathBuf,
 }
 
-/// Resolves `--weights`/`--pretrained` to a file (downloading if needed).
-pub fn weights_path(model: &str, args: &WeightsArgs) -> Result<PathBuf, String> {
+/// Resolves `--weights`/`--pretrained` to a file (downloading if needed), with the published
+/// weights' entry for `--pretrained`.
+pub fn weights_path(
+    model: &str,
+    args: &WeightsArgs,
+) -> Result<(PathBuf, Option<&'static PretrainedWeights>), String> {
     match (&args.weights, &args.pretrained) {
-        (Some(path), _) => Ok(path.clone()),
+        (Some(path), _) => Ok((path.clone(), None)),
         (None, Some(tag)) => {
             let weights = zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| e.to_string())?;
-            zoo_train::pretrained::fetch(weights).map_err(|e| e.to_string())
+            Ok((zoo_train::pretrained::fetch(weights).map_err(|e| e.to_string())?, Some(weights)))
         }
         (None, None) => Err("give --weights FILE or --pretrained".into()),
     }
@@ -69,13 +74,15 @@ pub fn weights_path(model: &str, args: &WeightsArgs) -> Result<PathBuf, String> 
 /// Builds `model` on `device` and loads its weights as `args` say.
 pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<LoadedWeights, String> {
     zoo_models::info(model).map_err(|e| e.to_string())?;
-    let path = weights_path(model, args)?;
+    let (path, published) = weights_path(model, args)?;
     let mut options = ModelOptions::default();
     if let Some(n) = args.classes {
         options = options.with_num_classes(n as usize);
     }
     options.aux_logits = args.aux_logits;
-    options.transform_input = args.transform_input.then_some(true);
+    // torchvision builds GoogLeNet and Inception v3 with transform_input for their weights.
+    let published_with_transform = published.is_some_and(|w| w.transform_input);
+    options.transform_input = (args.transform_input || published_with_transform).then_some(true);
     let mut network = zoo_models::create(model, &options, device).map_err(|e| e.to_string())?;
     let load_options = LoadOptions { allow_partial: args.allow_partial, top_level_key: args.top_level_key.clone() };
     let report = zoo_train::load_weights_with(&mut network, &path, &load_options).map_err(|e| match e {

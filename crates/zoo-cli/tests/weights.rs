@@ -199,6 +199,12 @@ fn pretrained_lists_torchvisions_table() {
     assert_eq!(rows[0]["preprocess"]["resize"], 232);
     let out = zoo(&["pretrained"]);
     assert_ok(&out);
-    assert_eq!(stdout(&out).lines().filter(|l| l.contains("IMAGENET1K")).count(), 17);
+    assert_eq!(stdout(&out).lines().filter(|l| l.contains("IMAGENET1K")).count(), 23);
+    // Inception v3's weights were evaluated at 299 after resizing to 342, on transformed input.
+    let out = zoo(&["pretrained", "inception_v3", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rows[0]["preprocess"]["crop"], 299);
+    assert_eq!(rows[0]["preprocess"]["resize"], 342);
+    assert_eq!(rows[0]["transform_input"], true);
     assert_one_line_error(&zoo(&["pretrained", "resnet2?"]), &["no published weights"]);
 }

@@ -15,6 +15,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use zoo_models::alexnet::AlexNetConfig;
+use zoo_models::densenet::DenseNetConfig;
 use zoo_models::vgg::{VggConfig, VggDepth};
 use zoo_models::zfnet::ZfNetConfig;
 use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
@@ -100,6 +101,28 @@ fn alexnet_forward_matches_flex() {
 fn zfnet_forward_matches_flex() {
     let config = ZfNetConfig::new().with_num_classes(10).with_hidden(256);
     check_built("zfnet", |d| ZooModel::Plain(config.init(d)), [1, 3, 63, 63]);
+}
+
+/// Inception modules: parallel branches, concatenation, ceil-mode pools, transform_input.
+#[test]
+fn googlenet_forward_matches_flex() {
+    let options = ModelOptions::default().with_num_classes(10).with_transform_input(true);
+    check_forward("googlenet", options, [1, 3, 32, 32]);
+}
+
+/// Factorised 1x7/7x1 and 1x3/3x1 convolutions and padded average pools, at the smallest input
+/// the network takes without its auxiliary classifier.
+#[test]
+fn inception_v3_forward_matches_flex() {
+    let options = ModelOptions::default().with_num_classes(10).with_aux_logits(false);
+    check_forward("inception_v3", options, [1, 3, 75, 75]);
+}
+
+/// Dense blocks' running concatenation and transitions, on a DenseNet small enough for llvmpipe.
+#[test]
+fn densenet_forward_matches_flex() {
+    let config = DenseNetConfig::new(8, [2, 2, 2, 2], 16).with_num_classes(10);
+    check_built("densenet", |d| ZooModel::DenseNet(config.init(d)), [1, 3, 32, 32]);
 }
 
 /// One SGD step of ResNet-20 (convolution, BatchNorm in training mode, residual additions,
