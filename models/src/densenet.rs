@@ -17,7 +17,7 @@
 //! them, and so do these remaps.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
@@ -81,6 +81,13 @@ fn conv(in_channels: usize, out_channels: usize, kernel: usize, stride: usize, p
         .with_bias(false)
         .with_initializer(kaiming())
         .init(d)
+}
+
+/// The classifier as torchvision initialises it: PyTorch's default weights, a zero bias.
+fn zero_bias_linear(d_input: usize, d_output: usize, d: &Device) -> Linear {
+    let mut linear = LinearConfig::new(d_input, d_output).init(d);
+    linear.bias = Some(Param::from_tensor(Tensor::zeros([d_output], d)));
+    linear
 }
 
 /// One layer of a dense block: BN-ReLU-conv1x1 to `bn_size * growth` channels, BN-ReLU-conv3x3 to
@@ -286,8 +293,7 @@ impl DenseNetConfig {
             },
             relu: Relu::new(),
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            // torchvision zeroes the classifier's bias and keeps Linear's default weights.
-            classifier: LinearConfig::new(channels, self.num_classes).init(d),
+            classifier: zero_bias_linear(channels, self.num_classes, d),
         }
     }
 }

@@ -17,7 +17,7 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, Paddin
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{flatten, trace_concat, trace_flatten, transform_imagenet_input, BasicConv2d};
-use crate::model::{AuxLogits, ImageClassifier, TrainingOutput};
+use crate::model::{forward_with_aux, AuxLogits, ImageClassifier, TrainingOutput};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Weight of each auxiliary classifier's loss (Szegedy et al. 2014, §5; torchvision's reference
@@ -359,9 +359,7 @@ impl ImageClassifier for GoogLeNet {
     }
 
     fn forward_train(&self, x: Tensor<4>) -> TrainingOutput {
-        let mut aux = Vec::new();
-        let features = self.body(x, &mut |_, _| {}, Some(&mut aux));
-        TrainingOutput { logits: self.forward_head(features), aux }
+        forward_with_aux(self, |aux| self.body(x, &mut |_, _| {}, Some(aux)))
     }
 
     fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {

@@ -35,6 +35,17 @@ pub struct TrainingOutput {
     pub aux: Vec<AuxLogits>,
 }
 
+/// [`ImageClassifier::forward_train`] for a network whose body pushes its auxiliary classifiers'
+/// logits into the vector it is given: the body, then the main head.
+pub(crate) fn forward_with_aux<M: ImageClassifier + ?Sized>(
+    model: &M,
+    body: impl FnOnce(&mut Vec<AuxLogits>) -> Tensor<4>,
+) -> TrainingOutput {
+    let mut aux = Vec::new();
+    let features = body(&mut aux);
+    TrainingOutput { logits: model.forward_head(features), aux }
+}
+
 /// An image classifier: a convolutional body that turns `[N, C, H, W]` images into feature maps,
 /// and a head that turns the last feature map into `[N, num_classes]` logits.
 ///

@@ -85,7 +85,8 @@ pub struct ModelOptions {
     pub num_classes: Option<usize>,
     /// Channels of the input image (default: 3, or 1 for LeNet-5).
     pub in_channels: Option<usize>,
-    /// Dropout probability of the classifier, for the models that have one.
+    /// Dropout probability of the classifier, for the models that have one (DenseNet: the
+    /// dropout after every dense layer, torchvision's `drop_rate`).
     pub dropout: Option<f64>,
     /// Build the auxiliary classifiers (GoogLeNet: off by default; Inception v3: on).
     pub aux_logits: Option<bool>,
