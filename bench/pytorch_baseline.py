@@ -160,13 +160,28 @@ def bench_infer(model, x, warmup, iters, timer):
     return {"total": times, "forward": times}
 
 
+# The zoo's weights of the auxiliary classifiers' losses (models/src/googlenet.rs, inception.rs).
+AUX_LOSS_WEIGHTS = {"GoogLeNetOutputs": 0.3, "InceptionOutputs": 0.4}
+
+
+def training_loss(out, y):
+    """Cross-entropy, plus the weighted losses of GoogLeNet's and Inception v3's auxiliary
+    classifiers when the model returns them (torchvision's namedtuples in train mode), as the
+    zoo's training loop computes it."""
+    if isinstance(out, tuple):
+        weight = AUX_LOSS_WEIGHTS[type(out).__name__]
+        aux = [a for name, a in out._asdict().items() if name != "logits" and a is not None]
+        return F.cross_entropy(out.logits, y) + sum(weight * F.cross_entropy(a, y) for a in aux)
+    return F.cross_entropy(out, y)
+
+
 def bench_train(model, x, y, warmup, iters, timer):
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     phases = {"total": [], "forward": [], "backward": [], "step": []}
     for i in range(warmup + iters):
         t0 = timer.now()
-        loss = F.cross_entropy(model(x), y)
+        loss = training_loss(model(x), y)
         t1 = timer.now()
         loss.backward()
         t2 = timer.now()

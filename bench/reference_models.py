@@ -33,6 +33,8 @@ DEFAULTS = {
     **{f"densenet{d}": (IMAGENET, 1000) for d in (121, 161, 169, 201)},
 }
 MODEL_NAMES = list(DEFAULTS)
+# The registry's default of `aux_logits` where the model has auxiliary classifiers.
+ZOO_AUX_LOGITS = {"googlenet": False, "inception_v3": True}
 
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 
@@ -204,8 +206,9 @@ def _replace_first_conv(model, in_channels):
     raise ValueError("model has no Conv2d")
 
 
-def create(name, num_classes=None, in_channels=None):
-    """Any zoo model by its registry name, with the registry's defaults where an option is None."""
+def create(name, num_classes=None, in_channels=None, aux_logits=None):
+    """Any zoo model by its registry name, with the registry's defaults where an option is None.
+    `aux_logits` applies to googlenet (zoo default: off, torchvision's: on) and inception_v3 (on)."""
     if name not in DEFAULTS:
         close = fnmatch.filter(MODEL_NAMES, f"*{name}*")
         raise ValueError(f"unknown model {name!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
@@ -220,7 +223,11 @@ def create(name, num_classes=None, in_channels=None):
         return CifarResNet(int(name[6:]), num_classes, in_channels)
     import torchvision  # only needed for its own models
 
-    model = getattr(torchvision.models, name)(weights=None, num_classes=num_classes)
+    kwargs = {}
+    if name in ZOO_AUX_LOGITS:
+        # init_weights=True is torchvision's default for these, stated to silence its warning.
+        kwargs = {"aux_logits": ZOO_AUX_LOGITS[name] if aux_logits is None else aux_logits, "init_weights": True}
+    model = getattr(torchvision.models, name)(weights=None, num_classes=num_classes, **kwargs)
     return _replace_first_conv(model, in_channels) if in_channels != 3 else model
 
 
@@ -294,10 +301,8 @@ EXPECTED_PARAMS = {
     "resnet44": 658_586,
     "resnet56": 853_018,
     "resnet110": 1_727_962,
-    # torchvision builds GoogLeNet and Inception v3 with their auxiliary classifiers by default
-    # (as its published weights have them); the zoo's googlenet leaves them out by default
-    # (6,624,904) and loads such weights by skipping them.
-    "googlenet": 13_004_888,
+    # Without the auxiliary classifiers (13,004,888 with them), as the zoo's default.
+    "googlenet": 6_624_904,
     "inception_v3": 27_161_264,
     "densenet121": 7_978_856,
     "densenet161": 28_681_000,

@@ -68,7 +68,9 @@ def randomize_batch_norms(model, generator, input_shape):
 def make(name, out_dir, batch, seed, formats):
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model = reference_models.create(name)
+    # With GoogLeNet's auxiliary classifiers, as torchvision's published weights have them: the
+    # zoo's default googlenet (without them) must skip them when it loads.
+    model = reference_models.create(name, aux_logits=True if name == "googlenet" else None)
     (c, h, w), classes = reference_models.DEFAULTS[name]
     randomize_batch_norms(model, generator, (c, h, w))
     model.eval()

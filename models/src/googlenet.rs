@@ -168,19 +168,17 @@ impl InceptionAux {
         self.fc2.forward(self.dropout.forward(self.relu.forward(self.fc1.forward(x))))
     }
 
-    /// Traces the head stored in field `name`.
-    pub fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) -> Result<SampleShape, ShapeError> {
-        t.auxiliary(|t| {
-            t.scope(name, |t| {
-                let x = t.layer("pool", &self.pool, input)?;
-                let x = self.conv.trace(t, "conv", &x)?;
-                let x = trace_flatten(t, &x);
-                let x = t.layer("fc1", &self.fc1, &x)?;
-                let x = t.layer("relu", &self.relu, &x)?;
-                let x = t.layer("dropout", &self.dropout, &x)?;
-                t.layer("fc2", &self.fc2, &x)
-            })
-        })
+    /// Traces the head stored in field `name` (see [`Tracer::auxiliary`]).
+    pub fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) {
+        t.auxiliary(name, crate::count_params(self), |t| {
+            let x = t.layer("pool", &self.pool, input)?;
+            let x = self.conv.trace(t, "conv", &x)?;
+            let x = trace_flatten(t, &x);
+            let x = t.layer("fc1", &self.fc1, &x)?;
+            let x = t.layer("relu", &self.relu, &x)?;
+            let x = t.layer("dropout", &self.dropout, &x)?;
+            t.layer("fc2", &self.fc2, &x)
+        });
     }
 }
 
@@ -376,13 +374,13 @@ impl ImageClassifier for GoogLeNet {
         x = t.layer("maxpool3", &self.maxpool3, &x)?;
         x = self.inception4a.trace(t, "inception4a", &x)?;
         if let Some(head) = &self.aux1 {
-            head.trace(t, "aux1", &x)?;
+            head.trace(t, "aux1", &x);
         }
         x = self.inception4b.trace(t, "inception4b", &x)?;
         x = self.inception4c.trace(t, "inception4c", &x)?;
         x = self.inception4d.trace(t, "inception4d", &x)?;
         if let Some(head) = &self.aux2 {
-            head.trace(t, "aux2", &x)?;
+            head.trace(t, "aux2", &x);
         }
         x = self.inception4e.trace(t, "inception4e", &x)?;
         x = t.layer("maxpool4", &self.maxpool4, &x)?;

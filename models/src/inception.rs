@@ -576,7 +576,7 @@ impl ImageClassifier for Inception3 {
             x = t.scope(name, |t| m.trace(t, &x))?;
         }
         if let Some(head) = &self.AuxLogits {
-            t.auxiliary(|t| t.scope("AuxLogits", |t| head.trace(t, &x)))?;
+            t.auxiliary("AuxLogits", crate::count_params(head), |t| head.trace(t, &x));
         }
         x = t.scope("Mixed_7a", |t| self.Mixed_7a.trace(t, &x))?;
         for (name, m) in [("Mixed_7b", &self.Mixed_7b), ("Mixed_7c", &self.Mixed_7c)] {

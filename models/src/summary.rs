@@ -55,6 +55,10 @@ pub struct ModelSummary {
     /// Multiply-accumulates of an inference forward pass for one image (auxiliary classifiers,
     /// which run only in training, excluded).
     pub macs: u64,
+    /// Why an auxiliary classifier cannot run on this input (its feature map vanishes), when it
+    /// cannot: inference is unaffected, training with the head is not possible at this size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auxiliary_error: Option<String>,
     /// Leaf layers in execution order.
     pub layers: Vec<LayerSummary>,
 }
@@ -92,6 +96,12 @@ impl ModelSummary {
         out.push_str(&format!("MACs per image: {} ({} G)\n", group_digits(self.macs), format_significant(self.gmacs(), 4)));
         if self.layers.iter().any(|l| l.auxiliary) {
             out.push_str("* auxiliary classifier: trained with the network, not run in inference; its parameters count, its MACs do not\n");
+        }
+        if let Some(e) = &self.auxiliary_error {
+            out.push_str(&format!(
+                "* the auxiliary classifier cannot train on a {} input ({e}); inference is unaffected\n",
+                format_shape(&self.input_shape)
+            ));
         }
         out
     }
@@ -226,6 +236,7 @@ pub struct Tracer {
     scopes: Vec<String>,
     rows: Vec<LayerSummary>,
     auxiliary: bool,
+    auxiliary_error: Option<String>,
 }
 
 impl Tracer {
@@ -242,13 +253,33 @@ impl Tracer {
         out
     }
 
-    /// Runs `f` for an auxiliary classifier: its rows are marked, and their MACs left out of the
-    /// inference total.
-    pub fn auxiliary<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+    /// Traces the auxiliary classifier stored in field `name`, which has `params` (trainable
+    /// parameters, buffers): its rows are marked and their MACs left out of the inference total.
+    /// An input too small for the head does not stop the trace, since inference never runs it:
+    /// the head becomes one row with its parameters, and the summary's
+    /// [`auxiliary_error`](ModelSummary::auxiliary_error) says why it cannot train at this size.
+    pub fn auxiliary(
+        &mut self,
+        name: &str,
+        params: (usize, usize),
+        f: impl FnOnce(&mut Self) -> Result<SampleShape, ShapeError>,
+    ) {
         let outer = std::mem::replace(&mut self.auxiliary, true);
-        let out = f(self);
+        let start = self.rows.len();
+        if let Err(e) = self.scope(name, f) {
+            self.rows.truncate(start);
+            self.rows.push(LayerSummary {
+                name: self.path(name),
+                kind: "AuxiliaryClassifier".into(),
+                output_shape: Vec::new(),
+                params: params.0,
+                buffers: params.1,
+                macs: 0,
+                auxiliary: true,
+            });
+            self.auxiliary_error.get_or_insert_with(|| e.to_string());
+        }
         self.auxiliary = outer;
-        out
     }
 
     /// The dotted path of `name` inside the current scope.
@@ -305,6 +336,7 @@ impl Tracer {
             trainable_params: self.rows.iter().map(|r| r.params).sum(),
             buffers: self.rows.iter().map(|r| r.buffers).sum(),
             macs: self.rows.iter().filter(|r| !r.auxiliary).map(|r| r.macs).sum(),
+            auxiliary_error: self.auxiliary_error,
             layers: self.rows,
         }
     }

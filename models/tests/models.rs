@@ -297,10 +297,19 @@ fn inception_v3_without_aux_classifier() {
     check_model_with("inception_v3", options.clone(), [3, 75, 75]);
     let err = create("inception_v3", &options, &Device::flex()).unwrap().summary("inception_v3", [3, 74, 74]).unwrap_err();
     assert!(err.to_string().contains("Mixed_7a"), "{err}");
-    // With the head, 298x298 leaves a 4x4 map for its 5x5 convolution.
+    // With the head, 298x298 leaves a 4x4 map for its 5x5 convolution: inference still works,
+    // training with the head does not, and the summary says so while counting its parameters.
     let with_head = create("inception_v3", &ModelOptions::default(), &Device::flex()).unwrap();
-    let err = with_head.summary("inception_v3", [3, 298, 298]).unwrap_err();
-    assert!(err.to_string().contains("AuxLogits.conv1.conv"), "{err}");
+    let summary = with_head.summary("inception_v3", [3, 298, 298]).unwrap();
+    let err = summary.auxiliary_error.clone().expect("the head cannot run");
+    assert!(err.contains("AuxLogits.conv1.conv"), "{err}");
+    assert_eq!(summary.trainable_params, 27_161_264);
+    let head = summary.layers.iter().find(|l| l.name == "AuxLogits").unwrap();
+    assert_eq!((head.kind.as_str(), head.params), ("AuxiliaryClassifier", 27_161_264 - 23_834_568));
+    assert!(summary.to_table().contains("cannot train on a 3x298x298 input"));
+    let logits = with_head.forward(Tensor::zeros([1, 3, 224, 224], &Device::flex()));
+    assert_eq!(logits.dims(), [1, 1000]);
+    assert!(info("inception_v3").unwrap().default_summary(&Device::flex()).auxiliary_error.is_none());
 }
 
 #[test]

@@ -319,3 +319,16 @@ fn googlenet_trains_its_auxiliary_classifiers_with_weight_0_3() {
     let (train, valid) = googlenet_losses(dir.path(), false);
     assert!((train / valid - 1.0).abs() < 0.05, "without the heads: train {train} / valid {valid}");
 }
+
+#[test]
+fn an_input_too_small_for_an_auxiliary_classifier_is_one_line_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let resize = r#"[{"type": "resize", "size": [96, 96]}]"#;
+    let (train, eval) = (format!("train_transforms={resize}"), format!("eval_transforms={resize}"));
+    let args = ["train", "--recipe", "lenet5-synth", "--set", "model=inception_v3", "--set", &train, "--set", &eval];
+    let output = zoo(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert_one_line_error(&output, "the auxiliary classifier cannot train on a 1x96x96 input");
+    assert!(text(&output.stderr).contains("--set aux_logits=false"), "{}", text(&output.stderr));
+    assert!(!out.join("model.bpk").exists());
+}

@@ -455,6 +455,9 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
     let heap_before = heap_window_start();
     let model = zoo_models::create(&row.model, &options, &device).map_err(|e| e.to_string())?;
     let summary = model.summary(&row.model, input).map_err(|e| e.to_string())?;
+    if let (BenchMode::Train, Some(e)) = (row.mode, &summary.auxiliary_error) {
+        return Err(format!("the auxiliary classifier cannot train at this input ({e})"));
+    }
     row.params = summary.trainable_params;
     row.gmacs = summary.gmacs();
     let classes = summary.output_shape.last().copied().unwrap_or(1);
@@ -502,8 +505,9 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
             let (mut fwd, mut bwd, mut opt, mut all) = (vec![], vec![], vec![], vec![]);
             for i in 0..plan.warmup + plan.iters {
                 let t0 = Instant::now();
-                let logits = model.forward(images.clone());
-                let loss = crate::classifier::cross_entropy(logits, labels.clone(), None, 0.0);
+                // What training computes: auxiliary classifiers (GoogLeNet, Inception v3) included.
+                let output = model.forward_train(images.clone());
+                let loss = crate::classifier::training_loss(&output, &labels, None, 0.0);
                 sync(&device)?;
                 let t1 = Instant::now();
                 let grads = loss.backward();

@@ -279,9 +279,16 @@ pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, Tr
     let model = zoo_models::create(&config.model, &options, device)
         .map_err(|e| TrainError::Config(e.to_string()))?;
     let info = zoo_models::info(&config.model).map_err(|e| TrainError::Config(e.to_string()))?;
-    model
+    let summary = model
         .summary(info.name, resolved.input)
         .map_err(|e| TrainError::Config(format!("{}: {e}", config.model)))?;
+    if let Some(e) = summary.auxiliary_error {
+        return Err(TrainError::Config(format!(
+            "{}: the auxiliary classifier cannot train on a {} input ({e}); --set aux_logits=false trains without it",
+            config.model,
+            zoo_models::summary::format_shape(&resolved.input)
+        )));
+    }
     Ok(model)
 }
 
