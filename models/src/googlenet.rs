@@ -321,21 +321,18 @@ impl GoogLeNet {
         let x = self.inception3b.forward(self.inception3a.forward(self.maxpool2.forward(x)));
         on_stage("inception3b", &x);
         let mut x = self.maxpool3.forward(x);
-        for (name, module) in [
-            ("inception4a", &self.inception4a),
-            ("inception4b", &self.inception4b),
-            ("inception4c", &self.inception4c),
-            ("inception4d", &self.inception4d),
-            ("inception4e", &self.inception4e),
+        let aux1 = self.aux1.as_ref().map(|h| ("aux1", h));
+        let aux2 = self.aux2.as_ref().map(|h| ("aux2", h));
+        for (module, head) in [
+            (&self.inception4a, aux1),
+            (&self.inception4b, None),
+            (&self.inception4c, None),
+            (&self.inception4d, aux2),
+            (&self.inception4e, None),
         ] {
             x = module.forward(x);
-            let head = match name {
-                "inception4a" => self.aux1.as_ref().map(|h| ("aux1", h)),
-                "inception4d" => self.aux2.as_ref().map(|h| ("aux2", h)),
-                _ => None,
-            };
-            if let (Some(out), Some((head_name, head))) = (aux.as_deref_mut(), head) {
-                out.push(AuxLogits { name: head_name, logits: head.forward(x.clone()), loss_weight: AUX_LOSS_WEIGHT });
+            if let (Some(out), Some((name, head))) = (aux.as_deref_mut(), head) {
+                out.push(AuxLogits { name, logits: head.forward(x.clone()), loss_weight: AUX_LOSS_WEIGHT });
             }
         }
         on_stage("inception4e", &x);

@@ -361,9 +361,10 @@ fn compare(
     file: &BTreeMap<String, Vec<usize>>,
     optional_heads: &[&str],
 ) -> LoadReport {
-    let absent_head = |key: &str| {
-        optional_heads.iter().any(|head| key.starts_with(head) && !model.keys().any(|k| k.starts_with(head)))
-    };
+    // The optional heads the model was built without, found once.
+    let absent_heads: Vec<&str> =
+        optional_heads.iter().copied().filter(|head| !model.keys().any(|k| k.starts_with(head))).collect();
+    let absent_head = |key: &str| absent_heads.iter().any(|head| key.starts_with(head));
     let mut report = LoadReport {
         format,
         loaded: 0,

@@ -130,8 +130,12 @@ fn heap_window_start() -> Option<usize> {
 pub fn peak_heap_during<R>(f: impl FnOnce() -> R) -> (R, Option<usize>) {
     let before = heap_window_start();
     let out = f();
-    let peak = before.map(|before| HEAP_PEAK.load(Ordering::Relaxed).saturating_sub(before));
-    (out, peak)
+    (out, before.map(heap_peak_since))
+}
+
+/// The peak of live heap bytes since [`heap_window_start`] returned `before`, above `before`.
+fn heap_peak_since(before: usize) -> usize {
+    HEAP_PEAK.load(Ordering::Relaxed).saturating_sub(before)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -546,8 +550,7 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
         row.peak_memory_mb = Some(device_peak as f64 / MIB);
         row.memory = Some("device-reserved".into());
     } else if let Some(before) = heap_before {
-        let peak = HEAP_PEAK.load(Ordering::Relaxed).saturating_sub(before);
-        row.peak_memory_mb = Some(peak as f64 / MIB);
+        row.peak_memory_mb = Some(heap_peak_since(before) as f64 / MIB);
         row.memory = Some("heap".into());
     }
     Ok(())
