@@ -273,6 +273,11 @@ fn densenet_loads_torchvision_and_pre_0_4_key_names() {
     let legacy_keys = SafeTensors::deserialize(&legacy_bytes).unwrap().names().into_iter().map(String::from).collect::<Vec<_>>();
     assert!(legacy_keys.contains(&"features.denseblock1.denselayer1.norm.1.running_var".to_string()), "{legacy_keys:?}");
 
+    // A misfit is reported in torchvision's names: block 2 of this file has a second layer.
+    let mut shallower = ZooModel::DenseNet(DenseNetConfig::new(4, [1, 1, 1, 1], 8).with_num_classes(5).init(&device));
+    let report = mismatch_report(load(&mut shallower, &legacy, &LoadOptions::default()).unwrap_err());
+    assert!(report.unexpected.contains(&"features.denseblock2.denselayer2.norm1.weight".to_string()), "{report:?}");
+
     let expected = logits(&source, [2, 3, 32, 32]);
     for file in [&exported, &legacy] {
         let mut copy = tiny();

@@ -471,6 +471,10 @@ fn load_pytorch_named<S: ModuleStore>(
         .map(|(k, t)| (k.clone(), t.shape.to_vec()))
         .collect();
     let mut report = compare(format, &pytorch_view(model), &file, optional_head_prefixes(model));
+    // The comparison ran on the model's own paths; report torchvision's names, as documented.
+    let name = |key: &mut String| *key = family_pytorch_key(model, std::mem::take(key));
+    report.missing.iter_mut().chain(report.unexpected.iter_mut()).for_each(name);
+    report.mismatched.iter_mut().for_each(|m| name(&mut m.key));
     if !options.allow_partial && !report.is_exact() {
         return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
     }
