@@ -10,10 +10,12 @@ timed ones. Ops (shapes NxCxHxW):
   lenet_conv1  1->6, 5x5, bias, on 1x32x32;  lenet_conv2  6->16, 5x5, bias, on 6x14x14
   linear       400->120 (LeNet's fc1)
 
-"forward" runs under torch.no_grad(). "forward+backward" runs the forward with autograd and
+"forward" runs under torch.no_grad(). "input_grad" and "weight_grad" (convolutions only) time one
+backward product alone, `aten.convolution_backward` with an output mask asking for that gradient
+only. "forward+backward" runs the forward with autograd and
 then torch.autograd.grad of a fixed random output gradient with respect to the input and every
 parameter, so a convolution does its three products (output, input gradient, weight gradient)
-and GFLOP/s counts 3x the forward FLOPs (2 x N x Cout x Hout x Wout x Cin x k x k for a
+and GFLOP/s counts 3x the forward FLOPs (1x for the single products) (2 x N x Cout x Hout x Wout x Cin x k x k for a
 convolution, 2 x N x in x out for a linear layer; none for BatchNorm and ReLU).
 
 Needs `pip install torch`.
@@ -82,12 +84,26 @@ def main():
     for op, module, shape, macs in cases(args.batch):
         module.train()
         x = torch.randn(shape)
-        for pass_name in ["forward"] if op == "relu" else ["forward", "forward+backward"]:
+        passes = ["forward"] if op == "relu" else ["forward", "forward+backward"]
+        if isinstance(module, nn.Conv2d):
+            passes[1:1] = ["input_grad", "weight_grad"]
+        for pass_name in passes:
             if pass_name == "forward":
 
                 def step():
                     with torch.no_grad():
                         module(x)
+
+                factor = 1
+            elif pass_name in ("input_grad", "weight_grad"):
+                grad_out = torch.randn_like(module(x).detach())
+                mask = [pass_name == "input_grad", pass_name == "weight_grad", False]
+                weight = module.weight.detach()
+
+                def step():
+                    torch.ops.aten.convolution_backward(
+                        grad_out, x, weight, None, module.stride, module.padding, module.dilation,
+                        False, [0, 0], module.groups, mask)
 
                 factor = 1
             else:

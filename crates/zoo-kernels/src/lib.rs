@@ -1,0 +1,210 @@
+//! # zoo-kernels
+//!
+//! burn-zoo's own CPU kernels for Burn's default backend, flex: 2-D convolution (forward,
+//! input gradient, weight gradient, bias) and BatchNorm (training and inference, with the ReLU
+//! and the residual add of ResNet blocks fused in). Burn 0.22.1's flex implements only the
+//! forward convolution itself; its backward passes and BatchNorm fall back to generic
+//! compositions of other ops, which made training several times slower than PyTorch on the
+//! same CPU.
+//!
+//! The entry points take and return backend-free tensors. On flex (with or without autodiff)
+//! they run this crate's kernels, each one graph node with a hand-written backward, through
+//! Burn's `backend_extension`; on any other device, or for shapes the kernels do not cover
+//! (grouped or dilated convolutions, other dtypes), they call Burn's own ops. `ZOO_KERNELS=burn`
+//! or [`set_kernels`] sends everything to Burn's ops, to compare the two.
+//!
+//! ```
+//! use burn::nn::conv::Conv2dConfig;
+//! use burn::nn::{BatchNormConfig, PaddingConfig2d};
+//! use burn::tensor::{Device, Distribution, Tensor};
+//!
+//! let device = Device::flex();
+//! let conv = Conv2dConfig::new([3, 16], [3, 3])
+//!     .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+//!     .init(&device);
+//! let norm = BatchNormConfig::new(16).init(&device);
+//! let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+//! // conv → BatchNorm → ReLU, as `relu(norm.forward(conv.forward(x)))` computes it.
+//! let y = zoo_kernels::batch_norm(&norm, zoo_kernels::conv2d_module(&conv, x), None, true);
+//! assert_eq!(y.dims(), [2, 16, 32, 32]);
+//! ```
+
+#![warn(missing_docs)]
+
+mod counters;
+#[cfg(feature = "flex")]
+pub mod cpu;
+#[cfg(feature = "flex")]
+mod flex;
+mod switch;
+
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, activation};
+
+pub use counters::{KernelCalls, kernel_calls};
+pub use switch::{ENV_VAR, Kernels, kernels, set_kernels};
+
+/// Whether the zoo's kernels take a call on tensors on this device.
+#[cfg(feature = "flex")]
+fn on_zoo_kernels(x: &Tensor<4>) -> bool {
+    kernels() == Kernels::Zoo && x.device() == burn::tensor::Device::flex() && x.dtype() == burn::tensor::DType::F32
+}
+
+/// 2-D convolution, `burn::tensor::module::conv2d`'s contract: `x` is `[N, C_in, H, W]`,
+/// `weight` `[C_out, C_in / groups, kh, kw]`, `bias` `[C_out]`.
+///
+/// ```
+/// use burn::tensor::ops::ConvOptions;
+/// use burn::tensor::{Device, Tensor};
+/// let device = Device::flex();
+/// let x = Tensor::<4>::ones([1, 2, 5, 5], &device);
+/// let weight = Tensor::<4>::ones([4, 2, 3, 3], &device);
+/// let options = ConvOptions::new_with_padding([2, 2], [(1, 0), (1, 0)], [1, 1], 1);
+/// let y = zoo_kernels::conv2d(x, weight, None, options);
+/// assert_eq!(y.dims(), [1, 4, 2, 2]);
+/// ```
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if on_zoo_kernels(&x) && options.groups == 1 && options.dilation == [1, 1] && weight.dtype() == x.dtype() {
+        use burn::backend::Dispatch;
+        use flex::ZooConvOps;
+        let y = match bias {
+            None => <Dispatch as ZooConvOps>::zoo_conv2d(x.into_dispatch(), weight.into_dispatch(), options),
+            Some(bias) => <Dispatch as ZooConvOps>::zoo_conv2d_bias(
+                x.into_dispatch(),
+                weight.into_dispatch(),
+                bias.into_dispatch(),
+                options,
+            ),
+        };
+        return Tensor::from_dispatch(y);
+    }
+    burn::tensor::module::conv2d(x, weight, bias, options)
+}
+
+/// [`Conv2d::forward`], through [`conv2d`].
+///
+/// ```
+/// use burn::nn::conv::Conv2dConfig;
+/// use burn::tensor::{Device, Tensor};
+/// let device = Device::flex();
+/// let conv = Conv2dConfig::new([1, 6], [5, 5]).init(&device);
+/// let y = zoo_kernels::conv2d_module(&conv, Tensor::<4>::zeros([2, 1, 32, 32], &device));
+/// assert_eq!(y.dims(), [2, 6, 28, 28]);
+/// ```
+pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, _, height, width] = x.dims();
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => [
+            same_padding(conv.kernel_size[0], conv.stride[0], height),
+            same_padding(conv.kernel_size[1], conv.stride[1], width),
+        ],
+    };
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+}
+
+/// burn-nn's `Same` padding (its helper is private): the output keeps `ceil(size / stride)`,
+/// the odd pixel of padding goes after.
+fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
+    let out = size.div_ceil(stride);
+    let total = if out > 0 { ((out - 1) * stride + kernel).saturating_sub(size) } else { 0 };
+    (total / 2, total - total / 2)
+}
+
+/// `relu?(norm(x) + residual)`: a [`BatchNorm`] layer, optionally followed by a residual add and
+/// a ReLU, fused into one op on flex.
+///
+/// Like [`BatchNorm::forward`], it normalises with the batch's statistics on an autodiff device
+/// while the layer is not frozen, and with the running statistics otherwise. Unlike it, it
+/// updates the running variance as PyTorch does, with the unbiased batch variance
+/// (`n / (n - 1)` times the biased one), so running statistics match a PyTorch run of the same
+/// model; it does so on every device and with either [`Kernels`] choice.
+///
+/// ```
+/// use burn::nn::BatchNormConfig;
+/// use burn::tensor::{Device, Tensor};
+/// let device = Device::flex().autodiff();
+/// let norm = BatchNormConfig::new(2).init(&device);
+/// let x = Tensor::<4>::from_floats([[[[1.0, 3.0]], [[0.0, 0.0]]]], &device);
+/// let y = zoo_kernels::batch_norm(&norm, x, None, false);
+/// // Unbiased variance of [1, 3] is 2: running_var = 0.9 * 1 + 0.1 * 2.
+/// let running_var = norm.running_var.value_sync().into_data().try_to_vec::<f32>().unwrap();
+/// assert!((running_var[0] - 1.1).abs() < 1e-6);
+/// ```
+pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
+    let device = x.device();
+    let training = device.is_autodiff() && norm.training.is_enabled();
+    #[cfg(feature = "flex")]
+    if on_zoo_kernels(&x) && residual.as_ref().is_none_or(|r| r.dims() == x.dims()) {
+        use burn::backend::Dispatch;
+        use flex::ZooBatchNormOps as Ops;
+        let [n, _, h, w] = x.dims();
+        let (gamma, beta) = (norm.gamma.val().into_dispatch(), norm.beta.val().into_dispatch());
+        let eps = norm.epsilon;
+        if training {
+            let (y, mean, variance) = match residual {
+                None => <Dispatch as Ops>::zoo_batch_norm_train(x.into_dispatch(), gamma, beta, eps, relu),
+                Some(r) => <Dispatch as Ops>::zoo_batch_norm_train_add(
+                    x.into_dispatch(),
+                    gamma,
+                    beta,
+                    r.into_dispatch(),
+                    eps,
+                    relu,
+                ),
+            };
+            update_running_statistics(norm, Tensor::from_dispatch(mean), Tensor::from_dispatch(variance), n * h * w);
+            return Tensor::from_dispatch(y);
+        }
+        let mean = norm.running_mean.value().to_device(&device).into_dispatch();
+        let variance = norm.running_var.value().to_device(&device).into_dispatch();
+        let y = match residual {
+            None => <Dispatch as Ops>::zoo_batch_norm_eval(x.into_dispatch(), gamma, beta, mean, variance, eps, relu),
+            Some(r) => <Dispatch as Ops>::zoo_batch_norm_eval_add(
+                x.into_dispatch(),
+                gamma,
+                beta,
+                mean,
+                variance,
+                r.into_dispatch(),
+                eps,
+                relu,
+            ),
+        };
+        return Tensor::from_dispatch(y);
+    }
+    let y = if training {
+        let [n, _, h, w] = x.dims();
+        let result = burn::tensor::module::batch_norm_train(x, norm.gamma.val(), norm.beta.val(), norm.epsilon);
+        update_running_statistics(norm, result.mean, result.variance, n * h * w);
+        result.output
+    } else {
+        let mean = norm.running_mean.value().to_device(&device);
+        let variance = norm.running_var.value().to_device(&device);
+        burn::tensor::module::batch_norm(x, norm.gamma.val(), norm.beta.val(), mean, variance, norm.epsilon)
+    };
+    let y = match residual {
+        Some(r) => y + r,
+        None => y,
+    };
+    if relu { activation::relu(y) } else { y }
+}
+
+/// `running = (1 - momentum) running + momentum batch`, with the unbiased batch variance.
+fn update_running_statistics(norm: &BatchNorm, mean: Tensor<1>, biased_variance: Tensor<1>, count: usize) {
+    let device = mean.device();
+    let unbiased =
+        if count > 1 { biased_variance.mul_scalar(count as f64 / (count - 1) as f64) } else { biased_variance };
+    let momentum = norm.momentum;
+    let running_mean = norm.running_mean.value_sync().to_device(&device);
+    let running_var = norm.running_var.value_sync().to_device(&device);
+    let running_mean = running_mean.mul_scalar(1.0 - momentum).add(mean.detach().mul_scalar(momentum));
+    let running_var = running_var.mul_scalar(1.0 - momentum).add(unbiased.detach().mul_scalar(momentum));
+    norm.running_mean.update(running_mean.detach());
+    norm.running_var.update(running_var.detach());
+}

@@ -1,0 +1,87 @@
+//! Which implementation the entry points use on flex: the zoo's kernels (the default) or Burn's
+//! own ops, so both can be timed in one run and a suspected kernel bug can be ruled out.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The two implementations of the convolution and BatchNorm entry points on flex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernels {
+    /// This crate's kernels (on flex; Burn's ops on every other device).
+    Zoo,
+    /// Burn's own ops everywhere.
+    Burn,
+}
+
+/// The environment variable that picks the implementation: `zoo` or `burn`.
+pub const ENV_VAR: &str = "ZOO_KERNELS";
+
+const UNSET: u8 = 0;
+static CHOICE: AtomicU8 = AtomicU8::new(UNSET);
+
+impl Kernels {
+    /// `zoo` or `burn`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernels::Zoo => "zoo",
+            Kernels::Burn => "burn",
+        }
+    }
+
+    /// Parses `zoo` or `burn`.
+    ///
+    /// ```
+    /// use zoo_kernels::Kernels;
+    /// assert_eq!(Kernels::parse("burn"), Ok(Kernels::Burn));
+    /// assert!(Kernels::parse("fast").is_err());
+    /// ```
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "zoo" => Ok(Kernels::Zoo),
+            "burn" => Ok(Kernels::Burn),
+            other => Err(format!("`{other}` is not a kernel implementation (zoo, burn)")),
+        }
+    }
+
+    /// What `ZOO_KERNELS` asks for: `Ok(None)` when it is unset.
+    pub fn from_env() -> Result<Option<Self>, String> {
+        match std::env::var(ENV_VAR) {
+            Ok(value) => Kernels::parse(value.trim()).map(Some).map_err(|e| format!("{ENV_VAR}: {e}")),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Kernels::Zoo => 1,
+            Kernels::Burn => 2,
+        }
+    }
+}
+
+/// The implementation in use: the last [`set_kernels`], else `ZOO_KERNELS`, else
+/// [`Kernels::Zoo`] (an unreadable `ZOO_KERNELS` also means the default; the `zoo` command
+/// line reports it as an error before running anything).
+pub fn kernels() -> Kernels {
+    match CHOICE.load(Ordering::Relaxed) {
+        1 => Kernels::Zoo,
+        2 => Kernels::Burn,
+        _ => {
+            let chosen = Kernels::from_env().ok().flatten().unwrap_or(Kernels::Zoo);
+            // Keep a choice made meanwhile by set_kernels.
+            let _ = CHOICE.compare_exchange(UNSET, chosen.code(), Ordering::Relaxed, Ordering::Relaxed);
+            kernels()
+        }
+    }
+}
+
+/// Chooses the implementation for every later call, in every thread.
+///
+/// ```
+/// use zoo_kernels::{kernels, set_kernels, Kernels};
+/// set_kernels(Kernels::Burn);
+/// assert_eq!(kernels(), Kernels::Burn);
+/// set_kernels(Kernels::Zoo);
+/// ```
+pub fn set_kernels(choice: Kernels) {
+    CHOICE.store(choice.code(), Ordering::Relaxed);
+}
