@@ -23,7 +23,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgP
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{batch_norm, flatten, trace_batch_norm, trace_concat, trace_flatten};
+use crate::layers::{batch_norm, batch_norm_relu, conv_forward, flatten, trace_batch_norm, trace_concat, trace_flatten};
 use crate::model::ImageClassifier;
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -127,8 +127,8 @@ impl DenseLayer {
 
     /// The layer's new features (not yet concatenated).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv1.forward(self.relu1.forward(self.norm1.forward(x)));
-        let x = self.conv2.forward(self.relu2.forward(self.norm2.forward(x)));
+        let x = conv_forward(&self.conv1, batch_norm_relu(Some(&self.norm1), x));
+        let x = conv_forward(&self.conv2, batch_norm_relu(Some(&self.norm2), x));
         self.dropout.forward(x)
     }
 
@@ -179,7 +179,7 @@ impl Transition {
 
     /// Applies the transition.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pool.forward(self.conv.forward(self.relu.forward(self.norm.forward(x))))
+        self.pool.forward(conv_forward(&self.conv, batch_norm_relu(Some(&self.norm), x)))
     }
 
     fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) -> Result<SampleShape, ShapeError> {
@@ -328,7 +328,7 @@ impl ImageClassifier for DenseNet {
     /// `denseblock3` (16), `features.norm5` (32).
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
         let f = &self.features;
-        let x = f.relu0.forward(batch_norm(&f.norm0, f.conv0.forward(x)));
+        let x = batch_norm_relu(f.norm0.as_ref(), conv_forward(&f.conv0, x));
         on_stage("features.relu0", &x);
         let mut x = f.pool0.forward(x);
         for (name, layers, transition) in self.blocks() {
@@ -338,7 +338,7 @@ impl ImageClassifier for DenseNet {
                 x = transition.forward(x);
             }
         }
-        let x = f.norm5.forward(x);
+        let x = batch_norm(Some(&f.norm5), x);
         on_stage("features.norm5", &x);
         x
     }

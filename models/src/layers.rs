@@ -11,7 +11,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, Identity, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{activation, Device, Tensor};
 
 use crate::summary::{format_shape, SampleShape, ShapeError, TraceLayer, TraceStep, Tracer};
 
@@ -40,8 +40,8 @@ impl Layer2d {
     /// Applies the layer.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Layer2d::Conv(l) => l.forward(x),
-            Layer2d::BatchNorm(l) => l.forward(x),
+            Layer2d::Conv(l) => conv_forward(l, x),
+            Layer2d::BatchNorm(l) => zoo_kernels::batch_norm(l, x, None, false),
             Layer2d::Relu(l) => l.forward(x),
             Layer2d::Tanh(l) => l.forward(x),
             Layer2d::MaxPool(l) => l.forward(x),
@@ -107,11 +107,36 @@ impl TraceLayer for Dense {
     }
 }
 
+/// Applies a convolution: what every model calls instead of `Conv2d::forward`, so every family
+/// runs on the zoo's CPU kernels on flex ([`zoo_kernels`]) and on Burn's op on other devices.
+pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::conv2d_module(conv, x)
+}
+
 /// Applies a BatchNorm that may have been folded away (`None`) by [`crate::fuse`].
-pub fn batch_norm(norm: &Option<BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+///
+/// Training updates the running variance with the unbiased batch variance, as PyTorch does
+/// ([`zoo_kernels::batch_norm`]).
+pub fn batch_norm(norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
     match norm {
-        Some(norm) => norm.forward(x),
+        Some(norm) => zoo_kernels::batch_norm(norm, x, None, false),
         None => x,
+    }
+}
+
+/// `relu(batch_norm(x))`, one fused op on flex.
+pub fn batch_norm_relu(norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    match norm {
+        Some(norm) => zoo_kernels::batch_norm(norm, x, None, true),
+        None => activation::relu(x),
+    }
+}
+
+/// `relu(batch_norm(x) + residual)`, a residual block's ending, one fused op on flex.
+pub fn batch_norm_add_relu(norm: Option<&BatchNorm>, x: Tensor<4>, residual: Tensor<4>) -> Tensor<4> {
+    match norm {
+        Some(norm) => zoo_kernels::batch_norm(norm, x, Some(residual), true),
+        None => activation::relu(x + residual),
     }
 }
 
@@ -287,7 +312,7 @@ impl BasicConv2d {
 
     /// Applies convolution, BatchNorm and ReLU.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.relu.forward(batch_norm(&self.bn, self.conv.forward(x)))
+        batch_norm_relu(self.bn.as_ref(), conv_forward(&self.conv, x))
     }
 
     /// Traces the block stored in field `name`.

@@ -10,7 +10,7 @@ use burn::nn::{LinearConfig, Linear, Relu, Tanh};
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{conv2d, flatten, trace_flatten, Activation, Layer2d};
+use crate::layers::{conv_forward, conv2d, flatten, trace_flatten, Activation, Layer2d};
 use crate::model::ImageClassifier;
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -89,9 +89,9 @@ impl LeNet5Config {
 
 impl ImageClassifier for LeNet5 {
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
-        let x = self.pool1.forward(self.activation.forward(self.conv1.forward(x)));
+        let x = self.pool1.forward(self.activation.forward(conv_forward(&self.conv1, x)));
         on_stage("pool1", &x);
-        let x = self.pool2.forward(self.activation.forward(self.conv2.forward(x)));
+        let x = self.pool2.forward(self.activation.forward(conv_forward(&self.conv2, x)));
         on_stage("pool2", &x);
         x
     }

@@ -12,7 +12,8 @@ use burn::tensor::ops::PadMode;
 use burn::tensor::{s, Device, Tensor};
 
 use crate::layers::{
-    batch_norm, conv2d_kaiming_out, flatten, forward_layers, trace_batch_norm, trace_flatten, trace_sequence, Layer2d,
+    batch_norm_add_relu, batch_norm_relu, conv_forward, conv2d_kaiming_out, flatten, forward_layers,
+    trace_batch_norm, trace_flatten, trace_sequence, Layer2d,
 };
 use crate::model::ImageClassifier;
 use crate::summary::{SampleShape, ShapeError, Tracer};
@@ -149,12 +150,15 @@ impl ResidualBlock {
             (None, Some(pad)) => pad.forward(x.clone()),
             (None, None) => x.clone(),
         };
-        let out = self.relu.forward(batch_norm(&self.bn1, self.conv1.forward(x)));
-        let mut out = batch_norm(&self.bn2, self.conv2.forward(out));
-        if let Some(conv3) = &self.conv3 {
-            out = batch_norm(&self.bn3, conv3.forward(self.relu.forward(out)));
+        let out = batch_norm_relu(self.bn1.as_ref(), conv_forward(&self.conv1, x));
+        let out = conv_forward(&self.conv2, out);
+        match &self.conv3 {
+            Some(conv3) => {
+                let out = conv_forward(conv3, batch_norm_relu(self.bn2.as_ref(), out));
+                batch_norm_add_relu(self.bn3.as_ref(), out, identity)
+            }
+            None => batch_norm_add_relu(self.bn2.as_ref(), out, identity),
         }
-        self.relu.forward(out + identity)
     }
 
     /// Traces the block's layers.
@@ -355,7 +359,7 @@ pub struct ResNet {
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
-        let x = self.relu.forward(batch_norm(&self.bn1, self.conv1.forward(x)));
+        let x = batch_norm_relu(self.bn1.as_ref(), conv_forward(&self.conv1, x));
         on_stage("relu", &x);
         forward_stages(&self.stages(), self.maxpool.forward(x), on_stage)
     }
