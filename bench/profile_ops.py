@@ -4,7 +4,8 @@
 Runs `perf record --call-graph dwarf` on `zoo bench` (one model, one backend, one mode, one batch
 size), then attributes every sample to the innermost backend kernel on its stack: a function of
 `burn_flex::ops::<module>` / `burn_ndarray::ops::<module>` (convolution, transposed convolution,
-pooling, binary, unary, reduce, ...), a layout copy, the GEMM library, or the allocator. Samples in
+pooling, binary, unary, reduce, ...), one of the zoo's own kernels (`zoo_kernels::cpu::*`), a
+layout copy, the GEMM library, or the allocator. Samples in
 the warm-up and the timed iterations are both counted, so run with few iterations; the model
 build and input generation are a small constant.
 
@@ -26,6 +27,9 @@ import tempfile
 
 # Innermost frames that name what the time is spent on, most specific first.
 KERNEL_PATTERNS = [
+    # The zoo's kernel drivers (their SIMD inner loops are charged to the driver that called them).
+    (re.compile(r"zoo_kernels::cpu::(conv|batch_norm)::([a-z0-9_]+)"), lambda m: f"zoo::{m.group(1)}::{m.group(2)}"),
+    (re.compile(r"zoo_kernels::"), lambda m: "zoo::other"),
     (re.compile(r"burn_(flex|ndarray)::ops::([a-z0-9_]+)::([a-zA-Z0-9_]+)"), lambda m: f"{m.group(2)}::{m.group(3)}"),
     (re.compile(r"burn_(flex|ndarray)::([a-z0-9_]+)::([a-zA-Z0-9_]+)"), lambda m: f"{m.group(2)}::{m.group(3)}"),
     (re.compile(r"burn_autodiff::([a-z0-9_:]+)"), lambda m: f"autodiff::{m.group(1).split('::')[-1]}"),
@@ -38,6 +42,11 @@ KERNEL_PATTERNS = [
 
 # Coarser groups for the summary table.
 GROUPS = [
+    (re.compile(r"^zoo::conv::input_grad"), "zoo conv input gradient"),
+    (re.compile(r"^zoo::conv::weight_grad"), "zoo conv weight gradient"),
+    (re.compile(r"^zoo::conv"), "zoo conv forward"),
+    (re.compile(r"^zoo::batch_norm"), "zoo BatchNorm (+ ReLU, + residual)"),
+    (re.compile(r"^zoo::"), "zoo kernels (other)"),
     (re.compile(r"conv_transpose"), "conv backward w.r.t. input (transposed conv)"),
     (re.compile(r"^conv::.*(weight|backward)"), "conv backward w.r.t. weight"),
     (re.compile(r"^conv::"), "conv (im2col + GEMM: forward, and weight gradients)"),

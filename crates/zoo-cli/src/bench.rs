@@ -58,6 +58,11 @@ pub struct BenchArgs {
     /// Fold BatchNorm into the convolutions before timing inference.
     #[arg(long)]
     pub fuse_bn: bool,
+    /// On flex, whose convolution and BatchNorm to time: `zoo` (the zoo's kernels), `burn`
+    /// (Burn's ops), or both (`burn,zoo`: each case twice, back to back). Default: the one in
+    /// use (`ZOO_KERNELS`, else zoo).
+    #[arg(long, value_name = "burn,zoo")]
+    pub kernels: Option<String>,
     /// A PyTorch baseline from `bench/pytorch_baseline.py`: adds ratio columns.
     #[arg(long, value_name = "BASELINE.json")]
     pub compare: Option<PathBuf>,
@@ -148,6 +153,22 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
         .collect::<Option<Vec<_>>>()
         .filter(|b| !b.is_empty())
         .ok_or_else(|| format!("--batch-sizes: expected positive integers like 1,32,128, got `{}`", args.batch_sizes))?;
+    let kernels = match &args.kernels {
+        None => Vec::new(),
+        Some(list) => {
+            let mut kernels = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let k = zoo_kernels::Kernels::parse(name).map_err(|e| format!("--kernels: {e}"))?;
+                if !kernels.contains(&k) {
+                    kernels.push(k);
+                }
+            }
+            if kernels.is_empty() {
+                return Err("--kernels: give `zoo`, `burn` or `burn,zoo`".into());
+            }
+            kernels
+        }
+    };
     let modes = match args.mode {
         ModeArg::Infer => vec![BenchMode::Infer],
         ModeArg::Train => vec![BenchMode::Train],
@@ -160,6 +181,7 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
         modes,
         input: args.input,
         fuse_bn: args.fuse_bn,
+        kernels,
         warmup: args.warmup,
         iters: args.iters as usize,
     })

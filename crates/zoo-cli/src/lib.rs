@@ -235,6 +235,8 @@ pub(crate) fn write_output(out: &mut dyn Write, text: &str) -> Result<(), String
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
+    // A misspelt ZOO_KERNELS must not silently time or train with the other implementation.
+    zoo_kernels::Kernels::from_env()?;
     match cli.command {
         Command::List { pattern, format } => run_list(&pattern, format, out),
         Command::Summary { model, input, classes, aux_logits, format } => {

@@ -2,7 +2,8 @@
 //! timm's `benchmark.py`, and the comparison with `bench/pytorch_baseline.py`, which writes the
 //! same JSON schema.
 //!
-//! Each case is one model × backend × batch size × mode. Inference times the forward pass of a
+//! Each case is one model × backend × batch size × mode (× kernel implementation on flex: the
+//! zoo's own or Burn's, see [`zoo_kernels::Kernels`]). Inference times the forward pass of a
 //! model built on the plain device; training times, separately, the forward pass with the loss,
 //! the backward pass and the optimizer step (SGD with momentum 0.9, as the PyTorch script does).
 //! Every timed phase ends with `device.sync()`, so asynchronous backends (wgpu) are timed to
@@ -17,6 +18,7 @@
 //!     modes: vec![BenchMode::Infer, BenchMode::Train],
 //!     input: None,
 //!     fuse_bn: false,
+//!     kernels: vec![],
 //!     warmup: 5,
 //!     iters: 20,
 //! };
@@ -34,6 +36,7 @@ use std::time::Instant;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use serde::{Deserialize, Serialize};
+use zoo_kernels::Kernels;
 use zoo_models::summary::{format_significant, render_table as render_rows};
 use zoo_models::{ImageClassifier, ModelOptions};
 
@@ -186,6 +189,10 @@ pub struct BenchPlan {
     /// Inference only: fold each BatchNorm into the convolution before it first
     /// ([`zoo_models::fuse::fuse_batch_norm`]).
     pub fuse_bn: bool,
+    /// On flex, the convolution and BatchNorm implementations to time, each case once per entry
+    /// and back to back (the zoo's kernels, Burn's ops); empty for the one in use. Other
+    /// backends always use Burn's ops and run once.
+    pub kernels: Vec<Kernels>,
     /// Untimed iterations before the timed ones.
     pub warmup: usize,
     /// Timed iterations; the figures are their medians.
@@ -195,7 +202,17 @@ pub struct BenchPlan {
 impl BenchPlan {
     /// Number of cases.
     pub fn len(&self) -> usize {
-        self.models.len() * self.backends.len() * self.batch_sizes.len() * self.modes.len()
+        let per_backend: usize = self.backends.iter().map(|b| self.kernel_variants(b).len()).sum();
+        self.models.len() * per_backend * self.batch_sizes.len() * self.modes.len()
+    }
+
+    /// The kernel implementations a backend's cases run with: `None` where there is no choice.
+    pub fn kernel_variants(&self, backend: &str) -> Vec<Option<Kernels>> {
+        match backend {
+            "flex" if self.kernels.is_empty() => vec![Some(zoo_kernels::kernels())],
+            "flex" => self.kernels.iter().copied().map(Some).collect(),
+            _ => vec![None],
+        }
     }
 
     /// Whether the plan has no case.
@@ -212,6 +229,9 @@ pub struct BenchRow {
     pub model: String,
     /// Backend name (`flex`, `wgpu`, `pytorch-cpu`, ...).
     pub backend: String,
+    /// On flex, whose convolution and BatchNorm ran: `zoo` or `burn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<String>,
     /// The device, in words.
     pub device: String,
     /// `infer` or `train`.
@@ -244,6 +264,16 @@ pub struct BenchRow {
     pub memory: Option<String>,
     /// Why the case has no figures.
     pub error: Option<String>,
+}
+
+impl BenchRow {
+    /// The backend, with the kernel implementation on flex: `flex/zoo`, `flex/burn`, `wgpu`.
+    pub fn backend_label(&self) -> String {
+        match &self.kernels {
+            Some(kernels) => format!("{}/{kernels}", self.backend),
+            None => self.backend.clone(),
+        }
+    }
 }
 
 /// The machine a report was measured on.
@@ -342,12 +372,23 @@ pub fn run_bench(plan: &BenchPlan, on_event: &mut dyn FnMut(BenchEvent)) -> Benc
         for backend in &plan.backends {
             for &mode in &plan.modes {
                 for &batch_size in &plan.batch_sizes {
-                    let index = rows.len();
-                    let label = format!("{model} · {backend} · {} · b{batch_size}", mode.name());
-                    on_event(BenchEvent::Start { index, total, label });
-                    let row = run_case(model, backend, mode, batch_size, plan);
-                    on_event(BenchEvent::Done { index, total, row: &row });
-                    rows.push(row);
+                    // The implementations alternate case by case, so drift in the machine's
+                    // speed affects both alike.
+                    for variant in plan.kernel_variants(backend) {
+                        let index = rows.len();
+                        let shown = variant.map(|k| format!("{backend}/{}", k.name())).unwrap_or_else(|| backend.clone());
+                        let label = format!("{model} · {shown} · {} · b{batch_size}", mode.name());
+                        on_event(BenchEvent::Start { index, total, label });
+                        let previous = zoo_kernels::kernels();
+                        if let Some(kernels) = variant {
+                            zoo_kernels::set_kernels(kernels);
+                        }
+                        let mut row = run_case(model, backend, mode, batch_size, plan);
+                        zoo_kernels::set_kernels(previous);
+                        row.kernels = variant.map(|k| k.name().to_string());
+                        on_event(BenchEvent::Done { index, total, row: &row });
+                        rows.push(row);
+                    }
                 }
             }
         }
@@ -385,6 +426,7 @@ pub fn run_case(model: &str, backend: &str, mode: BenchMode, batch_size: usize, 
     let mut row = BenchRow {
         model: model.into(),
         backend: backend.into(),
+        kernels: None,
         device: String::new(),
         mode,
         batch_size,
@@ -650,7 +692,7 @@ pub fn render_table(report: &BenchReport, baseline: Option<&BenchReport>) -> Str
     let table_row = |row: &BenchRow, with_ratios: bool| {
         let mut cells = vec![
             row.model.clone(),
-            row.backend.clone(),
+            row.backend_label(),
             row.mode.name().into(),
             row.batch_size.to_string(),
             fmt(row.samples_per_s, 4),
@@ -714,7 +756,7 @@ pub fn to_csv(report: &BenchReport, baseline: Option<&BenchReport>) -> String {
     for row in &report.rows {
         let fields = [
             quote(&row.model),
-            quote(&row.backend),
+            quote(&row.backend_label()),
             quote(&row.device),
             row.mode.name().into(),
             row.batch_size.to_string(),
@@ -779,7 +821,7 @@ pub fn summary_line(report: &BenchReport, seconds: f64) -> String {
         line.push_str(&format!(
             "; highest GFLOP/s: {} on {} ({} b{}, {})",
             best.model,
-            best.backend,
+            best.backend_label(),
             best.mode.name(),
             best.batch_size,
             fmt(best.gflops, 3)
@@ -831,7 +873,7 @@ impl ProgressBar {
                         fmt(row.ms_per_step, 4)
                     ),
                 };
-                let label = format!("{} · {} · {} · b{}", row.model, row.backend, row.mode.name(), row.batch_size);
+                let label = format!("{} · {} · {} · b{}", row.model, row.backend_label(), row.mode.name(), row.batch_size);
                 if self.terminal {
                     let _ = write!(err, "\r\x1b[2K{} {label}: {result}", self.bar(index + 1, *total));
                     if index + 1 == *total {
@@ -877,6 +919,7 @@ mod tests {
             modes: modes.to_vec(),
             input: None,
             fuse_bn: false,
+            kernels: vec![],
             warmup: 1,
             iters: 2,
         }

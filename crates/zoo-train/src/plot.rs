@@ -347,10 +347,10 @@ pub fn draw_bench(
         .into_iter()
         .filter(|m| rows.iter().any(|r| r.mode == *m))
         .collect();
-    let mut backends: Vec<&str> = Vec::new();
+    let mut backends: Vec<String> = Vec::new();
     for r in &rows {
-        if !backends.contains(&r.backend.as_str()) {
-            backends.push(&r.backend);
+        if !backends.contains(&r.backend_label()) {
+            backends.push(r.backend_label());
         }
     }
     let height = 560 * modes.len().max(1) as u32;
@@ -412,7 +412,7 @@ pub fn draw_bench(
                     .enumerate()
                     .filter_map(|(g, (model, batch))| {
                         let row = in_mode.iter().find(|r| {
-                            r.backend == *backend && &r.model == model && r.batch_size == *batch
+                            r.backend_label() == *backend && &r.model == model && r.batch_size == *batch
                         })?;
                         let value = row.samples_per_s.filter(|v| *v > 0.0)?;
                         let x0 = g as f64 + 0.1 + k as f64 * width;
@@ -421,7 +421,7 @@ pub fn draw_bench(
                     .collect();
                 chart
                     .draw_series(bars)?
-                    .label(*backend)
+                    .label(backend.as_str())
                     .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
             }
             chart
