@@ -20,7 +20,7 @@
 
 use rayon::prelude::*;
 
-use super::parallel::{SharedMut, Split, for_each_index, threads};
+use super::parallel::{SharedMut, Split, for_each_index, give_back, take_scratch, threads};
 use super::simd::{self, Isa, MR, WGRAD_COLS};
 
 /// Shape and options of one convolution: NCHW input, `[out, in, kh, kw]` weight.
@@ -140,12 +140,33 @@ impl Grid {
         }
     }
 
-    /// Copies one image (`channels x size`) into `grid` (`self.len` long).
+    /// Copies one image (`channels x size`) into `grid` (`self.len` long), writing every value
+    /// of the grid: `grid` may hold anything before.
     fn fill(&self, image: &[f32], size: [usize; 2], grid: &mut [f32]) {
         let [h, w] = size;
         let [sy, sx] = self.phases;
         let [pad_top, pad_left] = self.pad;
-        grid.fill(0.0);
+        grid[self.channels * self.cstride..].fill(0.0);
+        if sy == 1 && sx == 1 {
+            // One plane per channel: zero only its borders around the copied rows.
+            for c in 0..self.channels {
+                let channel = &image[c * h * w..][..h * w];
+                let plane = &mut grid[c * self.cstride..][..self.plane];
+                let rows_above = pad_top.min(self.rows);
+                plane[..rows_above * self.pitch].fill(0.0);
+                let inside = h.min(self.rows.saturating_sub(pad_top));
+                let cols = w.min(self.pitch.saturating_sub(pad_left));
+                for i in 0..inside {
+                    let row = &mut plane[(pad_top + i) * self.pitch..][..self.pitch];
+                    row[..pad_left.min(self.pitch)].fill(0.0);
+                    row[pad_left..pad_left + cols].copy_from_slice(&channel[i * w..][..cols]);
+                    row[pad_left + cols..].fill(0.0);
+                }
+                plane[(rows_above + inside) * self.pitch..].fill(0.0);
+            }
+            return;
+        }
+        grid[..self.channels * self.cstride].fill(0.0);
         for c in 0..self.channels {
             let channel = &image[c * h * w..][..h * w];
             for ry in 0..sy {
@@ -154,7 +175,7 @@ impl Grid {
                     // First grid column whose padded column lands inside the image.
                     let j0 = (pad_left.saturating_sub(rx)).div_ceil(sx);
                     let ix0 = j0 * sx + rx - pad_left;
-                    if ix0 >= w {
+                    if ix0 >= w || j0 >= self.pitch {
                         continue;
                     }
                     let cols = ((w - ix0).div_ceil(sx)).min(self.pitch - j0);
@@ -304,13 +325,14 @@ pub fn forward(isa: Isa, x: &[f32], weight: &[f32], shape: &ConvShape, epilogue:
     let image_out = shape.out_channels * oh * ow;
     let out = SharedMut::new(y);
     for_each_index(shape.batch, |n| {
-        let mut xg = vec![0.0; grid.len];
+        let mut xg = take_scratch(grid.len);
         grid.fill(&x[n * image_in..][..image_in], shape.in_size, &mut xg);
         for_each_index(blocks.parts(), |block| {
             let rows = blocks.range(block);
             let len = rows.len() * grid.pitch;
             let pitch = len.next_multiple_of(isa.conv_cols());
-            let mut tile = vec![0.0; weights.blocks() * MR * pitch];
+            // grid_sum overwrites every value of the tile that is read below.
+            let mut tile = take_scratch(weights.blocks() * MR * pitch);
             grid_sum(isa, &xg, grid.cstride, &offsets, &weights, rows.start * grid.pitch, len, &mut tile, pitch);
             for co in 0..shape.out_channels {
                 let scale = epilogue.scale.map_or(1.0, |s| s[co]);
@@ -324,7 +346,9 @@ pub fn forward(isa: Isa, x: &[f32], weight: &[f32], shape: &ConvShape, epilogue:
                     apply_epilogue(src, dst, scale, shift, residual, epilogue.relu);
                 }
             }
+            give_back(tile);
         });
+        give_back(xg);
     });
 }
 
@@ -411,7 +435,10 @@ pub fn input_grad(isa: Isa, dy: &[f32], weight: &[f32], shape: &ConvShape, dx: &
         })
         .collect();
 
-    dx.fill(0.0);
+    // Phases without taps receive nothing: zero (every other value is written below).
+    if plans.len() < sy * sx {
+        dx.fill(0.0);
+    }
     let phase_rows = h.div_ceil(sy);
     let row_bytes = 4 * grid.pitch * c_out.min(channel_chunk(taps));
     let blocks = Split::new(phase_rows, row_blocks(shape.batch, phase_rows, row_bytes));
@@ -419,11 +446,11 @@ pub fn input_grad(isa: Isa, dy: &[f32], weight: &[f32], shape: &ConvShape, dx: &
     let image_dx = c_in * h * w;
     let out = SharedMut::new(dx);
     for_each_index(shape.batch, |n| {
-        let mut dyg = vec![0.0; grid.len];
+        let mut dyg = take_scratch(grid.len);
         grid.fill(&dy[n * image_dy..][..image_dy], out_size, &mut dyg);
         for_each_index(blocks.parts(), |block| {
             let block_rows = blocks.range(block);
-            let mut tile = Vec::new();
+            let mut tile = take_scratch(0);
             for (index, offsets, weights) in &plans {
                 let phase = &phases[*index];
                 let rows = block_rows.start..block_rows.end.min(phase.size[0]);
@@ -432,6 +459,7 @@ pub fn input_grad(isa: Isa, dy: &[f32], weight: &[f32], shape: &ConvShape, dx: &
                 }
                 let len = rows.len() * grid.pitch;
                 let pitch = len.next_multiple_of(isa.conv_cols());
+                // grid_sum overwrites every value of the tile that is read below.
                 tile.resize(weights.blocks() * MR * pitch, 0.0);
                 grid_sum(isa, &dyg, grid.cstride, offsets, weights, rows.start * grid.pitch, len, &mut tile, pitch);
                 let [ry, rx] = phase.at;
@@ -453,7 +481,9 @@ pub fn input_grad(isa: Isa, dy: &[f32], weight: &[f32], shape: &ConvShape, dx: &
                     }
                 }
             }
+            give_back(tile);
         });
+        give_back(dyg);
     });
 }
 
@@ -500,15 +530,15 @@ pub fn weight_grad(isa: Isa, x: &[f32], dy: &[f32], shape: &ConvShape, dw: &mut 
         .into_par_iter()
         .map(|g| {
             let mut partial = vec![0.0f32; partial_len];
-            let mut xg = vec![0.0; grid.len];
-            let mut dyt = vec![0.0; pixels * padded];
+            let mut xg = take_scratch(grid.len);
+            let mut dyt = take_scratch(pixels * padded);
+            if padded > c_out {
+                // The padding channels are never written below: zero once.
+                dyt.fill(0.0);
+            }
             for n in groups.range(g) {
                 grid.fill(&x[n * image_in..][..image_in], shape.in_size, &mut xg);
-                for co in 0..c_out {
-                    for (p, &v) in dy[n * image_dy + co * pixels..][..pixels].iter().enumerate() {
-                        dyt[p * padded + co] = v;
-                    }
-                }
+                transpose_into(&dy[n * image_dy..][..image_dy], c_out, pixels, &mut dyt, padded);
                 let sums = SharedMut::new(&mut partial);
                 let (xg, dyt) = (&xg, &dyt);
                 let work = Split::new(column_blocks, tasks_per_image);
@@ -538,6 +568,8 @@ pub fn weight_grad(isa: Isa, x: &[f32], dy: &[f32], shape: &ConvShape, dw: &mut 
                     }
                 });
             }
+            give_back(xg);
+            give_back(dyt);
             partial
         })
         .collect();
@@ -550,6 +582,20 @@ pub fn weight_grad(isa: Isa, x: &[f32], dy: &[f32], shape: &ConvShape, dw: &mut 
             *v = partials.iter().map(|p| p[k * padded + co]).fold(0.0, |a, b| a + b);
         }
     });
+}
+
+/// `out[p * stride + c] = values[c * pixels + p]`: channel-major to pixel-major, in blocks of
+/// pixels so that the written rows stay in cache.
+fn transpose_into(values: &[f32], channels: usize, pixels: usize, out: &mut [f32], stride: usize) {
+    const BLOCK: usize = 16;
+    for p0 in (0..pixels).step_by(BLOCK) {
+        let p1 = (p0 + BLOCK).min(pixels);
+        for c in 0..channels {
+            for (p, &v) in values[c * pixels + p0..c * pixels + p1].iter().enumerate() {
+                out[(p0 + p) * stride + c] = v;
+            }
+        }
+    }
 }
 
 /// Bias gradient: `db[o] = Σ_n Σ_pixels dy[n][o]`.

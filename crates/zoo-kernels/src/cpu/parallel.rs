@@ -69,3 +69,31 @@ impl Split {
         start..end
     }
 }
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A scratch buffer of `len` values from this thread's pool: its contents are whatever an earlier
+/// user left (always initialised numbers), so callers write every value they read. Buffers are
+/// taken out of the pool, not borrowed, so a rayon task stolen while one is in use (nested
+/// parallelism) gets a buffer of its own.
+pub fn take_scratch(len: usize) -> Vec<f32> {
+    let mut buffer = SCRATCH.with(|pool| pool.borrow_mut().pop()).unwrap_or_default();
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    buffer.truncate(len);
+    buffer
+}
+
+/// Returns a buffer from [`take_scratch`] to this thread's pool (a few per thread at most).
+pub fn give_back(buffer: Vec<f32>) {
+    const KEEP: usize = 4;
+    SCRATCH.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < KEEP {
+            pool.push(buffer);
+        }
+    });
+}
