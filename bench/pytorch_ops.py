@@ -8,6 +8,7 @@ timed ones. Ops (shapes NxCxHxW):
   batchnorm2d  training mode (batch statistics) at the same three shapes
   relu         at the same three shapes (forward only)
   lenet_conv1  1->6, 5x5, bias, on 1x32x32;  lenet_conv2  6->16, 5x5, bias, on 6x14x14
+  max_pool_2x2 LeNet-5's 2x2/2 max pooling on 6x28x28 and 16x10x10
   linear       400->120 (LeNet's fc1)
 
 "forward" runs under torch.no_grad(). "input_grad" and "weight_grad" (convolutions only) time one
@@ -71,6 +72,8 @@ def cases(n):
         out.append(("relu", nn.ReLU(), (n, c, hw, hw), None))
     out.append(("lenet_conv1", nn.Conv2d(1, 6, 5), (n, 1, 32, 32), n * 6 * 28 * 28 * 1 * 25))
     out.append(("lenet_conv2", nn.Conv2d(6, 16, 5), (n, 6, 14, 14), n * 16 * 10 * 10 * 6 * 25))
+    out.append(("max_pool_2x2", nn.MaxPool2d(2, 2), (n, 6, 28, 28), None))
+    out.append(("max_pool_2x2", nn.MaxPool2d(2, 2), (n, 16, 10, 10), None))
     out.append(("linear", nn.Linear(400, 120), (n, 400), n * 400 * 120))
     return out
 

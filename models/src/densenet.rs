@@ -23,7 +23,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgP
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{batch_norm, batch_norm_relu, conv_forward, flatten, trace_batch_norm, trace_concat, trace_flatten};
+use crate::layers::{pool_forward, batch_norm, batch_norm_relu, conv_forward, flatten, trace_batch_norm, trace_concat, trace_flatten};
 use crate::model::ImageClassifier;
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -179,7 +179,7 @@ impl Transition {
 
     /// Applies the transition.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pool.forward(conv_forward(&self.conv, batch_norm_relu(Some(&self.norm), x)))
+        pool_forward(&self.pool, conv_forward(&self.conv, batch_norm_relu(Some(&self.norm), x)))
     }
 
     fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) -> Result<SampleShape, ShapeError> {
@@ -330,7 +330,7 @@ impl ImageClassifier for DenseNet {
         let f = &self.features;
         let x = batch_norm_relu(f.norm0.as_ref(), conv_forward(&f.conv0, x));
         on_stage("features.relu0", &x);
-        let mut x = f.pool0.forward(x);
+        let mut x = pool_forward(&f.pool0, x);
         for (name, layers, transition) in self.blocks() {
             x = forward_block(layers, x);
             if let Some((_, transition)) = transition {
@@ -344,7 +344,7 @@ impl ImageClassifier for DenseNet {
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        self.classifier.forward(flatten(self.avgpool.forward(self.relu.forward(features))))
+        self.classifier.forward(flatten(pool_forward(&self.avgpool, self.relu.forward(features))))
     }
 
     fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {

@@ -16,7 +16,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{flatten, trace_concat, trace_flatten, transform_imagenet_input, BasicConv2d};
+use crate::layers::{pool_forward, flatten, trace_concat, trace_flatten, transform_imagenet_input, BasicConv2d};
 use crate::model::{forward_with_aux, AuxLogits, ImageClassifier, TrainingOutput};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -102,7 +102,7 @@ impl Inception {
             self.branch1.forward(x.clone()),
             chain(&self.branch2, x.clone()),
             chain(&self.branch3, x.clone()),
-            self.projection().forward(self.branch4_pool.forward(x)),
+            self.projection().forward(pool_forward(&self.branch4_pool, x)),
         ];
         Tensor::cat(branches, 1)
     }
@@ -164,7 +164,7 @@ impl InceptionAux {
 
     /// Logits from a feature map.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = flatten(self.conv.forward(self.pool.forward(x)));
+        let x = flatten(self.conv.forward(pool_forward(&self.pool, x)));
         self.fc2.forward(self.dropout.forward(self.relu.forward(self.fc1.forward(x))))
     }
 
@@ -316,11 +316,11 @@ impl GoogLeNet {
         let x = if self.transform_input { transform_imagenet_input(x) } else { x };
         let x = self.conv1.forward(x);
         on_stage("conv1", &x);
-        let x = self.conv3.forward(self.conv2.forward(self.maxpool1.forward(x)));
+        let x = self.conv3.forward(self.conv2.forward(pool_forward(&self.maxpool1, x)));
         on_stage("conv3", &x);
-        let x = self.inception3b.forward(self.inception3a.forward(self.maxpool2.forward(x)));
+        let x = self.inception3b.forward(self.inception3a.forward(pool_forward(&self.maxpool2, x)));
         on_stage("inception3b", &x);
-        let mut x = self.maxpool3.forward(x);
+        let mut x = pool_forward(&self.maxpool3, x);
         let aux1 = self.aux1.as_ref().map(|h| ("aux1", h));
         let aux2 = self.aux2.as_ref().map(|h| ("aux2", h));
         for (module, head) in [
@@ -336,7 +336,7 @@ impl GoogLeNet {
             }
         }
         on_stage("inception4e", &x);
-        let x = self.inception5b.forward(self.inception5a.forward(self.maxpool4.forward(x)));
+        let x = self.inception5b.forward(self.inception5a.forward(pool_forward(&self.maxpool4, x)));
         on_stage("inception5b", &x);
         x
     }
@@ -350,7 +350,7 @@ impl ImageClassifier for GoogLeNet {
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(self.dropout.forward(flatten(self.avgpool.forward(features))))
+        self.fc.forward(self.dropout.forward(flatten(pool_forward(&self.avgpool, features))))
     }
 
     fn forward_train(&self, x: Tensor<4>) -> TrainingOutput {

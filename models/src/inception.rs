@@ -20,7 +20,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgP
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{flatten, trace_concat, trace_flatten, transform_imagenet_input, BasicConv2d};
+use crate::layers::{pool_forward, flatten, trace_concat, trace_flatten, transform_imagenet_input, BasicConv2d};
 use crate::model::{forward_with_aux, AuxLogits, ImageClassifier, TrainingOutput};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -111,7 +111,7 @@ impl InceptionA {
                 self.branch1x1.forward(x.clone()),
                 run(&[&self.branch5x5_1, &self.branch5x5_2], x.clone()),
                 run(&[&self.branch3x3dbl_1, &self.branch3x3dbl_2, &self.branch3x3dbl_3], x.clone()),
-                self.branch_pool.forward(self.pool.forward(x)),
+                self.branch_pool.forward(pool_forward(&self.pool, x)),
             ],
             1,
         )
@@ -164,7 +164,7 @@ impl InceptionB {
             vec![
                 self.branch3x3.forward(x.clone()),
                 run(&[&self.branch3x3dbl_1, &self.branch3x3dbl_2, &self.branch3x3dbl_3], x.clone()),
-                self.pool.forward(x),
+                pool_forward(&self.pool, x),
             ],
             1,
         )
@@ -243,7 +243,7 @@ impl InceptionC {
                 self.branch1x1.forward(x.clone()),
                 run(&self.seven().map(|(_, c)| c), x.clone()),
                 run(&self.seven_dbl().map(|(_, c)| c), x.clone()),
-                self.branch_pool.forward(self.pool.forward(x)),
+                self.branch_pool.forward(pool_forward(&self.pool, x)),
             ],
             1,
         )
@@ -301,7 +301,7 @@ impl InceptionD {
             vec![
                 run(&[&self.branch3x3_1, &self.branch3x3_2], x.clone()),
                 run(&self.seven().map(|(_, c)| c), x.clone()),
-                self.pool.forward(x),
+                pool_forward(&self.pool, x),
             ],
             1,
         )
@@ -359,7 +359,7 @@ impl InceptionE {
                 self.branch1x1.forward(x.clone()),
                 fan_out(&self.branch3x3_2a, &self.branch3x3_2b, b3),
                 fan_out(&self.branch3x3dbl_3a, &self.branch3x3dbl_3b, bd),
-                self.branch_pool.forward(self.pool.forward(x)),
+                self.branch_pool.forward(pool_forward(&self.pool, x)),
             ],
             1,
         )
@@ -412,8 +412,8 @@ impl InceptionAux {
 
     /// Logits from a feature map.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.conv1.forward(self.conv0.forward(self.pool.forward(x)));
-        self.fc.forward(flatten(self.avgpool.forward(x)))
+        let x = self.conv1.forward(self.conv0.forward(pool_forward(&self.pool, x)));
+        self.fc.forward(flatten(pool_forward(&self.avgpool, x)))
     }
 
     fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
@@ -524,9 +524,9 @@ impl Inception3 {
         let x = if self.transform_input { transform_imagenet_input(x) } else { x };
         let x = run(&[&self.Conv2d_1a_3x3, &self.Conv2d_2a_3x3, &self.Conv2d_2b_3x3], x);
         on_stage("Conv2d_2b_3x3", &x);
-        let x = run(&[&self.Conv2d_3b_1x1, &self.Conv2d_4a_3x3], self.maxpool1.forward(x));
+        let x = run(&[&self.Conv2d_3b_1x1, &self.Conv2d_4a_3x3], pool_forward(&self.maxpool1, x));
         on_stage("Conv2d_4a_3x3", &x);
-        let x = self.maxpool2.forward(x);
+        let x = pool_forward(&self.maxpool2, x);
         let x = self.Mixed_5d.forward(self.Mixed_5c.forward(self.Mixed_5b.forward(x)));
         on_stage("Mixed_5d", &x);
         let x = self.Mixed_6a.forward(x);
@@ -549,7 +549,7 @@ impl ImageClassifier for Inception3 {
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        self.fc.forward(flatten(self.dropout.forward(self.avgpool.forward(features))))
+        self.fc.forward(flatten(self.dropout.forward(pool_forward(&self.avgpool, features))))
     }
 
     fn forward_train(&self, x: Tensor<4>) -> TrainingOutput {

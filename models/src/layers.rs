@@ -9,7 +9,7 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{AvgPool2d, MaxPool2d};
+use burn::nn::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, Identity, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
 use burn::tensor::{activation, Device, Tensor};
 
@@ -44,8 +44,8 @@ impl Layer2d {
             Layer2d::BatchNorm(l) => zoo_kernels::batch_norm(l, x, None, false),
             Layer2d::Relu(l) => l.forward(x),
             Layer2d::Tanh(l) => l.forward(x),
-            Layer2d::MaxPool(l) => l.forward(x),
-            Layer2d::AvgPool(l) => l.forward(x),
+            Layer2d::MaxPool(l) => pool_forward(l, x),
+            Layer2d::AvgPool(l) => pool_forward(l, x),
             Layer2d::Identity(_) => x,
         }
     }
@@ -111,6 +111,35 @@ impl TraceLayer for Dense {
 /// runs on the zoo's CPU kernels on flex ([`zoo_kernels`]) and on Burn's op on other devices.
 pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     zoo_kernels::conv2d_module(conv, x)
+}
+
+/// A pooling layer: max, average, or adaptive average.
+pub trait Pool {
+    /// Applies the pooling on the zoo's kernels on flex ([`zoo_kernels`]), Burn's op elsewhere.
+    fn pool(&self, x: Tensor<4>) -> Tensor<4>;
+}
+
+impl Pool for MaxPool2d {
+    fn pool(&self, x: Tensor<4>) -> Tensor<4> {
+        zoo_kernels::max_pool2d_module(self, x)
+    }
+}
+
+impl Pool for AvgPool2d {
+    fn pool(&self, x: Tensor<4>) -> Tensor<4> {
+        zoo_kernels::avg_pool2d_module(self, x)
+    }
+}
+
+impl Pool for AdaptiveAvgPool2d {
+    fn pool(&self, x: Tensor<4>) -> Tensor<4> {
+        zoo_kernels::adaptive_avg_pool2d_module(self, x)
+    }
+}
+
+/// Applies a pooling layer: what every model calls instead of its `forward`.
+pub fn pool_forward(pool: &impl Pool, x: Tensor<4>) -> Tensor<4> {
+    pool.pool(x)
 }
 
 /// Applies a BatchNorm that may have been folded away (`None`) by [`crate::fuse`].

@@ -8,7 +8,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2dConfig
 use burn::nn::{BatchNormConfig, DropoutConfig, Initializer, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{
+use crate::layers::{pool_forward, 
     conv2d, conv2d_kaiming_out, flatten, forward_dense, forward_layers, trace_flatten, trace_sequence, Dense,
     Layer2d,
 };
@@ -179,7 +179,7 @@ impl ImageClassifier for PlainNet {
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        forward_dense(&self.classifier, flatten(self.avgpool.forward(features)))
+        forward_dense(&self.classifier, flatten(pool_forward(&self.avgpool, features)))
     }
 
     fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {

@@ -11,7 +11,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::ops::PadMode;
 use burn::tensor::{s, Device, Tensor};
 
-use crate::layers::{
+use crate::layers::{pool_forward, 
     batch_norm_add_relu, batch_norm_relu, conv_forward, conv2d_kaiming_out, flatten, forward_layers,
     trace_batch_norm, trace_flatten, trace_sequence, Layer2d,
 };
@@ -249,7 +249,7 @@ pub fn trace_stages(
 
 /// The ResNet head: global average pool, flatten, `fc`.
 pub fn forward_pooled_head(avgpool: &AdaptiveAvgPool2d, fc: &Linear, features: Tensor<4>) -> Tensor<2> {
-    fc.forward(flatten(avgpool.forward(features)))
+    fc.forward(flatten(pool_forward(avgpool, features)))
 }
 
 /// Traces the ResNet head.
@@ -361,7 +361,7 @@ impl ImageClassifier for ResNet {
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
         let x = batch_norm_relu(self.bn1.as_ref(), conv_forward(&self.conv1, x));
         on_stage("relu", &x);
-        forward_stages(&self.stages(), self.maxpool.forward(x), on_stage)
+        forward_stages(&self.stages(), pool_forward(&self.maxpool, x), on_stage)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

@@ -252,6 +252,47 @@ fn batch_norm_rows(a: &Args, c: usize, hw: usize) -> Vec<Row> {
     ]
 }
 
+fn max_pool_rows(a: &Args, c: usize, hw: usize) -> Vec<Row> {
+    let n = a.batch;
+    let shape = format!("{n}x{c}x{hw}x{hw}");
+    let pool = burn::nn::pool::MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+    let plain = Device::flex();
+    let autodiff = plain.clone().autodiff();
+    let x = Tensor::<4>::random([n, c, hw, hw], Distribution::Normal(0.0, 1.0), &plain);
+    let upstream = Tensor::<4>::random([n, c, hw / 2, hw / 2], Distribution::Normal(0.0, 1.0), &autodiff);
+    let forward = |ours: bool| {
+        if ours {
+            zoo_kernels::max_pool2d_module(&pool, x.clone()).into_data();
+        } else {
+            pool.forward(x.clone()).into_data();
+        }
+    };
+    let step = |ours: bool| {
+        let xg = Tensor::<4>::from_data(x.clone().into_data(), &autodiff).require_grad();
+        let y = if ours { zoo_kernels::max_pool2d_module(&pool, xg.clone()) } else { pool.forward(xg.clone()) };
+        let grads = (y * upstream.clone()).sum().backward();
+        xg.grad(&grads).unwrap().into_data();
+    };
+    vec![
+        Row {
+            op: "max_pool_2x2",
+            shape: shape.clone(),
+            pass: "forward",
+            macs: None,
+            zoo_ms: median_ms(a.warmup, a.iters, || forward(true)),
+            burn_ms: Some(median_ms(a.warmup, a.iters, || forward(false))),
+        },
+        Row {
+            op: "max_pool_2x2",
+            shape,
+            pass: "forward+backward",
+            macs: None,
+            zoo_ms: median_ms(a.warmup, a.iters, || step(true)),
+            burn_ms: Some(median_ms(a.warmup, a.iters, || step(false))),
+        },
+    ]
+}
+
 /// PyTorch's milliseconds for (op, shape, pass), from `pytorch_ops.py --out`.
 fn pytorch_ms(report: &Option<serde_json::Value>, row: &Row) -> Option<f64> {
     report.as_ref()?["rows"].as_array()?.iter().find_map(|r| {
@@ -293,9 +334,11 @@ fn main() {
         eprintln!("batchnorm2d {c}x{hw}x{hw}");
         rows.extend(batch_norm_rows(&args, c, hw));
     }
-    eprintln!("lenet convolutions");
+    eprintln!("lenet convolutions and pooling");
     rows.extend(conv_rows(&args, "lenet_conv1", 1, 6, 32, 5, 0, true));
     rows.extend(conv_rows(&args, "lenet_conv2", 6, 16, 14, 5, 0, true));
+    rows.extend(max_pool_rows(&args, 6, 28));
+    rows.extend(max_pool_rows(&args, 16, 10));
 
     let peak_after = measured_peak_gflops();
     let peak = args.peak.unwrap_or((peak_before + peak_after) / 2.0);

@@ -16,6 +16,10 @@ pub struct KernelCalls {
     pub batch_norm_forward: u64,
     /// BatchNorm backward passes.
     pub batch_norm_backward: u64,
+    /// Pooling forward passes (max, average, global average).
+    pub pool_forward: u64,
+    /// Pooling backward passes.
+    pub pool_backward: u64,
 }
 
 impl KernelCalls {
@@ -27,6 +31,8 @@ impl KernelCalls {
             conv_weight_grad: self.conv_weight_grad - earlier.conv_weight_grad,
             batch_norm_forward: self.batch_norm_forward - earlier.batch_norm_forward,
             batch_norm_backward: self.batch_norm_backward - earlier.batch_norm_backward,
+            pool_forward: self.pool_forward - earlier.pool_forward,
+            pool_backward: self.pool_backward - earlier.pool_backward,
         }
     }
 }
@@ -38,9 +44,11 @@ pub(crate) enum Counter {
     ConvWeightGrad,
     BatchNormForward,
     BatchNormBackward,
+    PoolForward,
+    PoolBackward,
 }
 
-static COUNTS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+static COUNTS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 
 #[cfg_attr(not(feature = "flex"), allow(dead_code))]
 pub(crate) fn count(counter: Counter) {
@@ -65,5 +73,7 @@ pub fn kernel_calls() -> KernelCalls {
         conv_weight_grad: get(Counter::ConvWeightGrad),
         batch_norm_forward: get(Counter::BatchNormForward),
         batch_norm_backward: get(Counter::BatchNormBackward),
+        pool_forward: get(Counter::PoolForward),
+        pool_backward: get(Counter::PoolBackward),
     }
 }

@@ -2,6 +2,8 @@
 //! implementations run the [`crate::cpu`] kernels on the tensors' `f32` buffers, and whose
 //! autodiff implementations record one graph node with a hand-written backward.
 //!
+//! A third extension does the same for max, average and global average pooling.
+//!
 //! Only [`crate`]'s entry points call these, after checking that the tensors live on flex: the
 //! macro panics on any backend it does not list.
 
@@ -19,6 +21,7 @@ use burn::tensor::{Bytes, DType, Shape};
 use crate::counters::{Counter, count};
 use crate::cpu::batch_norm::{self as bn, Normalized, Planes};
 use crate::cpu::conv::{self, ConvShape, Epilogue};
+use crate::cpu::pool::{self, PoolShape};
 use crate::cpu::simd::isa;
 
 /// Convolution with groups 1 and dilation 1 (the entry point checks both).
@@ -565,5 +568,170 @@ impl<C: CheckpointStrategy> ZooBatchNormOps for Autodiff<Flex, C> {
     ) -> FloatTensor<Self> {
         let statistics = Statistics::Given(mean.primitive(), variance.primitive());
         bn_autodiff::<C>(x, gamma, beta, Some(residual), statistics, epsilon, relu).0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pooling
+
+/// A pooling's window, as the extension passes it (batch, channels and input size come from
+/// the tensor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolWindow {
+    /// Window `[height, width]`.
+    pub kernel: [usize; 2],
+    /// Stride.
+    pub stride: [usize; 2],
+    /// `[[top, bottom], [left, right]]` padding.
+    pub padding: [[usize; 2]; 2],
+    /// Dilation (max pooling only).
+    pub dilation: [usize; 2],
+    /// Round the output size up.
+    pub ceil_mode: bool,
+}
+
+impl PoolWindow {
+    /// The kernels' shape for an input of `dims`.
+    pub fn shape(&self, dims: [usize; 4]) -> PoolShape {
+        PoolShape {
+            batch: dims[0],
+            channels: dims[1],
+            in_size: [dims[2], dims[3]],
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+            ceil_mode: self.ceil_mode,
+        }
+    }
+}
+
+/// Max, average and global average pooling of 4-D tensors.
+#[backend_extension(Flex, Autodiff)]
+pub trait ZooPoolOps: Backend {
+    /// Max pooling.
+    fn zoo_max_pool2d(x: FloatTensor<Self>, window: PoolWindow) -> FloatTensor<Self>;
+    /// Average pooling.
+    fn zoo_avg_pool2d(x: FloatTensor<Self>, window: PoolWindow, count_include_pad: bool) -> FloatTensor<Self>;
+    /// Mean of each plane: `[N, C, H, W]` to `[N, C, 1, 1]`.
+    fn zoo_global_avg_pool2d(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+fn max_pool_forward(x: &FlexTensor, window: &PoolWindow) -> (FlexTensor, PoolShape) {
+    count(Counter::PoolForward);
+    let x = Dense::new(x);
+    let shape = window.shape(x.dims());
+    let mut y = vec![0.0; shape.output_len()];
+    pool::max_pool(x.values(), &shape, &mut y);
+    let [oh, ow] = shape.out_size();
+    (flex_tensor(y, [shape.batch, shape.channels, oh, ow]), shape)
+}
+
+fn avg_pool_forward(x: &FlexTensor, window: &PoolWindow, count_include_pad: bool) -> (FlexTensor, PoolShape) {
+    count(Counter::PoolForward);
+    let x = Dense::new(x);
+    let shape = window.shape(x.dims());
+    let mut y = vec![0.0; shape.output_len()];
+    pool::avg_pool(x.values(), &shape, count_include_pad, &mut y);
+    let [oh, ow] = shape.out_size();
+    (flex_tensor(y, [shape.batch, shape.channels, oh, ow]), shape)
+}
+
+fn global_avg_pool_forward(x: &FlexTensor) -> FlexTensor {
+    count(Counter::PoolForward);
+    let x = Dense::new(x);
+    let [n, c, _, _] = x.dims::<4>();
+    let mut y = vec![0.0; n * c];
+    pool::global_avg_pool(x.values(), n * c, &mut y);
+    flex_tensor(y, [n, c, 1, 1])
+}
+
+impl ZooPoolOps for Flex {
+    fn zoo_max_pool2d(x: FlexTensor, window: PoolWindow) -> FlexTensor {
+        max_pool_forward(&x, &window).0
+    }
+
+    fn zoo_avg_pool2d(x: FlexTensor, window: PoolWindow, count_include_pad: bool) -> FlexTensor {
+        avg_pool_forward(&x, &window, count_include_pad).0
+    }
+
+    fn zoo_global_avg_pool2d(x: FlexTensor) -> FlexTensor {
+        global_avg_pool_forward(&x)
+    }
+}
+
+/// What a pooling's backward needs: the window; for max pooling also its input and output,
+/// from which it finds the input each output took.
+#[derive(Debug, Clone)]
+enum PoolState {
+    Max { x: FlexTensor, y: FlexTensor, shape: PoolShape },
+    Avg { shape: PoolShape, count_include_pad: bool },
+    Global { dims: [usize; 4] },
+}
+
+#[derive(Debug)]
+struct PoolBackward;
+
+impl Backward<Flex, 1> for PoolBackward {
+    type State = PoolState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        count(Counter::PoolBackward);
+        let [node] = ops.parents;
+        let dy = Dense::new(&grads.consume::<Flex>(&ops.node));
+        let Some(node) = node else { return };
+        let (dx, dims) = match ops.state {
+            PoolState::Max { x, y, shape } => {
+                let mut dx = vec![0.0; shape.input_len()];
+                let (x, y) = (Dense::new(&x), Dense::new(&y));
+                pool::max_pool_backward(dy.values(), x.values(), y.values(), &shape, &mut dx);
+                (dx, [shape.batch, shape.channels, shape.in_size[0], shape.in_size[1]])
+            }
+            PoolState::Avg { shape, count_include_pad } => {
+                let mut dx = vec![0.0; shape.input_len()];
+                pool::avg_pool_backward(dy.values(), &shape, count_include_pad, &mut dx);
+                (dx, [shape.batch, shape.channels, shape.in_size[0], shape.in_size[1]])
+            }
+            PoolState::Global { dims } => {
+                let mut dx = vec![0.0; dims.iter().product()];
+                pool::global_avg_pool_backward(dy.values(), dims[2] * dims[3], &mut dx);
+                (dx, dims)
+            }
+        };
+        grads.register::<Flex>(node.id, flex_tensor(dx, dims));
+    }
+}
+
+/// Records one pooling node whose forward is `forward` (output and backward state).
+fn pool_autodiff<C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<Flex, C>>,
+    forward: impl FnOnce(&FlexTensor) -> (FlexTensor, PoolState),
+) -> FloatTensor<Autodiff<Flex, C>> {
+    match <PoolBackward as Backward<Flex, 1>>::prepare::<C>(PoolBackward, [x.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let (y, state) = forward(x.primitive());
+            prep.finish(state, y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive()).0),
+    }
+}
+
+impl<C: CheckpointStrategy> ZooPoolOps for Autodiff<Flex, C> {
+    fn zoo_max_pool2d(x: FloatTensor<Self>, window: PoolWindow) -> FloatTensor<Self> {
+        pool_autodiff::<C>(x, |x| {
+            let (y, shape) = max_pool_forward(x, &window);
+            (y.clone(), PoolState::Max { x: x.clone(), y, shape })
+        })
+    }
+
+    fn zoo_avg_pool2d(x: FloatTensor<Self>, window: PoolWindow, count_include_pad: bool) -> FloatTensor<Self> {
+        pool_autodiff::<C>(x, |x| {
+            let (y, shape) = avg_pool_forward(x, &window, count_include_pad);
+            (y, PoolState::Avg { shape, count_include_pad })
+        })
+    }
+
+    fn zoo_global_avg_pool2d(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        pool_autodiff::<C>(x, |x| (global_avg_pool_forward(x), PoolState::Global { dims: dims4(x) }))
     }
 }

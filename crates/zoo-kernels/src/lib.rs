@@ -1,11 +1,11 @@
 //! # zoo-kernels
 //!
 //! burn-zoo's own CPU kernels for Burn's default backend, flex: 2-D convolution (forward,
-//! input gradient, weight gradient, bias) and BatchNorm (training and inference, with the ReLU
-//! and the residual add of ResNet blocks fused in). Burn 0.22.1's flex implements only the
-//! forward convolution itself; its backward passes and BatchNorm fall back to generic
-//! compositions of other ops, which made training several times slower than PyTorch on the
-//! same CPU.
+//! input gradient, weight gradient, bias), BatchNorm (training and inference, with the ReLU
+//! and the residual add of ResNet blocks fused in) and pooling (max, average, global average).
+//! Burn 0.22.1's flex implements only the forward convolution itself; its backward passes and
+//! BatchNorm fall back to generic compositions of other ops, and its pooling loops divide per
+//! element, which made training several times slower than PyTorch on the same CPU.
 //!
 //! The entry points take and return backend-free tensors. On flex (with or without autodiff)
 //! they run this crate's kernels, each one graph node with a hand-written backward, through
@@ -39,6 +39,7 @@ mod flex;
 mod switch;
 
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, activation};
@@ -96,16 +97,101 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
 /// ```
 pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = x.dims();
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        PaddingConfig2d::Same => [
-            same_padding(conv.kernel_size[0], conv.stride[0], height),
-            same_padding(conv.kernel_size[1], conv.stride[1], width),
-        ],
-    };
+    let padding = padding_pairs(&conv.padding, conv.kernel_size, conv.stride, height, width);
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+}
+
+/// The four sides of a module's padding for an input of `height` x `width`.
+fn padding_pairs(padding: &PaddingConfig2d, kernel: [usize; 2], stride: [usize; 2], height: usize, width: usize) -> [(usize, usize); 2] {
+    match padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(*top, *bottom), (*left, *right)],
+        PaddingConfig2d::Same => {
+            [same_padding(kernel[0], stride[0], height), same_padding(kernel[1], stride[1], width)]
+        }
+    }
+}
+
+/// The zoo's pooling window for `x`, if its kernels take this call.
+#[cfg(feature = "flex")]
+fn pool_window(
+    x: &Tensor<4>,
+    padding: &PaddingConfig2d,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+) -> Option<flex::PoolWindow> {
+    if !on_zoo_kernels(x) {
+        return None;
+    }
+    let [n, c, h, w] = x.dims();
+    let pads = padding_pairs(padding, kernel, stride, h, w);
+    let window = flex::PoolWindow { kernel, stride, padding: pads.map(|(b, e)| [b, e]), dilation, ceil_mode };
+    window.shape([n, c, h, w]).check().is_ok().then_some(window)
+}
+
+/// [`MaxPool2d::forward`], on the zoo's kernels on flex.
+///
+/// ```
+/// use burn::nn::pool::MaxPool2dConfig;
+/// use burn::tensor::{Device, Tensor};
+/// let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+/// let x = Tensor::<4>::from_floats([[[[1.0, 2.0], [4.0, 3.0]]]], &Device::flex());
+/// let y = zoo_kernels::max_pool2d_module(&pool, x);
+/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![4.0]);
+/// ```
+pub fn max_pool2d_module(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(window) = pool_window(&x, &pool.padding, pool.kernel_size, pool.stride, pool.dilation, pool.ceil_mode) {
+        use burn::backend::Dispatch;
+        use flex::ZooPoolOps;
+        return Tensor::from_dispatch(<Dispatch as ZooPoolOps>::zoo_max_pool2d(x.into_dispatch(), window));
+    }
+    pool.forward(x)
+}
+
+/// [`AvgPool2d::forward`], on the zoo's kernels on flex.
+///
+/// ```
+/// use burn::nn::pool::AvgPool2dConfig;
+/// use burn::tensor::{Device, Tensor};
+/// let pool = AvgPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+/// let x = Tensor::<4>::from_floats([[[[1.0, 2.0], [4.0, 3.0]]]], &Device::flex());
+/// let y = zoo_kernels::avg_pool2d_module(&pool, x);
+/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![2.5]);
+/// ```
+pub fn avg_pool2d_module(pool: &AvgPool2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(window) = pool_window(&x, &pool.padding, pool.kernel_size, pool.stride, [1, 1], pool.ceil_mode) {
+        use burn::backend::Dispatch;
+        use flex::ZooPoolOps;
+        let y = <Dispatch as ZooPoolOps>::zoo_avg_pool2d(x.into_dispatch(), window, pool.count_include_pad);
+        return Tensor::from_dispatch(y);
+    }
+    pool.forward(x)
+}
+
+/// [`AdaptiveAvgPool2d::forward`]; the global average (output 1x1) runs on the zoo's kernels on
+/// flex.
+///
+/// ```
+/// use burn::nn::pool::AdaptiveAvgPool2dConfig;
+/// use burn::tensor::{Device, Tensor};
+/// let pool = AdaptiveAvgPool2dConfig::new([1, 1]).init();
+/// let x = Tensor::<4>::from_floats([[[[1.0, 2.0], [4.0, 3.0]]]], &Device::flex());
+/// let y = zoo_kernels::adaptive_avg_pool2d_module(&pool, x);
+/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![2.5]);
+/// ```
+pub fn adaptive_avg_pool2d_module(pool: &AdaptiveAvgPool2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if pool.output_size == [1, 1] && on_zoo_kernels(&x) {
+        use burn::backend::Dispatch;
+        use flex::ZooPoolOps;
+        return Tensor::from_dispatch(<Dispatch as ZooPoolOps>::zoo_global_avg_pool2d(x.into_dispatch()));
+    }
+    pool.forward(x)
 }
 
 /// burn-nn's `Same` padding (its helper is private): the output keeps `ceil(size / stride)`,

@@ -4,4 +4,5 @@
 pub mod batch_norm;
 pub mod conv;
 mod parallel;
+pub mod pool;
 pub mod simd;
