@@ -63,9 +63,15 @@ pub struct BenchArgs {
     /// use (`ZOO_KERNELS`, else zoo).
     #[arg(long, value_name = "burn,zoo")]
     pub kernels: Option<String>,
-    /// A PyTorch baseline from `bench/pytorch_baseline.py`: adds ratio columns.
-    #[arg(long, value_name = "BASELINE.json")]
-    pub compare: Option<PathBuf>,
+    /// A PyTorch baseline from `bench/pytorch_baseline.py`: adds ratio columns. Several files
+    /// (comma-separated: repeats of one plan) give their per-case medians.
+    #[arg(long, value_name = "BASELINE.json[,...]", value_delimiter = ',')]
+    pub compare: Vec<PathBuf>,
+    /// Show saved reports (`--format json` of earlier runs) instead of running cases: their
+    /// per-case medians when there are several (repeats of one plan, alternated with the
+    /// baseline's). The plan options are then ignored.
+    #[arg(long, value_name = "REPORT.json[,...]", value_delimiter = ',')]
+    pub report: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = BenchFormat::Table)]
     pub format: BenchFormat,
@@ -76,14 +82,19 @@ pub struct BenchArgs {
 
 /// `zoo bench`.
 pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), String> {
-    let plan = plan(&args)?;
+    let saved = load_median(&args.report, "--report")?;
+    let plan = if saved.is_none() { Some(plan(&args)?) } else { None };
     // Read the baseline first: a bad file should fail before minutes of benchmarking.
-    let baseline = args.compare.as_deref().map(BenchReport::load).transpose().map_err(|e| e.to_string())?;
+    let baseline = load_median(&args.compare, "--compare")?;
     if let Some(parent) = args.out.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| format!("--out: cannot create {}: {e}", parent.display()))?;
     }
     let mut progress = ProgressBar::new();
-    let report = bench::run_bench(&plan, &mut |event| progress.show(&event));
+    let report = match (saved, &plan) {
+        (Some(report), _) => report,
+        (None, Some(plan)) => bench::run_bench(plan, &mut |event| progress.show(&event)),
+        (None, None) => unreachable!("a plan exists whenever no report is given"),
+    };
     let seconds = progress.elapsed();
 
     let text = match args.format {
@@ -112,6 +123,15 @@ pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), String> {
     }
     eprintln!("{}", bench::summary_line(&report, seconds));
     Ok(())
+}
+
+/// The reports in `paths` (none: `None`), or their per-case medians when there are several.
+fn load_median(paths: &[PathBuf], flag: &str) -> Result<Option<BenchReport>, String> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let reports = paths.iter().map(|p| BenchReport::load(p)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    BenchReport::median_of(&reports).map(Some).map_err(|e| format!("{flag}: {e}"))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {

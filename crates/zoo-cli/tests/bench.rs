@@ -118,6 +118,9 @@ fn bad_bench_arguments_are_one_line() {
     let not_a_report = dir.path().join("list.json");
     std::fs::write(&not_a_report, "[1, 2]").unwrap();
     assert_one_line_error(&zoo(&["bench", "--compare", not_a_report.to_str().unwrap()]), "not a benchmark report");
+    assert_one_line_error(&zoo(&["bench", "--kernels", "fast"]), "--kernels: `fast` is not a kernel implementation");
+    let output = Command::new(env!("CARGO_BIN_EXE_zoo")).args(["list"]).env("ZOO_KERNELS", "fast").output().unwrap();
+    assert_one_line_error(&output, "ZOO_KERNELS: `fast`");
     // clap rejects a zero iteration count before anything runs (exit 2).
     let output = zoo(&["bench", "--iters", "0"]);
     assert_eq!(output.status.code(), Some(2));
@@ -153,4 +156,47 @@ fn fuse_bn_benchmarks_the_folded_model() {
     // Folding moves BatchNorm's γ and β into convolution biases: the trainable count of the
     // unfused model is what the row reports, taken before the fold.
     assert_eq!(row["params"], 269_722);
+}
+
+#[test]
+fn kernels_times_burn_and_the_zoo_back_to_back() {
+    let mut args = vec!["bench", "--mode", "train", "--kernels", "burn,zoo", "--format", "json"];
+    args.extend(QUICK);
+    let output = zoo(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let kernels: Vec<&str> = rows.iter().map(|r| r["kernels"].as_str().unwrap()).collect();
+    assert_eq!(kernels, ["burn", "zoo"]);
+    assert!(rows.iter().all(|r| r["error"].is_null() && r["backend"] == "flex"), "{rows:?}");
+    assert!(text(&output.stderr).contains("lenet5 · flex/zoo · train · b2"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn report_shows_the_medians_of_saved_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("run-1.json");
+    let mut args = vec!["bench", "--mode", "infer", "--format", "json", "--out", first.to_str().unwrap()];
+    args.extend(QUICK);
+    assert!(zoo(&args).status.success());
+    // Three runs of the same plan at known speeds; the median is the middle one.
+    let mut paths = Vec::new();
+    for (n, rate) in [(1, 100.0), (2, 500.0), (3, 300.0)] {
+        let mut run = read_json(&first);
+        run["rows"][0]["samples_per_s"] = rate.into();
+        let path = dir.path().join(format!("run-{n}.json"));
+        std::fs::write(&path, run.to_string()).unwrap();
+        paths.push(path.to_str().unwrap().to_string());
+    }
+    let output = zoo(&["bench", "--report", &paths.join(","), "--format", "json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    assert_eq!(report["rows"][0]["samples_per_s"], 300.0);
+    // A report that lacks a case of the others is refused with one line.
+    let mut other = read_json(&first);
+    other["rows"][0]["batch_size"] = 3.into();
+    let odd = dir.path().join("odd.json");
+    std::fs::write(&odd, other.to_string()).unwrap();
+    let output = zoo(&["bench", "--report", &format!("{},{}", paths[0], odd.to_str().unwrap())]);
+    assert_one_line_error(&output, "--report: lenet5 · flex/zoo · infer · b2 is not in every report");
 }

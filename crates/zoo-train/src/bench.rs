@@ -320,6 +320,49 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
+    /// The per-case medians of several runs of the same plan (repeats alternated with another
+    /// framework's, on a machine whose speed drifts): every figure is the median of its values
+    /// over the runs, peak memory the largest. Cases are matched by model, backend, kernels,
+    /// mode and batch size; a case missing from a run, or failed in every run, keeps its error.
+    pub fn median_of(reports: &[BenchReport]) -> Result<BenchReport, String> {
+        let first = reports.first().ok_or("no report to take medians of")?;
+        let key = |r: &BenchRow| (r.model.clone(), r.backend.clone(), r.kernels.clone(), r.mode, r.batch_size);
+        let mut rows = Vec::with_capacity(first.rows.len());
+        for row in &first.rows {
+            let runs: Vec<&BenchRow> =
+                reports.iter().filter_map(|r| r.rows.iter().find(|other| key(other) == key(row))).collect();
+            if runs.len() != reports.len() {
+                return Err(format!(
+                    "{} · {} · {} · b{} is not in every report",
+                    row.model,
+                    row.backend_label(),
+                    row.mode.name(),
+                    row.batch_size
+                ));
+            }
+            let ok: Vec<&BenchRow> = runs.iter().copied().filter(|r| r.error.is_none()).collect();
+            let Some(base) = ok.first() else {
+                rows.push(row.clone());
+                continue;
+            };
+            let median_of = |figure: fn(&BenchRow) -> Option<f64>| {
+                let mut values: Vec<f64> = ok.iter().filter_map(|r| figure(r)).collect();
+                (!values.is_empty()).then(|| median(&mut values))
+            };
+            rows.push(BenchRow {
+                samples_per_s: median_of(|r| r.samples_per_s),
+                ms_per_step: median_of(|r| r.ms_per_step),
+                forward_ms: median_of(|r| r.forward_ms),
+                backward_ms: median_of(|r| r.backward_ms),
+                step_ms: median_of(|r| r.step_ms),
+                gflops: median_of(|r| r.gflops),
+                peak_memory_mb: ok.iter().filter_map(|r| r.peak_memory_mb).reduce(f64::max),
+                ..(*base).clone()
+            });
+        }
+        Ok(BenchReport { rows, ..first.clone() })
+    }
+
     /// Reads a report (for `--compare`), with one-line errors naming the file.
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::file(path, e))?;
