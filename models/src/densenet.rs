@@ -23,7 +23,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgP
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{pool_forward, batch_norm, batch_norm_relu, conv_forward, flatten, trace_batch_norm, trace_concat, trace_flatten};
+use crate::layers::{pool_forward, batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, trace_batch_norm, trace_concat, trace_flatten};
 use crate::model::ImageClassifier;
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -328,7 +328,7 @@ impl ImageClassifier for DenseNet {
     /// `denseblock3` (16), `features.norm5` (32).
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
         let f = &self.features;
-        let x = batch_norm_relu(f.norm0.as_ref(), conv_forward(&f.conv0, x));
+        let x = conv_bn_relu(&f.conv0, f.norm0.as_ref(), x);
         on_stage("features.relu0", &x);
         let mut x = pool_forward(&f.pool0, x);
         for (name, layers, transition) in self.blocks() {

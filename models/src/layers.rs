@@ -142,6 +142,23 @@ pub fn pool_forward(pool: &impl Pool, x: Tensor<4>) -> Tensor<4> {
     pool.pool(x)
 }
 
+/// `norm(conv(x))`: a convolution and the BatchNorm after it (`None` once folded by
+/// [`crate::fuse`]); one fused kernel in inference on flex ([`zoo_kernels::conv_batch_norm`]).
+pub fn conv_bn(conv: &Conv2d, norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::conv_batch_norm(conv, norm, x, None, false)
+}
+
+/// `relu(norm(conv(x)))`, one fused kernel in inference on flex.
+pub fn conv_bn_relu(conv: &Conv2d, norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::conv_batch_norm(conv, norm, x, None, true)
+}
+
+/// `relu(norm(conv(x)) + residual)`, a residual block's ending, one fused kernel in inference
+/// on flex.
+pub fn conv_bn_add_relu(conv: &Conv2d, norm: Option<&BatchNorm>, x: Tensor<4>, residual: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::conv_batch_norm(conv, norm, x, Some(residual), true)
+}
+
 /// Applies a BatchNorm that may have been folded away (`None`) by [`crate::fuse`].
 ///
 /// Training updates the running variance with the unbiased batch variance, as PyTorch does
@@ -158,14 +175,6 @@ pub fn batch_norm_relu(norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
     match norm {
         Some(norm) => zoo_kernels::batch_norm(norm, x, None, true),
         None => activation::relu(x),
-    }
-}
-
-/// `relu(batch_norm(x) + residual)`, a residual block's ending, one fused op on flex.
-pub fn batch_norm_add_relu(norm: Option<&BatchNorm>, x: Tensor<4>, residual: Tensor<4>) -> Tensor<4> {
-    match norm {
-        Some(norm) => zoo_kernels::batch_norm(norm, x, Some(residual), true),
-        None => activation::relu(x + residual),
     }
 }
 
@@ -341,7 +350,7 @@ impl BasicConv2d {
 
     /// Applies convolution, BatchNorm and ReLU.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        batch_norm_relu(self.bn.as_ref(), conv_forward(&self.conv, x))
+        conv_bn_relu(&self.conv, self.bn.as_ref(), x)
     }
 
     /// Traces the block stored in field `name`.

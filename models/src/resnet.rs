@@ -12,7 +12,7 @@ use burn::tensor::ops::PadMode;
 use burn::tensor::{s, Device, Tensor};
 
 use crate::layers::{pool_forward, 
-    batch_norm_add_relu, batch_norm_relu, conv_forward, conv2d_kaiming_out, flatten, forward_layers,
+    conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers,
     trace_batch_norm, trace_flatten, trace_sequence, Layer2d,
 };
 use crate::model::ImageClassifier;
@@ -150,14 +150,13 @@ impl ResidualBlock {
             (None, Some(pad)) => pad.forward(x.clone()),
             (None, None) => x.clone(),
         };
-        let out = batch_norm_relu(self.bn1.as_ref(), conv_forward(&self.conv1, x));
-        let out = conv_forward(&self.conv2, out);
+        let out = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
         match &self.conv3 {
             Some(conv3) => {
-                let out = conv_forward(conv3, batch_norm_relu(self.bn2.as_ref(), out));
-                batch_norm_add_relu(self.bn3.as_ref(), out, identity)
+                let out = conv_bn_relu(&self.conv2, self.bn2.as_ref(), out);
+                conv_bn_add_relu(conv3, self.bn3.as_ref(), out, identity)
             }
-            None => batch_norm_add_relu(self.bn2.as_ref(), out, identity),
+            None => conv_bn_add_relu(&self.conv2, self.bn2.as_ref(), out, identity),
         }
     }
 
@@ -359,7 +358,7 @@ pub struct ResNet {
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
-        let x = batch_norm_relu(self.bn1.as_ref(), conv_forward(&self.conv1, x));
+        let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
         on_stage("relu", &x);
         forward_stages(&self.stages(), pool_forward(&self.maxpool, x), on_stage)
     }

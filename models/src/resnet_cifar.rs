@@ -10,7 +10,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{batch_norm_relu, conv_forward, conv2d_kaiming_out, trace_batch_norm};
+use crate::layers::{conv_bn_relu, conv2d_kaiming_out, trace_batch_norm};
 use crate::model::ImageClassifier;
 use crate::resnet::{
     forward_pooled_head, forward_stages, make_stage, trace_pooled_head, trace_stages, BlockKind, ResidualBlock,
@@ -101,7 +101,7 @@ impl CifarResNet {
 impl ImageClassifier for CifarResNet {
     /// Stages: `layer1`, `layer2`, `layer3`.
     fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
-        let x = batch_norm_relu(self.bn1.as_ref(), conv_forward(&self.conv1, x));
+        let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
         forward_stages(&self.stages(), x, on_stage)
     }
 

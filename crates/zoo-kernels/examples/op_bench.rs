@@ -232,7 +232,28 @@ fn batch_norm_rows(a: &Args, c: usize, hw: usize) -> Vec<Row> {
         let grads = (y * upstream.clone()).sum().backward();
         xg.grad(&grads).unwrap().into_data();
     };
+    // The backward kernel alone, on slices: what a training step's BatchNorm backward costs
+    // without the graph around it.
+    let planes = zoo_kernels::cpu::batch_norm::Planes { batch: n, channels: c, plane: hw * hw };
+    let xs = x.clone().into_data().try_to_vec::<f32>().unwrap();
+    let dys = upstream.clone().into_data().try_to_vec::<f32>().unwrap();
+    let (mean, var) = zoo_kernels::cpu::batch_norm::batch_stats(&xs, planes);
+    let inv_std = zoo_kernels::cpu::batch_norm::inverse_std(&var, 1e-5);
+    let gamma = vec![1.0f32; c];
+    let mut dx = vec![0.0f32; xs.len()];
+    let saved = zoo_kernels::cpu::batch_norm::Normalized {
+        x: &xs,
+        relu_output: None,
+        mean: &mean,
+        inv_std: &inv_std,
+        gamma: &gamma,
+        batch_statistics: true,
+    };
+    let backward_ms = median_ms(a.warmup, a.iters, || {
+        zoo_kernels::cpu::batch_norm::backward(&dys, &saved, planes, &mut dx, None);
+    });
     vec![
+        Row { op: "batchnorm2d", shape: shape.clone(), pass: "backward", macs: None, zoo_ms: backward_ms, burn_ms: None },
         Row {
             op: "batchnorm2d",
             shape: shape.clone(),

@@ -20,6 +20,8 @@ pub struct KernelCalls {
     pub pool_forward: u64,
     /// Pooling backward passes.
     pub pool_backward: u64,
+    /// Convolutions with their inference BatchNorm fused in (also counted in `conv_forward`).
+    pub conv_batch_norm_fused: u64,
 }
 
 impl KernelCalls {
@@ -33,6 +35,7 @@ impl KernelCalls {
             batch_norm_backward: self.batch_norm_backward - earlier.batch_norm_backward,
             pool_forward: self.pool_forward - earlier.pool_forward,
             pool_backward: self.pool_backward - earlier.pool_backward,
+            conv_batch_norm_fused: self.conv_batch_norm_fused - earlier.conv_batch_norm_fused,
         }
     }
 }
@@ -46,9 +49,10 @@ pub(crate) enum Counter {
     BatchNormBackward,
     PoolForward,
     PoolBackward,
+    ConvBatchNormFused,
 }
 
-static COUNTS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
+static COUNTS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 
 #[cfg_attr(not(feature = "flex"), allow(dead_code))]
 pub(crate) fn count(counter: Counter) {
@@ -75,5 +79,6 @@ pub fn kernel_calls() -> KernelCalls {
         batch_norm_backward: get(Counter::BatchNormBackward),
         pool_forward: get(Counter::PoolForward),
         pool_backward: get(Counter::PoolBackward),
+        conv_batch_norm_fused: get(Counter::ConvBatchNormFused),
     }
 }

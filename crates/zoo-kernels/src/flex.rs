@@ -735,3 +735,144 @@ impl<C: CheckpointStrategy> ZooPoolOps for Autodiff<Flex, C> {
         pool_autodiff::<C>(x, |x| (global_avg_pool_forward(x), PoolState::Global { dims: dims4(x) }))
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Convolution + inference BatchNorm
+
+/// A convolution followed by an inference BatchNorm (running statistics), optionally a residual
+/// add and a ReLU, as one kernel on flex: the BatchNorm becomes a per-channel scale and shift
+/// applied while the convolution writes its output, which saves a pass over the activation.
+#[backend_extension(Flex, Autodiff)]
+pub trait ZooConvBnOps: Backend {
+    /// `relu?(norm(conv(x)))`.
+    #[allow(clippy::too_many_arguments)]
+    fn zoo_conv2d_bn(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+    /// `relu?(norm(conv(x)) + residual)`.
+    #[allow(clippy::too_many_arguments)]
+    fn zoo_conv2d_bn_add(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+}
+
+/// The fused forward pass: the BatchNorm's scale `γ/σ` and shift `β - μγ/σ` as the epilogue.
+#[allow(clippy::too_many_arguments)]
+fn conv_bn_forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    norm: [&FlexTensor; 4],
+    residual: Option<&FlexTensor>,
+    epsilon: f64,
+    relu: bool,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    count(Counter::ConvForward);
+    count(Counter::ConvBatchNormFused);
+    let (x, weight) = (Dense::new(x), Dense::new(weight));
+    let shape = conv_shape(x.dims(), weight.dims(), options);
+    let [gamma, beta, mean, variance] = norm.map(Dense::new);
+    let inv_std = bn::inverse_std(variance.values(), epsilon);
+    let scale: Vec<f32> = gamma.values().iter().zip(&inv_std).map(|(g, i)| g * i).collect();
+    let shift: Vec<f32> =
+        beta.values().iter().zip(mean.values()).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+    assert_eq!(scale.len(), shape.out_channels, "the BatchNorm has one value per output channel");
+    let residual = residual.map(Dense::new);
+    let [oh, ow] = shape.out_size();
+    let dims = [shape.batch, shape.out_channels, oh, ow];
+    if let Some(r) = &residual {
+        assert_eq!(r.dims::<4>(), dims, "the residual has the convolution output's shape");
+    }
+    let epilogue = Epilogue {
+        scale: Some(&scale),
+        shift: Some(&shift),
+        residual: residual.as_ref().map(|r| r.values()),
+        relu,
+    };
+    let mut y = vec![0.0; shape.output_len()];
+    conv::forward(isa(), x.values(), weight.values(), &shape, &epilogue, &mut y);
+    flex_tensor(y, dims)
+}
+
+impl ZooConvBnOps for Flex {
+    fn zoo_conv2d_bn(
+        x: FlexTensor,
+        weight: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        conv_bn_forward(&x, &weight, [&gamma, &beta, &mean, &variance], None, epsilon, relu, &options)
+    }
+
+    fn zoo_conv2d_bn_add(
+        x: FlexTensor,
+        weight: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        residual: FlexTensor,
+        epsilon: f64,
+        relu: bool,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        conv_bn_forward(&x, &weight, [&gamma, &beta, &mean, &variance], Some(&residual), epsilon, relu, &options)
+    }
+}
+
+/// With autodiff (a frozen BatchNorm on the training device) the two ops stay separate nodes,
+/// each with its own backward.
+impl<C: CheckpointStrategy> ZooConvBnOps for Autodiff<Flex, C> {
+    fn zoo_conv2d_bn(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let y = <Self as ZooConvOps>::zoo_conv2d(x, weight, options);
+        <Self as ZooBatchNormOps>::zoo_batch_norm_eval(y, gamma, beta, mean, variance, epsilon, relu)
+    }
+
+    fn zoo_conv2d_bn_add(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        epsilon: f64,
+        relu: bool,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let y = <Self as ZooConvOps>::zoo_conv2d(x, weight, options);
+        <Self as ZooBatchNormOps>::zoo_batch_norm_eval_add(y, gamma, beta, mean, variance, residual, epsilon, relu)
+    }
+}

@@ -281,6 +281,74 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, r
     if relu { activation::relu(y) } else { y }
 }
 
+/// `relu?(norm(conv(x)) + residual)`: a convolution, then a BatchNorm that may have been folded
+/// away (`None`), then optionally a residual add and a ReLU — the opening and the ending of a
+/// ResNet block.
+///
+/// In inference (a plain device, or a frozen BatchNorm) on flex this is one kernel: the
+/// BatchNorm's running statistics become a per-channel scale and shift that the convolution
+/// applies as it writes its output. In training it is [`conv2d_module`] then [`batch_norm`].
+///
+/// ```
+/// use burn::nn::conv::Conv2dConfig;
+/// use burn::nn::{BatchNormConfig, PaddingConfig2d};
+/// use burn::tensor::{Device, Distribution, Tensor};
+/// let device = Device::flex();
+/// let conv = Conv2dConfig::new([16, 16], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).with_bias(false).init(&device);
+/// let norm = BatchNormConfig::new(16).init(&device);
+/// let x = Tensor::<4>::random([2, 16, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+/// let fused = zoo_kernels::conv_batch_norm(&conv, Some(&norm), x.clone(), Some(x.clone()), true);
+/// let separate = zoo_kernels::batch_norm(&norm, zoo_kernels::conv2d_module(&conv, x.clone()), Some(x), true);
+/// fused.into_data().assert_approx_eq::<f32>(&separate.into_data(), Default::default());
+/// ```
+pub fn conv_batch_norm(
+    conv: &Conv2d,
+    norm: Option<&BatchNorm>,
+    x: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    relu: bool,
+) -> Tensor<4> {
+    let Some(norm) = norm else {
+        let y = conv2d_module(conv, x);
+        let y = match residual {
+            Some(r) => y + r,
+            None => y,
+        };
+        return if relu { activation::relu(y) } else { y };
+    };
+    #[cfg(feature = "flex")]
+    {
+        let training = x.device().is_autodiff() && norm.training.is_enabled();
+        let fusable = !training
+            && conv.bias.is_none()
+            && conv.groups == 1
+            && conv.dilation == [1, 1]
+            && on_zoo_kernels(&x)
+            && conv.weight.val().dtype() == x.dtype();
+        if fusable {
+            use burn::backend::Dispatch;
+            use flex::ZooConvBnOps as Ops;
+            let [_, _, height, width] = x.dims();
+            let padding = padding_pairs(&conv.padding, conv.kernel_size, conv.stride, height, width);
+            let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+            let device = x.device();
+            let (gamma, beta) = (norm.gamma.val().into_dispatch(), norm.beta.val().into_dispatch());
+            let mean = norm.running_mean.value().to_device(&device).into_dispatch();
+            let variance = norm.running_var.value().to_device(&device).into_dispatch();
+            let (x, weight, eps) = (x.into_dispatch(), conv.weight.val().into_dispatch(), norm.epsilon);
+            let y = match residual {
+                None => <Dispatch as Ops>::zoo_conv2d_bn(x, weight, gamma, beta, mean, variance, eps, relu, options),
+                Some(r) => {
+                    let r = r.into_dispatch();
+                    <Dispatch as Ops>::zoo_conv2d_bn_add(x, weight, gamma, beta, mean, variance, r, eps, relu, options)
+                }
+            };
+            return Tensor::from_dispatch(y);
+        }
+    }
+    batch_norm(norm, conv2d_module(conv, x), residual, relu)
+}
+
 /// `running = (1 - momentum) running + momentum batch`, with the unbiased batch variance.
 fn update_running_statistics(norm: &BatchNorm, mean: Tensor<1>, biased_variance: Tensor<1>, count: usize) {
     let device = mean.device();
