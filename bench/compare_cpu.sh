@@ -7,8 +7,9 @@
 # Usage: bench/compare_cpu.sh OUT_DIR [zoo bench options...]
 #   PYTHON   Python with torch and torchvision (default: python3)
 #   ZOO      the zoo binary (default: target/debug/zoo; build it with `cargo build`)
-#   MODELS, BATCH_SIZES, MODE, WARMUP, ITERS, BACKENDS, KERNELS, THREADS, REPEATS
-#            what to run (defaults below; KERNELS=burn,zoo times both implementations on flex)
+#   MODELS, BATCH_SIZES, MODE, WARMUP, ITERS, BACKENDS, KERNELS, THREADS, REPEATS, INPUT
+#            what to run (defaults below; KERNELS=burn,zoo times both implementations on flex;
+#            INPUT=CxHxW gives every model that input on both sides, e.g. 3x64x64 for resnet18)
 #
 # Writes OUT_DIR/pytorch-N.json and OUT_DIR/burn-N.json for each repeat N, then
 # OUT_DIR/burn.{txt,json,png}: the table of medians with ratio columns, the report with
@@ -26,6 +27,7 @@ warmup=${WARMUP:-3}
 iters=${ITERS:-10}
 backends=${BACKENDS:-flex,ndarray}
 kernels=${KERNELS:-}
+input=${INPUT:-}
 repeats=${REPEATS:-3}
 # Both frameworks get the same threads: rayon (flex, ndarray) reads RAYON_NUM_THREADS.
 threads=${THREADS:-$(nproc)}
@@ -34,14 +36,16 @@ export RAYON_NUM_THREADS=$threads
 mkdir -p "$out"
 kernel_args=()
 [ -n "$kernels" ] && kernel_args=(--kernels "$kernels")
+input_args=()
+[ -n "$input" ] && input_args=(--input "$input")
 pytorch_runs=()
 burn_runs=()
 for n in $(seq 1 "$repeats"); do
     echo "== repeat $n of $repeats" >&2
     "$python" "$(dirname "$0")/pytorch_baseline.py" --models "$models" --batch-sizes "$batch_sizes" \
-        --mode "$mode" --warmup "$warmup" --iters "$iters" --threads "$threads" --out "$out/pytorch-$n.json"
+        --mode "$mode" --warmup "$warmup" --iters "$iters" --threads "$threads" "${input_args[@]}" --out "$out/pytorch-$n.json"
     "$zoo" bench --models "$models" --backends "$backends" --batch-sizes "$batch_sizes" --mode "$mode" \
-        --warmup "$warmup" --iters "$iters" "${kernel_args[@]}" --format json --out "$out/burn-$n.json" "$@" >/dev/null
+        --warmup "$warmup" --iters "$iters" "${kernel_args[@]}" "${input_args[@]}" --format json --out "$out/burn-$n.json" "$@" >/dev/null
     pytorch_runs+=("$out/pytorch-$n.json")
     burn_runs+=("$out/burn-$n.json")
 done
