@@ -13,7 +13,7 @@ Needs Linux `perf` (Debian: linux-perf) and a built `zoo` binary; no Python pack
 
 Usage:
   python3 bench/profile_ops.py --zoo target/debug/zoo --model resnet20 --backend flex \
-      --mode train --batch-size 128 [--iters 3] [--top 25] [--json out.json]
+      --mode train --batch-size 128 [--input CxHxW] [--iters 3] [--top 25] [--json out.json]
 """
 
 import argparse
@@ -28,7 +28,7 @@ import tempfile
 # Innermost frames that name what the time is spent on, most specific first.
 KERNEL_PATTERNS = [
     # The zoo's kernel drivers (their SIMD inner loops are charged to the driver that called them).
-    (re.compile(r"zoo_kernels::cpu::(conv|batch_norm)::([a-z0-9_]+)"), lambda m: f"zoo::{m.group(1)}::{m.group(2)}"),
+    (re.compile(r"zoo_kernels::cpu::(conv|batch_norm|pool)::([a-z0-9_]+)"), lambda m: f"zoo::{m.group(1)}::{m.group(2)}"),
     (re.compile(r"zoo_kernels::"), lambda m: "zoo::other"),
     (re.compile(r"burn_(flex|ndarray)::ops::([a-z0-9_]+)::([a-zA-Z0-9_]+)"), lambda m: f"{m.group(2)}::{m.group(3)}"),
     (re.compile(r"burn_(flex|ndarray)::([a-z0-9_]+)::([a-zA-Z0-9_]+)"), lambda m: f"{m.group(2)}::{m.group(3)}"),
@@ -46,6 +46,7 @@ GROUPS = [
     (re.compile(r"^zoo::conv::weight_grad"), "zoo conv weight gradient"),
     (re.compile(r"^zoo::conv"), "zoo conv forward"),
     (re.compile(r"^zoo::batch_norm"), "zoo BatchNorm (+ ReLU, + residual)"),
+    (re.compile(r"^zoo::pool"), "zoo pooling"),
     (re.compile(r"^zoo::"), "zoo kernels (other)"),
     (re.compile(r"conv_transpose"), "conv backward w.r.t. input (transposed conv)"),
     (re.compile(r"^conv::.*(weight|backward)"), "conv backward w.r.t. weight"),
@@ -85,6 +86,7 @@ def main():
     ap.add_argument("--backend", default="flex")
     ap.add_argument("--mode", default="train", choices=["infer", "train"])
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--input", help="CxHxW, passed to zoo bench; default: the model's own input")
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--frequency", type=int, default=199, help="samples per second per CPU")
     ap.add_argument("--top", type=int, default=25)
@@ -102,7 +104,7 @@ def main():
             "perf", "record", "-q", "-F", str(args.frequency), "--call-graph", "dwarf,16384", "-o", data,
             args.zoo, "bench", "--models", args.model, "--backends", args.backend, "--mode", args.mode,
             "--batch-sizes", str(args.batch_size), "--warmup", "1", "--iters", str(args.iters),
-        ]
+        ] + (["--input", args.input] if args.input else [])
         print("$", " ".join(cmd), file=sys.stderr)
         bench = subprocess.run(cmd, capture_output=True, text=True)
         if bench.returncode != 0:

@@ -95,7 +95,7 @@ pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), String> {
         (None, Some(plan)) => bench::run_bench(plan, &mut |event| progress.show(&event)),
         (None, None) => unreachable!("a plan exists whenever no report is given"),
     };
-    let seconds = progress.elapsed();
+    let seconds = plan.is_some().then(|| progress.elapsed());
 
     let text = match args.format {
         BenchFormat::Table => bench::render_table(&report, baseline.as_ref()),

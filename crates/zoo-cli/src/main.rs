@@ -8,26 +8,8 @@ use clap::error::ErrorKind;
 #[global_allocator]
 static ALLOCATOR: zoo_train::bench::PeakAlloc = zoo_train::bench::PeakAlloc;
 
-/// Keeps freed memory in the process for the next allocation. A training step frees and
-/// allocates the same activation-sized buffers (up to tens of MB) over and over; by default
-/// glibc maps each one afresh and returns it on free, so every step pays page faults and the
-/// kernel's zeroing of every page (a tenth of a ResNet-20 step on a 2-core VM, measured).
-/// Buffers up to 32 MiB (glibc's ceiling) now come from the heap, which is trimmed only above
-/// 1 GiB of free space.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn reuse_freed_memory() {
-    // SAFETY: mallopt only sets allocator parameters; it is called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn reuse_freed_memory() {}
-
 fn main() -> ExitCode {
-    reuse_freed_memory();
+    zoo_kernels::reuse_freed_memory();
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let message = info

@@ -10,7 +10,9 @@
 //!
 //! Passes: `forward` (inference), `input_grad` and `weight_grad` (one backward product each,
 //! timed on the kernels' slices for the zoo and through `aten.convolution_backward` for PyTorch),
-//! and `forward+backward` (autodiff: forward, then the gradients of every input). GFLOP/s
+//! and `forward+backward` (autodiff: forward, then the gradients of every input; Burn has no
+//! backward from a given output gradient, so this row also runs `(y * upstream).sum()`, its
+//! backward and a copy of the input gradient, which PyTorch's row, given `grad_out`, does not). GFLOP/s
 //! counts 2 FLOPs per multiply-accumulate, 3x the forward's for `forward+backward`; `% peak` is
 //! against the machine's FMA throughput, measured by an FMA-only loop before and after the ops
 //! (or `--peak-gflops`).
@@ -324,6 +326,8 @@ fn pytorch_ms(report: &Option<serde_json::Value>, row: &Row) -> Option<f64> {
 }
 
 fn main() {
+    // The same allocator settings as the `zoo` binary, so the autodiff rows see what a model does.
+    zoo_kernels::reuse_freed_memory();
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {

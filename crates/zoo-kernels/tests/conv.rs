@@ -49,6 +49,12 @@ const CASES: &[Case] = &[
     case(7, [16, 1], [7, 7], [3, 3], [1, 1], P1, true),
     case(1, [16, 16], [10, 13], [3, 3], [2, 1], [(1, 0), (0, 1)], false),
     case(1, [3, 4], [5, 5], [3, 3], [1, 1], [(3, 3), (3, 3)], true),
+    // Planes under 64 pixels take the packed paths: ResNet-18's 2x2 and 4x4 maps at 64x64 input
+    // (one panel holds pixels of several images), its stride-2 entry and projection.
+    case(7, [64, 24], [2, 2], [3, 3], [1, 1], P1, true),
+    case(7, [24, 32], [7, 5], [3, 3], [2, 2], P1, false),
+    case(7, [32, 24], [4, 4], [1, 1], [2, 2], P0, false),
+    case(1, [8, 8], [1, 1], [3, 3], [1, 1], [(1, 2), (2, 1)], true),
     // 5x5: LeNet-5 (1 and 6 channels in), and an asymmetric, strided one.
     case(7, [1, 6], [32, 32], [5, 5], [1, 1], P0, true),
     case(1, [6, 16], [14, 14], [5, 5], [1, 1], P0, true),

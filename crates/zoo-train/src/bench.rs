@@ -846,20 +846,19 @@ pub fn to_json(report: &BenchReport, baseline: Option<&BenchReport>) -> String {
     serde_json::to_string_pretty(&value).expect("a report serialises") + "\n"
 }
 
-/// The one-line summary printed when a run ends.
-pub fn summary_line(report: &BenchReport, seconds: f64) -> String {
+/// The one-line summary printed when a run ends; `seconds` is the run's duration, `None` for a
+/// report read back from files.
+pub fn summary_line(report: &BenchReport, seconds: Option<f64>) -> String {
     let failed = report.rows.iter().filter(|r| r.error.is_some()).count();
     let best = report
         .rows
         .iter()
         .filter(|r| r.error.is_none())
         .max_by(|a, b| a.gflops.unwrap_or(0.0).total_cmp(&b.gflops.unwrap_or(0.0)));
-    let mut line = format!(
-        "{} cases in {} ({} failed)",
-        report.rows.len(),
-        format_duration(seconds),
-        failed
-    );
+    let mut line = match seconds {
+        Some(seconds) => format!("{} cases in {} ({failed} failed)", report.rows.len(), format_duration(seconds)),
+        None => format!("{} saved cases ({failed} failed)", report.rows.len()),
+    };
     if let Some(best) = best {
         line.push_str(&format!(
             "; highest GFLOP/s: {} on {} ({} b{}, {})",

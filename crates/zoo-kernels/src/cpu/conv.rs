@@ -21,7 +21,7 @@
 use rayon::prelude::*;
 
 use super::parallel::{SharedMut, Split, for_each_index, give_back, take_scratch, threads};
-use super::simd::{self, Isa, MR, WGRAD_COLS};
+use super::simd::{self, Isa, MR, Pixels, WGRAD_COLS};
 
 /// Shape and options of one convolution: NCHW input, `[out, in, kh, kw]` weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,6 +319,9 @@ pub fn forward(isa: Isa, x: &[f32], weight: &[f32], shape: &ConvShape, epilogue:
     let weights = PackedWeights::pack(shape.out_channels, shape.in_channels, taps, |o, c, t| {
         weight[(o * shape.in_channels + c) * taps + t]
     });
+    if oh * ow < SMALL_PLANE {
+        return forward_packed(isa, x, &weights, shape, epilogue, y);
+    }
     let row_bytes = 4 * grid.pitch * sy * sx * shape.in_channels.min(channel_chunk(taps));
     let blocks = Split::new(oh, row_blocks(shape.batch, oh, row_bytes));
     let image_in = shape.in_channels * shape.in_size[0] * shape.in_size[1];
@@ -349,6 +352,68 @@ pub fn forward(isa: Isa, x: &[f32], weight: &[f32], shape: &ConvShape, epilogue:
             give_back(tile);
         });
         give_back(xg);
+    });
+}
+
+/// The forward convolution for small output planes (ResNet-18's 2x2 and 4x4 maps), where
+/// computing on the grid's padded pitch would waste most of every tile: the output pixels of
+/// all images, one after the other, are cut into blocks of one tile's width, and each block's
+/// inputs are gathered into a panel (`[channel][tap][column]`) that [`grid_sum`] reads as a grid
+/// whose taps are whole panel rows apart.
+fn forward_packed(isa: Isa, x: &[f32], weights: &PackedWeights, shape: &ConvShape, epilogue: &Epilogue, y: &mut [f32]) {
+    let ([h, w], [kh, kw], [sy, sx]) = (shape.in_size, shape.kernel, shape.stride);
+    let [oh, ow] = shape.out_size();
+    let ([pad_top, _], [pad_left, _]) = (shape.padding[0], shape.padding[1]);
+    let (c_in, c_out, taps) = (shape.in_channels, shape.out_channels, kh * kw);
+    let pixels = oh * ow;
+    let total = shape.batch * pixels;
+    let cols = isa.conv_cols();
+    let offsets: Vec<usize> = (0..taps).map(|t| t * cols).collect();
+    let out = SharedMut::new(y);
+    for_each_index(total.div_ceil(cols), |panel_index| {
+        let first = panel_index * cols;
+        let valid = cols.min(total - first);
+        // Where each column's receptive field starts: its image and top-left input pixel.
+        let origins: Vec<(usize, isize, isize)> = (first..first + valid)
+            .map(|q| {
+                let (n, p) = (q / pixels, q % pixels);
+                let (oy, ox) = (p / ow, p % ow);
+                (n, (oy * sy) as isize - pad_top as isize, (ox * sx) as isize - pad_left as isize)
+            })
+            .collect();
+        let mut panel = take_scratch(c_in * taps * cols);
+        for c in 0..c_in {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let row = &mut panel[(c * taps + ky * kw + kx) * cols..][..cols];
+                    for (value, &(n, y0, x0)) in row.iter_mut().zip(&origins) {
+                        let (iy, ix) = (y0 + ky as isize, x0 + kx as isize);
+                        let inside = iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w;
+                        *value = if inside { x[((n * c_in + c) * h + iy as usize) * w + ix as usize] } else { 0.0 };
+                    }
+                    row[valid..].fill(0.0);
+                }
+            }
+        }
+        let mut tile = take_scratch(weights.blocks() * MR * cols);
+        grid_sum(isa, &panel, taps * cols, &offsets, weights, 0, cols, &mut tile, cols);
+        // Columns run through the images in order: copy out each image's run.
+        let mut j = 0;
+        while j < valid {
+            let (n, p) = ((first + j) / pixels, (first + j) % pixels);
+            let run = (pixels - p).min(valid - j);
+            for co in 0..c_out {
+                let start = (n * c_out + co) * pixels + p;
+                // SAFETY: output pixels first..first + valid belong to this panel's task.
+                let dst = unsafe { out.slice(start, run) };
+                let residual = epilogue.residual.map(|res| &res[start..start + run]);
+                let (scale, shift) = (epilogue.scale.map_or(1.0, |s| s[co]), epilogue.shift.map_or(0.0, |s| s[co]));
+                apply_epilogue(&tile[co * cols + j..][..run], dst, scale, shift, residual, epilogue.relu);
+            }
+            j += run;
+        }
+        give_back(panel);
+        give_back(tile);
     });
 }
 
@@ -389,6 +454,23 @@ pub fn input_grad(isa: Isa, dy: &[f32], weight: &[f32], shape: &ConvShape, dx: &
     let out_size = shape.out_size();
     let taps = kh * kw;
     let (c_in, c_out) = (shape.in_channels, shape.out_channels);
+
+    // Small stride-1 planes: the forward convolution of dy, padded by k - 1 - p, with the
+    // kernel flipped and its channel axes swapped, on packed panels.
+    let fits = |a: usize| shape.padding[a][0] < shape.kernel[a] && shape.padding[a][1] < shape.kernel[a];
+    if h * w < SMALL_PLANE && shape.stride == [1, 1] && fits(0) && fits(1) {
+        let flipped = ConvShape {
+            batch: shape.batch,
+            in_channels: c_out,
+            in_size: out_size,
+            out_channels: c_in,
+            kernel: shape.kernel,
+            stride: [1, 1],
+            padding: [0, 1].map(|a| [0, 1].map(|side| shape.kernel[a] - 1 - shape.padding[a][side])),
+        };
+        let weights = PackedWeights::pack(c_in, c_out, taps, |ci, co, t| weight[(co * c_in + ci) * taps + taps - 1 - t]);
+        return forward_packed(isa, dy, &weights, &flipped, &Epilogue::default(), dx);
+    }
 
     // Input pixel i*s + r receives tap k when (i*s + r + pad - k) is a multiple of s: taps
     // k = first + a*s, from output pixel i + lead - a with lead = (r + pad) / s.
@@ -491,6 +573,11 @@ pub fn input_grad(isa: Isa, dy: &[f32], weight: &[f32], shape: &ConvShape, dx: &
 /// overwriting `dw` (`[C_out, C_in, kh, kw]`). Images are summed in fixed groups and the groups
 /// in order, whatever the number of threads.
 pub fn weight_grad(isa: Isa, x: &[f32], dy: &[f32], shape: &ConvShape, dw: &mut [f32]) {
+    weight_grad_in_chunks(isa, x, dy, shape, dw, CHUNK_VALUES);
+}
+
+/// [`weight_grad`], laying out at most `chunk_values` values at once on the small-plane path.
+fn weight_grad_in_chunks(isa: Isa, x: &[f32], dy: &[f32], shape: &ConvShape, dw: &mut [f32], chunk_values: usize) {
     assert_eq!(x.len(), shape.input_len(), "input length");
     assert_eq!(dy.len(), shape.output_len(), "output gradient length");
     assert_eq!(dw.len(), shape.weight_len(), "weight gradient length");
@@ -519,6 +606,74 @@ pub fn weight_grad(isa: Isa, x: &[f32], dy: &[f32], shape: &ConvShape, dw: &mut 
     let image_in = c_in * shape.in_size[0] * shape.in_size[1];
     let image_dy = c_out * pixels;
     let partial_len = column_blocks * WGRAD_COLS * padded;
+    let one_image = Pixels { images: 1, image_stride: 0, rows: oh, cols: ow, pitch: grid.pitch };
+    let tile = |sums: &mut [f32], grid_values: &[f32], dyt: &[f32], pixels: Pixels, cb: usize, rb: usize| {
+        let k0 = cb * WGRAD_COLS;
+        let xs: [*const f32; WGRAD_COLS] =
+            std::array::from_fn(|i| grid_values[column_offset((k0 + i).min(columns - 1))..].as_ptr());
+        // SAFETY: `sums` holds column rows k0..k0+WGRAD_COLS; the pixels' reads stay inside the
+        // grid (the forward pass reads the same).
+        unsafe {
+            simd::wgrad_tile(
+                isa,
+                dyt.as_ptr().add(rb * block),
+                padded,
+                xs,
+                pixels,
+                sums.as_mut_ptr().add(rb * block),
+                padded,
+            );
+        }
+    };
+    // dw[o][k] = sums[k][o].
+    let write_dw = |dw: &mut [f32], sums: &(dyn Fn(usize, usize) -> f32 + Sync)| {
+        let out = SharedMut::new(dw);
+        for_each_index(c_out, |co| {
+            // SAFETY: row co of dw belongs to this task.
+            let row = unsafe { out.slice(co * columns, columns) };
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = sums(k, co);
+            }
+        });
+    };
+
+    if pixels < SMALL_PLANE {
+        // Small planes (ResNet-18's 4x4 and 2x2 maps, ImageNet's 7x7): a few pixels per image
+        // against a large weight. Summing image by image into per-group partials would stream
+        // the whole weight-sized partial through memory for every image; instead the grids and
+        // transposed gradients of a chunk of images are laid out side by side, and each task
+        // owns a column block of one sum and adds the images into it in order, in registers.
+        let per_image = grid.len + pixels * padded;
+        let chunk = (chunk_values / per_image).clamp(1, shape.batch);
+        let mut sums = vec![0.0f32; partial_len];
+        let mut grids = take_scratch(chunk * grid.len);
+        let mut dyts = take_scratch(chunk * pixels * padded);
+        // The padding channels of `dyts` are never written below: zero once.
+        dyts.fill(0.0);
+        for first in (0..shape.batch).step_by(chunk) {
+            let images = chunk.min(shape.batch - first);
+            grids[..images * grid.len]
+                .par_chunks_mut(grid.len)
+                .zip(dyts[..images * pixels * padded].par_chunks_mut(pixels * padded))
+                .enumerate()
+                .for_each(|(i, (g, d))| {
+                    let n = first + i;
+                    grid.fill(&x[n * image_in..][..image_in], shape.in_size, g);
+                    transpose_into(&dy[n * image_dy..][..image_dy], c_out, pixels, d, padded);
+                });
+            let (grids, dyts) = (&grids[..images * grid.len], &dyts[..images * pixels * padded]);
+            let chunk_pixels = Pixels { images, image_stride: grid.len, ..one_image };
+            sums.par_chunks_mut(WGRAD_COLS * padded).enumerate().for_each(|(cb, block_sums)| {
+                for rb in 0..row_blocks {
+                    tile(block_sums, grids, dyts, chunk_pixels, cb, rb);
+                }
+            });
+        }
+        give_back(grids);
+        give_back(dyts);
+        write_dw(dw, &|k, co| sums[k * padded + co]);
+        return;
+    }
 
     // Fixed groups of images, each with its own partial sum (`[column][channel]`); as many as
     // memory allows.
@@ -544,26 +699,10 @@ pub fn weight_grad(isa: Isa, x: &[f32], dy: &[f32], shape: &ConvShape, dw: &mut 
                 let work = Split::new(column_blocks, tasks_per_image);
                 for_each_index(work.parts(), |task| {
                     for cb in work.range(task) {
-                        let k0 = cb * WGRAD_COLS;
-                        let xs: [*const f32; WGRAD_COLS] =
-                            std::array::from_fn(|i| xg[column_offset((k0 + i).min(columns - 1))..].as_ptr());
+                        // SAFETY: this task owns column rows cb * WGRAD_COLS.. of the partial.
+                        let block_sums = unsafe { sums.slice(cb * WGRAD_COLS * padded, WGRAD_COLS * padded) };
                         for rb in 0..row_blocks {
-                            // SAFETY: task owns column rows k0..k0+WGRAD_COLS of the partial; the
-                            // pixels' reads stay inside the grid (the forward pass reads the same).
-                            unsafe {
-                                let out = sums.slice(k0 * padded, WGRAD_COLS * padded);
-                                simd::wgrad_tile(
-                                    isa,
-                                    dyt.as_ptr().add(rb * block),
-                                    padded,
-                                    xs,
-                                    oh,
-                                    ow,
-                                    grid.pitch,
-                                    out.as_mut_ptr().add(rb * block),
-                                    padded,
-                                );
-                            }
+                            tile(block_sums, xg, dyt, one_image, cb, rb);
                         }
                     }
                 });
@@ -574,15 +713,14 @@ pub fn weight_grad(isa: Isa, x: &[f32], dy: &[f32], shape: &ConvShape, dw: &mut 
         })
         .collect();
     // dw[o][k] = Σ_groups partial[k][o], groups in order.
-    let out = SharedMut::new(dw);
-    for_each_index(c_out, |co| {
-        // SAFETY: row co of dw belongs to this task.
-        let row = unsafe { out.slice(co * columns, columns) };
-        for (k, v) in row.iter_mut().enumerate() {
-            *v = partials.iter().map(|p| p[k * padded + co]).fold(0.0, |a, b| a + b);
-        }
-    });
+    write_dw(dw, &|k, co| partials.iter().map(|p| p[k * padded + co]).fold(0.0, |a, b| a + b));
 }
+
+/// Planes below this many pixels take the small-plane paths: packed panels for the forward
+/// convolution and the stride-1 input gradient, image chunks for the weight gradient.
+const SMALL_PLANE: usize = 64;
+/// Values of grids and transposed gradients the small-plane path lays out at once (16 MiB).
+const CHUNK_VALUES: usize = 4 << 20;
 
 /// `out[p * stride + c] = values[c * pixels + p]`: channel-major to pixel-major, in blocks of
 /// pixels so that the written rows stay in cache.
@@ -620,4 +758,74 @@ pub(crate) fn plane_sum(values: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + rest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `dw` by its definition, in f64.
+    fn naive_weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f64> {
+        let ([h, w], [kh, kw], [oh, ow]) = (s.in_size, s.kernel, s.out_size());
+        let mut dw = vec![0.0f64; s.weight_len()];
+        for n in 0..s.batch {
+            for o in 0..s.out_channels {
+                for c in 0..s.in_channels {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let mut sum = 0.0;
+                            for i in 0..oh {
+                                for j in 0..ow {
+                                    let iy = (i * s.stride[0] + ky) as isize - s.padding[0][0] as isize;
+                                    let ix = (j * s.stride[1] + kx) as isize - s.padding[1][0] as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((n * s.in_channels + c) * h + iy as usize) * w + ix as usize];
+                                    sum += xv as f64 * dy[((n * s.out_channels + o) * oh + i) * ow + j] as f64;
+                                }
+                            }
+                            dw[((o * s.in_channels + c) * kh + ky) * kw + kx] += sum;
+                        }
+                    }
+                }
+            }
+        }
+        dw
+    }
+
+    #[test]
+    fn small_planes_sum_every_chunk_of_images() {
+        // 3x4 output planes take the small-plane path; one image per chunk, three per chunk and
+        // all at once must each equal the definition, and give the same bits on a second run.
+        let shape = ConvShape {
+            batch: 7,
+            in_channels: 5,
+            in_size: [5, 4],
+            out_channels: 19,
+            kernel: [3, 3],
+            stride: [2, 1],
+            padding: [[1, 1], [0, 1]],
+        };
+        let value = |i: usize| ((i * 7919 % 1000) as f32 / 500.0) - 1.0;
+        let x: Vec<f32> = (0..shape.input_len()).map(value).collect();
+        let dy: Vec<f32> = (0..shape.output_len()).map(|i| value(i + 13)).collect();
+        let expected = naive_weight_grad(&x, &dy, &shape);
+        let isa = simd::isa();
+        let grid_len = Grid::new(shape.in_channels, shape.in_size, shape.padding, shape.stride, isa).len;
+        let [oh, ow] = shape.out_size();
+        let per_image = grid_len + oh * ow * shape.out_channels.next_multiple_of(isa.wgrad_rows());
+        for chunk_values in [1, 3 * per_image, usize::MAX / 2] {
+            let run = || {
+                let mut dw = vec![f32::NAN; shape.weight_len()];
+                weight_grad_in_chunks(isa, &x, &dy, &shape, &mut dw, chunk_values);
+                dw
+            };
+            let dw = run();
+            for (k, (&got, &want)) in dw.iter().zip(&expected).enumerate() {
+                assert!((got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()), "dw[{k}] = {got}, expected {want}");
+            }
+            assert_eq!(dw, run(), "a second run gave other bits");
+        }
+    }
 }

@@ -117,13 +117,30 @@ pub unsafe fn conv_tile(
     }
 }
 
+/// The output pixels one [`wgrad_tile`] call sums over: `images` images `image_stride` apart in
+/// the input grid, each `rows` rows of `cols` pixels, its rows `pitch` apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Pixels {
+    /// Images, one after the other.
+    pub images: usize,
+    /// Distance between two images' grids.
+    pub image_stride: usize,
+    /// Output rows per image.
+    pub rows: usize,
+    /// Output columns per row.
+    pub cols: usize,
+    /// Distance between two rows in the grid.
+    pub pitch: usize,
+}
+
 /// One block of the weight gradient, added to `out`:
 ///
 /// `out[j * out_stride + o] += Σ_p dyt[p * dy_stride + o] * x[j][q(p)]`
 ///
-/// for `o < isa.wgrad_rows()` and `j <` [`WGRAD_COLS`], where `p` counts the output pixels of an
-/// image, `rows` rows of `cols`, and `q(p) = row * pitch + col` is where the pixel's input sits
-/// relative to each column's pointer. `dyt` is the output gradient transposed (pixel-major).
+/// for `o < isa.wgrad_rows()` and `j <` [`WGRAD_COLS`], where `p` counts the output pixels of
+/// [`Pixels::images`] images one after the other, and `q(p) = image * image_stride + row * pitch
+/// + col` is where the pixel's input sits relative to each column's pointer. `dyt` is the output
+/// gradient transposed (pixel-major), the images' pixels consecutive.
 ///
 /// # Safety
 /// Every index above must be in bounds of its allocation.
@@ -134,19 +151,17 @@ pub unsafe fn wgrad_tile(
     dyt: *const f32,
     dy_stride: usize,
     x: [*const f32; WGRAD_COLS],
-    rows: usize,
-    cols: usize,
-    pitch: usize,
+    pixels: Pixels,
     out: *mut f32,
     out_stride: usize,
 ) {
     unsafe {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => x86::wgrad_tile_avx512(dyt, dy_stride, x, rows, cols, pitch, out, out_stride),
+            Isa::Avx512 => x86::wgrad_tile_avx512(dyt, dy_stride, x, pixels, out, out_stride),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => x86::wgrad_tile_avx2(dyt, dy_stride, x, rows, cols, pitch, out, out_stride),
-            _ => wgrad_tile_portable(dyt, dy_stride, x, rows, cols, pitch, out, out_stride),
+            Isa::Avx2 => x86::wgrad_tile_avx2(dyt, dy_stride, x, pixels, out, out_stride),
+            _ => wgrad_tile_portable(dyt, dy_stride, x, pixels, out, out_stride),
         }
     }
 }
@@ -196,9 +211,7 @@ unsafe fn wgrad_tile_portable(
     dyt: *const f32,
     dy_stride: usize,
     x: [*const f32; WGRAD_COLS],
-    rows: usize,
-    cols: usize,
-    pitch: usize,
+    pixels: Pixels,
     out: *mut f32,
     out_stride: usize,
 ) {
@@ -206,9 +219,10 @@ unsafe fn wgrad_tile_portable(
     unsafe {
         let mut acc = [[0.0f32; ROWS]; WGRAD_COLS];
         let mut d = dyt;
-        for r in 0..rows {
-            for i in 0..cols {
-                let q = r * pitch + i;
+        for r in 0..pixels.images * pixels.rows {
+            let base = (r / pixels.rows) * pixels.image_stride + (r % pixels.rows) * pixels.pitch;
+            for i in 0..pixels.cols {
+                let q = base + i;
                 let dv: [f32; ROWS] = std::ptr::read_unaligned(d as *const [f32; ROWS]);
                 for (j, row) in acc.iter_mut().enumerate() {
                     let xv = *x[j].add(q);
@@ -230,7 +244,7 @@ unsafe fn wgrad_tile_portable(
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{MR, WGRAD_COLS};
+    use super::{MR, Pixels, WGRAD_COLS};
     use std::arch::x86_64::*;
 
     /// Writes the accumulator rows of one block, or adds them to it first.
@@ -274,15 +288,15 @@ mod x86 {
     /// (8 accumulators, 2 gradient vectors and a broadcast).
     macro_rules! wgrad_body {
         ($vec:ty, $width:expr, $load:ident, $store:ident, $set1:ident, $fmadd:ident, $add:ident,
-         $dyt:ident, $dy_stride:ident, $x:ident, $rows:ident, $cols:ident, $pitch:ident, $out:ident, $out_stride:ident) => {{
+         $dyt:ident, $dy_stride:ident, $x:ident, $pixels:ident, $out:ident, $out_stride:ident) => {{
             let zero = || $set1(0.0);
             let (mut a00, mut a01, mut a10, mut a11) = (zero(), zero(), zero(), zero());
             let (mut a20, mut a21, mut a30, mut a31) = (zero(), zero(), zero(), zero());
             let [x0, x1, x2, x3] = $x;
             let mut d = $dyt;
-            for r in 0..$rows {
-                let base = r * $pitch;
-                for q in base..base + $cols {
+            for r in 0..$pixels.images * $pixels.rows {
+                let base = (r / $pixels.rows) * $pixels.image_stride + (r % $pixels.rows) * $pixels.pitch;
+                for q in base..base + $pixels.cols {
                     let d0 = $load(d);
                     let d1 = $load(d.add($width));
                     let b = $set1(*x0.add(q));
@@ -398,9 +412,7 @@ mod x86 {
         dyt: *const f32,
         dy_stride: usize,
         x: [*const f32; WGRAD_COLS],
-        rows: usize,
-        cols: usize,
-        pitch: usize,
+        pixels: Pixels,
         out: *mut f32,
         out_stride: usize,
     ) {
@@ -416,9 +428,7 @@ mod x86 {
                 dyt,
                 dy_stride,
                 x,
-                rows,
-                cols,
-                pitch,
+                pixels,
                 out,
                 out_stride
             )
@@ -431,9 +441,7 @@ mod x86 {
         dyt: *const f32,
         dy_stride: usize,
         x: [*const f32; WGRAD_COLS],
-        rows: usize,
-        cols: usize,
-        pitch: usize,
+        pixels: Pixels,
         out: *mut f32,
         out_stride: usize,
     ) {
@@ -449,9 +457,7 @@ mod x86 {
                 dyt,
                 dy_stride,
                 x,
-                rows,
-                cols,
-                pitch,
+                pixels,
                 out,
                 out_stride
             )
