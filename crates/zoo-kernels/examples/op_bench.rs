@@ -255,7 +255,14 @@ fn batch_norm_rows(a: &Args, c: usize, hw: usize) -> Vec<Row> {
         zoo_kernels::cpu::batch_norm::backward(&dys, &saved, planes, &mut dx, None);
     });
     vec![
-        Row { op: "batchnorm2d", shape: shape.clone(), pass: "backward", macs: None, zoo_ms: backward_ms, burn_ms: None },
+        Row {
+            op: "batchnorm2d",
+            shape: shape.clone(),
+            pass: "backward",
+            macs: None,
+            zoo_ms: backward_ms,
+            burn_ms: None,
+        },
         Row {
             op: "batchnorm2d",
             shape: shape.clone(),

@@ -791,8 +791,7 @@ fn conv_bn_forward(
     let [gamma, beta, mean, variance] = norm.map(Dense::new);
     let inv_std = bn::inverse_std(variance.values(), epsilon);
     let scale: Vec<f32> = gamma.values().iter().zip(&inv_std).map(|(g, i)| g * i).collect();
-    let shift: Vec<f32> =
-        beta.values().iter().zip(mean.values()).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+    let shift: Vec<f32> = beta.values().iter().zip(mean.values()).zip(&scale).map(|((b, m), s)| b - m * s).collect();
     assert_eq!(scale.len(), shape.out_channels, "the BatchNorm has one value per output channel");
     let residual = residual.map(Dense::new);
     let [oh, ow] = shape.out_size();
@@ -800,12 +799,8 @@ fn conv_bn_forward(
     if let Some(r) = &residual {
         assert_eq!(r.dims::<4>(), dims, "the residual has the convolution output's shape");
     }
-    let epilogue = Epilogue {
-        scale: Some(&scale),
-        shift: Some(&shift),
-        residual: residual.as_ref().map(|r| r.values()),
-        relu,
-    };
+    let epilogue =
+        Epilogue { scale: Some(&scale), shift: Some(&shift), residual: residual.as_ref().map(|r| r.values()), relu };
     let mut y = vec![0.0; shape.output_len()];
     conv::forward(isa(), x.values(), weight.values(), &shape, &epilogue, &mut y);
     flex_tensor(y, dims)

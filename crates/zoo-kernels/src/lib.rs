@@ -123,7 +123,13 @@ pub fn conv2d_module(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// The four sides of a module's padding for an input of `height` x `width`.
-fn padding_pairs(padding: &PaddingConfig2d, kernel: [usize; 2], stride: [usize; 2], height: usize, width: usize) -> [(usize, usize); 2] {
+fn padding_pairs(
+    padding: &PaddingConfig2d,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    height: usize,
+    width: usize,
+) -> [(usize, usize); 2] {
     match padding {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [(*top, *bottom), (*left, *right)],

@@ -468,7 +468,8 @@ pub fn input_grad(isa: Isa, dy: &[f32], weight: &[f32], shape: &ConvShape, dx: &
             stride: [1, 1],
             padding: [0, 1].map(|a| [0, 1].map(|side| shape.kernel[a] - 1 - shape.padding[a][side])),
         };
-        let weights = PackedWeights::pack(c_in, c_out, taps, |ci, co, t| weight[(co * c_in + ci) * taps + taps - 1 - t]);
+        let weights =
+            PackedWeights::pack(c_in, c_out, taps, |ci, co, t| weight[(co * c_in + ci) * taps + taps - 1 - t]);
         return forward_packed(isa, dy, &weights, &flipped, &Epilogue::default(), dx);
     }
 

@@ -52,10 +52,16 @@ impl PoolShape {
     /// Why the kernels cannot run this shape, if they cannot.
     pub fn check(&self) -> Result<(), String> {
         if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
-            return Err(format!("kernel {:?}, stride {:?} and dilation {:?} must be positive", self.kernel, self.stride, self.dilation));
+            return Err(format!(
+                "kernel {:?}, stride {:?} and dilation {:?} must be positive",
+                self.kernel, self.stride, self.dilation
+            ));
         }
         if self.out_size().contains(&0) {
-            return Err(format!("window {:?} does not fit the input {:?} (padding {:?})", self.kernel, self.in_size, self.padding));
+            return Err(format!(
+                "window {:?} does not fit the input {:?} (padding {:?})",
+                self.kernel, self.in_size, self.padding
+            ));
         }
         Ok(())
     }
@@ -107,7 +113,8 @@ struct Windows {
 
 fn windows(shape: &PoolShape, axis: usize) -> Windows {
     let out = shape.out_size()[axis];
-    let mut w = Windows { index: Vec::with_capacity(out), taps: Vec::with_capacity(out), padded: Vec::with_capacity(out) };
+    let mut w =
+        Windows { index: Vec::with_capacity(out), taps: Vec::with_capacity(out), padded: Vec::with_capacity(out) };
     for o in 0..out {
         let (_, taps, index, padded) = shape.window(axis, o);
         w.index.push(index);
