@@ -28,6 +28,9 @@ import tempfile
 # Innermost frames that name what the time is spent on, most specific first.
 KERNEL_PATTERNS = [
     # The zoo's kernel drivers (their SIMD inner loops are charged to the driver that called them).
+    # A convolution's pass is named by its driver anywhere on the stack: the forward pass and the
+    # input gradient share their inner loops (grid_sum).
+    (re.compile(r"zoo_kernels::cpu::conv::(forward|input_grad|weight_grad)"), lambda m: f"zoo::conv::{m.group(1)}"),
     (re.compile(r"zoo_kernels::cpu::(conv|batch_norm|pool)::([a-z0-9_]+)"), lambda m: f"zoo::{m.group(1)}::{m.group(2)}"),
     (re.compile(r"zoo_kernels::"), lambda m: "zoo::other"),
     (re.compile(r"burn_(flex|ndarray)::ops::([a-z0-9_]+)::([a-zA-Z0-9_]+)"), lambda m: f"{m.group(2)}::{m.group(3)}"),
