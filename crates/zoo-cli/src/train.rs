@@ -60,14 +60,26 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
 }
 
-/// Builds the configuration a recipe plus command-line overrides describe.
+/// Builds the configuration a recipe plus command-line overrides describe. With no `--recipe`,
+/// the recipe is chosen for the model and the `dataset` override ([`zoo_train::choose_recipe`]);
+/// the lines saying which, and why, come back with the configuration.
 pub fn build_config(
     model: Option<&str>,
     recipe: Option<&str>,
     overrides: &[(&str, Value)],
     sets: &[String],
-) -> Result<TrainConfig, String> {
-    let mut json = zoo_train::load_recipe_json(recipe, model).map_err(|e| e.to_string())?;
+) -> Result<(TrainConfig, Vec<String>), String> {
+    let mut notes = Vec::new();
+    let mut json = match (recipe, model) {
+        (None, Some(model)) => {
+            let dataset = overrides.iter().find(|(k, _)| *k == "dataset").and_then(|(_, v)| v.as_str());
+            let choice = zoo_train::choose_recipe(model, dataset).map_err(|e| e.to_string())?;
+            notes.push(format!("recipe: {}", choice.reason));
+            notes.extend(choice.input_notes);
+            choice.json
+        }
+        _ => zoo_train::load_recipe_json(recipe, model).map_err(|e| e.to_string())?,
+    };
     let object = json.as_object_mut().ok_or("a recipe must be a JSON object")?;
     if let Some(m) = model {
         object.insert("model".into(), Value::String(m.into()));
@@ -81,7 +93,8 @@ pub fn build_config(
             .ok_or_else(|| format!("--set {assignment}: expected FIELD=VALUE"))?;
         zoo_train::set_field(&mut json, path, value).map_err(|e| e.to_string())?;
     }
-    zoo_train::parse_config(&json, "configuration").map_err(|e| e.to_string())
+    let config = zoo_train::parse_config(&json, "configuration").map_err(|e| e.to_string())?;
+    Ok((config, notes))
 }
 
 /// `zoo train`.
@@ -104,8 +117,11 @@ pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), String> {
         put("backend", args.backend.clone().map(Value::from));
         put("workers", args.workers.map(Value::from));
         put("seed", args.seed.map(Value::from));
-        let config = build_config(args.model.as_deref(), args.recipe.as_deref(), &overrides, &args.set)?;
+        let (config, notes) = build_config(args.model.as_deref(), args.recipe.as_deref(), &overrides, &args.set)?;
         let dir = args.out.clone().unwrap_or_else(|| zoo_train::default_run_dir(&config));
+        for note in notes {
+            writeln!(out, "{note}").map_err(|e| e.to_string())?;
+        }
         writeln!(out, "training {} on {} -> {}", config.model, config.dataset, dir.display())
             .map_err(|e| e.to_string())?;
         zoo_train::train(config, &dir)
@@ -147,7 +163,7 @@ fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> 
         (Some(model), _) => {
             let overrides: Vec<(&str, Value)> =
                 dataset.map(|d| vec![("dataset", Value::from(d))]).unwrap_or_default();
-            let config = build_config(Some(model), source.recipe.as_deref(), &overrides, &[])?;
+            let (config, _) = build_config(Some(model), source.recipe.as_deref(), &overrides, &[])?;
             let weights = source
                 .weights
                 .clone()
@@ -413,7 +429,14 @@ pub fn run_recipes(format: Format, out: &mut dyn Write) -> Result<(), String> {
                     ]
                 })
                 .collect();
-            render_table(&["recipe", "model", "dataset", "epochs", "batch", "lr"], &cells, &[3, 4, 5])
+            let table = render_table(&["recipe", "model", "dataset", "epochs", "batch", "lr"], &cells, &[3, 4, 5]);
+            format!(
+                "{}\n\n`zoo train MODEL --dataset D` without --recipe takes the recipe above for that pair; else \
+                 MODEL's own or its family's recipe adapted to D (D's channels, statistics and augmentation, an \
+                 input MODEL takes); else the generic default: {}.\n",
+                table.trim_end(),
+                zoo_train::GENERIC_DEFAULT
+            )
         }
     };
     write_output(out, &text)

@@ -332,3 +332,64 @@ fn an_input_too_small_for_an_auxiliary_classifier_is_one_line_before_training() 
     assert!(text(&output.stderr).contains("--set aux_logits=false"), "{}", text(&output.stderr));
     assert!(!out.join("model.bpk").exists());
 }
+
+/// MNIST's four IDX files under `dir/mnist`: `train` and `test` 28x28 images of 10 classes, a
+/// bright square whose place depends on the class, so that a step has something to learn.
+fn write_mnist(dir: &Path, train: usize, test: usize) {
+    let root = dir.join("mnist");
+    std::fs::create_dir_all(&root).unwrap();
+    for (split, count) in [("train", train), ("t10k", test)] {
+        let mut images = Vec::new();
+        for header in [0x0803u32, count as u32, 28, 28] {
+            images.extend_from_slice(&header.to_be_bytes());
+        }
+        let mut labels = Vec::new();
+        for header in [0x0801u32, count as u32] {
+            labels.extend_from_slice(&header.to_be_bytes());
+        }
+        for i in 0..count {
+            let class = i % 10;
+            let (top, left) = (2 + (class / 5) * 12, 2 + (class % 5) * 5);
+            for y in 0..28 {
+                for x in 0..28 {
+                    let inside = (top..top + 10).contains(&y) && (left..left + 4).contains(&x);
+                    images.push(if inside { 255 } else { (i * 7 + y * 3 + x) as u8 % 32 });
+                }
+            }
+            labels.push(class as u8);
+        }
+        std::fs::write(root.join(format!("{split}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(root.join(format!("{split}-labels-idx1-ubyte")), labels).unwrap();
+    }
+}
+
+/// `zoo train MODEL --dataset D` for pairs no recipe was written for: one epoch on a few images,
+/// and the line that says which recipe was chosen and why.
+#[test]
+fn any_model_trains_on_any_dataset_and_says_which_recipe_it_chose() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_mnist(tmp.path(), 40, 20);
+    let data = tmp.path().to_str().unwrap();
+    let cases: [(&str, &str, &[&str]); 6] = [
+        ("lenet5", "mnist", &["recipe: recipe lenet5-mnist: the shipped recipe for lenet5 on mnist"]),
+        ("resnet20", "mnist", &["recipe: recipe resnet20-cifar10 adapted to mnist"]),
+        ("resnet20", "synth-digits", &["recipe: recipe resnet20-cifar10 adapted to synth-digits"]),
+        ("googlenet", "synth-digits", &["recipe: the generic default"]),
+        ("alexnet", "mnist", &["input: 28x28 images resized to 63x63, the smallest input alexnet takes"]),
+        ("inception_v3", "synth-digits", &["aux_logits: off", "input: 32x32 images resized to 75x75"]),
+    ];
+    for (model, dataset, expected) in cases {
+        let out = tmp.path().join(format!("{model}-{dataset}"));
+        let output = zoo(&[
+            "train", model, "--dataset", dataset, "--data-dir", data, "--epochs", "1", "--batch-size", "8",
+            "--set", "train_limit=24", "--set", "test_limit=8", "--out", out.to_str().unwrap(),
+        ]);
+        assert_ok(&output);
+        let stdout = text(&output.stdout);
+        for line in expected {
+            assert!(stdout.contains(line), "{model} on {dataset}: `{line}` not in:\n{stdout}");
+        }
+        assert!(out.join("model.bpk").is_file(), "{model} on {dataset} wrote no weights");
+        assert_eq!(json(&out.join("config.json"))["dataset"], dataset);
+    }
+}

@@ -312,7 +312,7 @@ pub fn recipe(name: &str) -> Result<TrainConfig, TrainError> {
     parse_config(&recipe_json(name)?, &format!("recipe {name}"))
 }
 
-fn recipe_json(name: &str) -> Result<Value, TrainError> {
+pub(crate) fn recipe_json(name: &str) -> Result<Value, TrainError> {
     let recipe = RECIPES.iter().find(|r| r.name == name).ok_or_else(|| {
         let names: Vec<_> = RECIPES.iter().map(|r| r.name).collect();
         TrainError::Config(format!(
@@ -325,7 +325,7 @@ fn recipe_json(name: &str) -> Result<Value, TrainError> {
 }
 
 /// The JSON of a recipe given as a name (`lenet5-synth`) or a file path; with no recipe, the
-/// model's default recipe.
+/// model's default ([`crate::choose_recipe`] with no dataset).
 pub fn load_recipe_json(recipe: Option<&str>, model: Option<&str>) -> Result<Value, TrainError> {
     match recipe {
         Some(r) if Path::new(r).is_file() => {
@@ -341,23 +341,9 @@ pub fn load_recipe_json(recipe: Option<&str>, model: Option<&str>) -> Result<Val
             let model = model.ok_or_else(|| {
                 TrainError::Config("give a MODEL or a --recipe".to_string())
             })?;
-            zoo_models::info(model).map_err(|e| TrainError::Config(e.to_string()))?;
-            let default = RECIPES
-                .iter()
-                .find(|r| default_recipe_model(r) == Some(model))
-                .ok_or_else(|| {
-                    TrainError::Config(format!(
-                        "no recipe trains {model} yet: pass --recipe FILE (see recipes/)"
-                    ))
-                })?;
-            recipe_json(default.name)
+            Ok(crate::choose::choose_recipe(model, None)?.json)
         }
     }
-}
-
-fn default_recipe_model(recipe: &Recipe) -> Option<&'static str> {
-    // Recipe names are `<model>-<dataset>`; model names never contain '-'.
-    recipe.name.split_once('-').map(|(m, _)| m)
 }
 
 /// Sets `path` (dot-separated, e.g. `optimizer.momentum`) in a JSON config to `value`, which is

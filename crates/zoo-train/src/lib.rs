@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod choose;
 pub mod bench;
 mod classifier;
 mod config;
@@ -33,6 +34,7 @@ pub use backend::{
     BACKEND_NAMES, BackendInfo, DEFAULT_BACKEND, backends, check_backend, compiled_backends, device, device_identity,
     devices,
 };
+pub use choose::{DatasetProfile, GENERIC_DEFAULT, RecipeChoice, choose_recipe, dataset_profile};
 pub use classifier::{Classifier, cross_entropy, training_loss};
 pub use config::{
     OptimizerConfig, RECIPES, Recipe, ScheduleConfig, TrainConfig, Unit, load_recipe_json,

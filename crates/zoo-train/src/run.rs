@@ -281,7 +281,13 @@ pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, Tr
     let info = zoo_models::info(&config.model).map_err(|e| TrainError::Config(e.to_string()))?;
     let summary = model
         .summary(info.name, resolved.input)
-        .map_err(|e| TrainError::Config(format!("{}: {e}", config.model)))?;
+        .map_err(|e| {
+            let [channels, h, w] = resolved.input;
+            let smallest = crate::choose::smallest_input(&config.model, channels, h.max(w), config.aux_logits)
+                .map(|side| format!("; the smallest input it takes is {channels}x{side}x{side}"))
+                .unwrap_or_default();
+            TrainError::Config(format!("{}: {e}{smallest}", config.model))
+        })?;
     if let Some(e) = summary.auxiliary_error {
         return Err(TrainError::Config(format!(
             "{}: the auxiliary classifier cannot train on a {} input ({e}); --set aux_logits=false trains without it",
