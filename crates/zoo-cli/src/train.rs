@@ -46,6 +46,13 @@ pub struct TrainArgs {
     /// Seed of initialisation, shuffling and augmentation.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Train on N images of the training split, a sample drawn with the seed (smoke runs, quick
+    /// backend comparisons).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub train_limit: Option<u64>,
+    /// Validate and test on N images of the test split, drawn the same way.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub valid_limit: Option<u64>,
     /// Run directory (default: runs/<model>-<dataset>-<time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -55,7 +62,7 @@ pub struct TrainArgs {
     /// Continue the interrupted run in DIR from its last complete checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with_all = [
         "model", "recipe", "dataset", "data_dir", "download", "epochs", "batch_size", "lr",
-        "backend", "workers", "seed", "out", "set",
+        "backend", "workers", "seed", "train_limit", "valid_limit", "out", "set",
     ])]
     pub resume: Option<PathBuf>,
 }
@@ -117,6 +124,8 @@ pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), String> {
         put("backend", args.backend.clone().map(Value::from));
         put("workers", args.workers.map(Value::from));
         put("seed", args.seed.map(Value::from));
+        put("train_limit", args.train_limit.map(Value::from));
+        put("test_limit", args.valid_limit.map(Value::from));
         let (config, notes) = build_config(args.model.as_deref(), args.recipe.as_deref(), &overrides, &args.set)?;
         let dir = args.out.clone().unwrap_or_else(|| zoo_train::default_run_dir(&config));
         for note in notes {

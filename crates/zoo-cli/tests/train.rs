@@ -382,14 +382,16 @@ fn any_model_trains_on_any_dataset_and_says_which_recipe_it_chose() {
         let out = tmp.path().join(format!("{model}-{dataset}"));
         let output = zoo(&[
             "train", model, "--dataset", dataset, "--data-dir", data, "--epochs", "1", "--batch-size", "8",
-            "--set", "train_limit=24", "--set", "test_limit=8", "--out", out.to_str().unwrap(),
+            "--train-limit", "24", "--valid-limit", "8", "--out", out.to_str().unwrap(),
         ]);
         assert_ok(&output);
         let stdout = text(&output.stdout);
+        assert!(stdout.contains("(8 images) after 1 epochs, trained on a sample of 24 images"), "{stdout}");
         for line in expected {
             assert!(stdout.contains(line), "{model} on {dataset}: `{line}` not in:\n{stdout}");
         }
         assert!(out.join("model.bpk").is_file(), "{model} on {dataset} wrote no weights");
-        assert_eq!(json(&out.join("config.json"))["dataset"], dataset);
+        let config = json(&out.join("config.json"));
+        assert_eq!((&config["dataset"], &config["train_limit"], &config["test_limit"]), (&dataset.into(), &24.into(), &8.into()));
     }
 }

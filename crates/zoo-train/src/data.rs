@@ -37,7 +37,11 @@ pub fn open_datasets(config: &TrainConfig) -> Result<Datasets, TrainError> {
     Ok(Datasets { train, valid, test })
 }
 
-/// Opens one split of the configured dataset, limited to `train_limit` / `test_limit` items.
+/// Key of the random stream that samples `train_limit` / `test_limit` items.
+const LIMIT_KEY: u64 = 0x11_3171;
+
+/// Opens one split of the configured dataset, limited to `train_limit` / `test_limit` items: the
+/// first N of a shuffle seeded by the run's seed, in their original order.
 pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>, TrainError> {
     let name = config.dataset.as_str();
     let open = || zoo_data::open_dataset(name, &config.data_dir, split, config.channels);
@@ -58,7 +62,15 @@ pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>
         Split::Test => config.test_limit,
     };
     Ok(match limit {
-        Some(n) if n < dataset.len() => Arc::new(Subset::head(dataset, n)),
+        Some(n) if n < dataset.len() => {
+            // A seeded sample rather than the first N in file order: image folders list their
+            // classes one after another, and the head of one would hold a few classes only.
+            let mut indices: Vec<usize> = (0..dataset.len()).collect();
+            zoo_data::Rng::from_key(&[config.seed, LIMIT_KEY, split as u64]).shuffle(&mut indices);
+            indices.truncate(n);
+            indices.sort_unstable();
+            Arc::new(Subset::new(dataset, indices)?)
+        }
         _ => dataset,
     })
 }

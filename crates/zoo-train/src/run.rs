@@ -40,6 +40,9 @@ pub struct RunResult {
     pub test_top5: f64,
     /// Test images evaluated.
     pub test_images: usize,
+    /// `train_limit`: the training images were a sample of this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
     /// Trainable parameters.
     pub parameters: usize,
     /// Epochs trained.
@@ -424,6 +427,7 @@ fn finish(
         test_top1: report.top1,
         test_top5: report.top5,
         test_images: report.images,
+        train_limit: config.train_limit,
         parameters: zoo_models::count_params(&model).0,
         epochs: config.epochs,
         wall_seconds: started.elapsed().as_secs_f64(),
@@ -440,8 +444,9 @@ fn finish(
 impl RunResult {
     /// The one-line summary printed at the end of `zoo train`.
     pub fn summary_line(&self) -> String {
+        let sample = self.train_limit.map(|n| format!(", trained on a sample of {n} images")).unwrap_or_default();
         format!(
-            "{} on {}: test top-1 {:.2}%, top-5 {:.2}% ({} images) after {} epochs; {} of training on {} (seed {}) -> {}",
+            "{} on {}: test top-1 {:.2}%, top-5 {:.2}% ({} images) after {} epochs{sample}; {} of training on {} (seed {}) -> {}",
             self.model,
             self.dataset,
             self.test_top1,
