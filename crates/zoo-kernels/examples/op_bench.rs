@@ -120,6 +120,12 @@ struct Row {
 }
 
 impl Row {
+    /// A row without MACs whose pass `run(ours)` is timed on the zoo's kernels, then Burn's.
+    fn zoo_and_burn(a: &Args, op: &'static str, shape: String, pass: &'static str, run: &dyn Fn(bool)) -> Row {
+        let zoo_ms = median_ms(a.warmup, a.iters, || run(true));
+        Row { op, shape, pass, macs: None, zoo_ms, burn_ms: Some(median_ms(a.warmup, a.iters, || run(false))) }
+    }
+
     fn gflops(&self, ms: f64) -> Option<f64> {
         let factor = if self.pass == "forward+backward" { 3.0 } else { 1.0 };
         self.macs.map(|m| 2.0 * m * factor / (ms * 1e6))
@@ -263,22 +269,8 @@ fn batch_norm_rows(a: &Args, c: usize, hw: usize) -> Vec<Row> {
             zoo_ms: backward_ms,
             burn_ms: None,
         },
-        Row {
-            op: "batchnorm2d",
-            shape: shape.clone(),
-            pass: "forward",
-            macs: None,
-            zoo_ms: median_ms(a.warmup, a.iters, || forward(true)),
-            burn_ms: Some(median_ms(a.warmup, a.iters, || forward(false))),
-        },
-        Row {
-            op: "batchnorm2d",
-            shape,
-            pass: "forward+backward",
-            macs: None,
-            zoo_ms: median_ms(a.warmup, a.iters, || step(true)),
-            burn_ms: Some(median_ms(a.warmup, a.iters, || step(false))),
-        },
+        Row::zoo_and_burn(a, "batchnorm2d", shape.clone(), "forward", &forward),
+        Row::zoo_and_burn(a, "batchnorm2d", shape, "forward+backward", &step),
     ]
 }
 
@@ -304,22 +296,8 @@ fn max_pool_rows(a: &Args, c: usize, hw: usize) -> Vec<Row> {
         xg.grad(&grads).unwrap().into_data();
     };
     vec![
-        Row {
-            op: "max_pool_2x2",
-            shape: shape.clone(),
-            pass: "forward",
-            macs: None,
-            zoo_ms: median_ms(a.warmup, a.iters, || forward(true)),
-            burn_ms: Some(median_ms(a.warmup, a.iters, || forward(false))),
-        },
-        Row {
-            op: "max_pool_2x2",
-            shape,
-            pass: "forward+backward",
-            macs: None,
-            zoo_ms: median_ms(a.warmup, a.iters, || step(true)),
-            burn_ms: Some(median_ms(a.warmup, a.iters, || step(false))),
-        },
+        Row::zoo_and_burn(a, "max_pool_2x2", shape.clone(), "forward", &forward),
+        Row::zoo_and_burn(a, "max_pool_2x2", shape, "forward+backward", &step),
     ]
 }
 

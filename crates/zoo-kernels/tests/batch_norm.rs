@@ -9,6 +9,9 @@ use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 use zoo_kernels::{Kernels, batch_norm, kernel_calls};
 
+mod common;
+use common::{on, values};
+
 const SHAPES: &[[usize; 4]] =
     &[[7, 16, 13, 11], [1, 3, 32, 32], [7, 64, 8, 8], [1, 260, 5, 3], [7, 1, 9, 7], [2, 16, 1, 1]];
 
@@ -31,22 +34,8 @@ impl Fusion {
     }
 }
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
-}
-
 fn assert_close(what: &str, context: &str, actual: Vec<f32>, expected: Vec<f32>) {
-    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ ({context})");
-    let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        assert!((a - e).abs() <= 1e-4 * scale, "{what} ({context}) at {i}: zoo {a}, burn {e}, scale {scale}");
-    }
-}
-
-/// `t`'s values on `device`, autodiff and checkpointing strategy included (`to_device` would
-/// keep the tensor's own: devices compare by hardware only).
-fn on<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<D> {
-    Tensor::from_data(t.into_data(), device)
+    common::assert_within(&format!("{what} ({context})"), &actual, &expected, 1e-4);
 }
 
 /// Random inputs of one case, drawn once and shared by both implementations (tests run in

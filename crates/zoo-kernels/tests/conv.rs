@@ -8,6 +8,9 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 use zoo_kernels::{Kernels, conv2d, kernel_calls};
 
+mod common;
+use common::{on, values};
+
 #[derive(Debug, Clone, Copy)]
 struct Case {
     batch: usize,
@@ -97,32 +100,9 @@ fn inputs(case: &Case, device: &Device) -> Inputs {
     Inputs { x, weight, bias, upstream }
 }
 
-/// `t`'s values on `device`, autodiff and checkpointing strategy included (`to_device` would
-/// keep the tensor's own: devices compare by hardware only).
-fn on<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<D> {
-    Tensor::from_data(t.into_data(), device)
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
-}
-
 /// Fails unless `actual` is within 1e-4 of `expected`'s largest magnitude everywhere.
 fn assert_close(what: &str, case: &Case, actual: Vec<f32>, expected: Vec<f32>) {
-    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ for {case:?}");
-    let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-    let (worst, at) = actual
-        .iter()
-        .zip(&expected)
-        .enumerate()
-        .map(|(i, (a, e))| ((a - e).abs(), i))
-        .fold((0.0f32, 0), |best, d| if d.0 > best.0 { d } else { best });
-    assert!(
-        worst <= 1e-4 * scale,
-        "{what} of {case:?}: |Δ| {worst:e} at {at} (zoo {}, burn {}) exceeds 1e-4 x {scale}",
-        actual[at],
-        expected[at]
-    );
+    common::assert_within(&format!("{what} of {case:?}"), &actual, &expected, 1e-4);
 }
 
 fn zoo_selected() -> bool {

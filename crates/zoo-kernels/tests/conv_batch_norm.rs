@@ -9,20 +9,11 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{activation, Device, Distribution, Tensor};
 use zoo_kernels::{conv_batch_norm, kernel_calls, Kernels};
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
-}
-
-fn on<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<D> {
-    Tensor::from_data(t.into_data(), device)
-}
+mod common;
+use common::{on, values};
 
 fn assert_close(what: &str, actual: Vec<f32>, expected: Vec<f32>) {
-    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
-    let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        assert!((a - e).abs() <= 1e-4 * scale, "{what} at {i}: zoo {a}, burn {e}, scale {scale}");
-    }
+    common::assert_within(what, &actual, &expected, 1e-4);
 }
 
 /// One block's layers on `device`, with non-trivial BatchNorm parameters drawn on `plain`.

@@ -8,21 +8,11 @@ use burn::nn::pool::{AdaptiveAvgPool2dConfig, AvgPool2dConfig, MaxPool2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use zoo_kernels::{Kernels, adaptive_avg_pool2d_module, avg_pool2d_module, kernel_calls, max_pool2d_module};
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
-}
-
-fn on<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<D> {
-    Tensor::from_data(t.into_data(), device)
-}
+mod common;
+use common::{on, values};
 
 fn assert_close(what: &str, actual: Vec<f32>, expected: Vec<f32>) {
-    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
-    let scale = expected.iter().filter(|v| v.is_finite()).fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        let same = (a.is_nan() && e.is_nan()) || (a - e).abs() <= 1e-5 * scale;
-        assert!(same, "{what} at {i}: zoo {a}, burn {e}");
-    }
+    common::assert_within(what, &actual, &expected, 1e-5);
 }
 
 /// Output and input gradient of `Σ pool(x) * upstream`, through `run`.
