@@ -141,6 +141,10 @@ pub struct LoadOptions {
     /// The entry of a PyTorch checkpoint that holds the state dict (`state_dict`, `model`, ...),
     /// for files saved as `torch.save({"state_dict": ..., "epoch": ...})`.
     pub top_level_key: Option<String>,
+    /// Fine-tuning to this many classes (timm's `reset_classifier`): tensors that differ from the
+    /// file only in their class dimension keep their fresh initialisation and are listed in
+    /// [`LoadReport::reset`]; every other tensor must still fit exactly.
+    pub reset_classifier: Option<usize>,
 }
 
 impl LoadOptions {
@@ -155,6 +159,39 @@ impl LoadOptions {
         self.top_level_key = Some(key.into());
         self
     }
+
+    /// Sets [`LoadOptions::reset_classifier`]: a model built for `classes` classes takes a file
+    /// trained for another count, with its classifier head freshly initialised.
+    ///
+    /// ```
+    /// use burn::tensor::Device;
+    /// use zoo_models::weights::{load, save_burnpack, LoadOptions};
+    /// use zoo_models::{create, ModelOptions};
+    /// let device = Device::flex();
+    /// let ten = create("lenet5", &ModelOptions::default(), &device).unwrap();
+    /// let path = std::env::temp_dir().join("zoo-models-doc-reset.bpk");
+    /// save_burnpack(&ten, &path).unwrap();
+    /// let mut three = create("lenet5", &ModelOptions::default().with_num_classes(3), &device).unwrap();
+    /// let report = load(&mut three, &path, &LoadOptions::default().with_reset_classifier(3)).unwrap();
+    /// let reset: Vec<&str> = report.reset.iter().map(|m| m.key.as_str()).collect();
+    /// assert_eq!(reset, ["fc3.weight", "fc3.bias"]);
+    /// ```
+    pub fn with_reset_classifier(mut self, classes: usize) -> Self {
+        self.reset_classifier = Some(classes);
+        self
+    }
+
+    // Whether a report is acceptable, after moving the classifier tensors a new class count
+    // explains from `mismatched` to `reset`.
+    fn accepts(&self, report: &mut LoadReport) -> bool {
+        if let Some(classes) = self.reset_classifier {
+            let (head, rest): (Vec<_>, Vec<_>) =
+                report.mismatched.drain(..).partition(|m| m.is_class_dimension(classes));
+            report.mismatched = rest;
+            report.reset = head;
+        }
+        self.allow_partial || report.is_exact()
+    }
 }
 
 /// A tensor present in both the model and the file, with different shapes.
@@ -168,6 +205,19 @@ pub struct ShapeMismatch {
     pub file: Vec<usize>,
 }
 
+impl ShapeMismatch {
+    // A classifier's weight or bias for another class count: rank 1 or 2, one dimension
+    // different, and that dimension is the model's class count (layout-agnostic: PyTorch's
+    // `Linear` weight is `[out, in]`, Burn's `[in, out]`).
+    fn is_class_dimension(&self, classes: usize) -> bool {
+        let differing: Vec<usize> = (0..self.model.len()).filter(|&d| self.model[d] != self.file[d]).collect();
+        self.model.len() == self.file.len()
+            && self.model.len() <= 2
+            && differing.len() == 1
+            && self.model[differing[0]] == classes
+    }
+}
+
 impl fmt::Display for ShapeMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} is {:?} in the file but {:?} in the model", self.key, self.file, self.model)
@@ -175,8 +225,8 @@ impl fmt::Display for ShapeMismatch {
 }
 
 /// What [`load`] did. Keys are PyTorch's names (`layer1.0.bn1.weight`) for PyTorch and
-/// safetensors files, and Burn's module paths for burnpack files; shapes are in the file's
-/// convention (a PyTorch `Linear` weight is `[out, in]`).
+/// safetensors files, and Burn's module paths below the model (`fc3.weight`) for burnpack
+/// files; shapes are in the file's convention (a PyTorch `Linear` weight is `[out, in]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoadReport {
     /// The file's format.
@@ -192,6 +242,9 @@ pub struct LoadReport {
     /// Tensors skipped on purpose: BatchNorm's `num_batches_tracked` counters, and the
     /// auxiliary classifiers of a GoogLeNet or Inception v3 built without them.
     pub ignored: usize,
+    /// Classifier tensors left freshly initialised for a new class count
+    /// ([`LoadOptions::reset_classifier`]).
+    pub reset: Vec<ShapeMismatch>,
 }
 
 impl LoadReport {
@@ -230,6 +283,14 @@ impl LoadReport {
                 "{} unexpected keys: {}",
                 self.unexpected.len(),
                 list(self.unexpected.iter().cloned())
+            ));
+        }
+        if !self.reset.is_empty() {
+            let keys = self.reset.iter().map(|m| format!("{} {:?} -> {:?}", m.key, m.file, m.model));
+            parts.push(format!(
+                "{} classifier tensors reset for the new class count: {}",
+                self.reset.len(),
+                list(keys)
             ));
         }
         if !self.mismatched.is_empty() {
@@ -372,6 +433,7 @@ fn compare(
         unexpected: Vec::new(),
         mismatched: Vec::new(),
         ignored: 0,
+        reset: Vec::new(),
     };
     for (key, shape) in file {
         match model.get(key) {
@@ -475,7 +537,7 @@ fn load_pytorch_named<S: ModuleStore>(
     let name = |key: &mut String| *key = family_pytorch_key(model, std::mem::take(key));
     report.missing.iter_mut().chain(report.unexpected.iter_mut()).for_each(name);
     report.mismatched.iter_mut().for_each(|m| name(&mut m.key));
-    if !options.allow_partial && !report.is_exact() {
+    if !options.accepts(&mut report) {
         return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
     }
     let result = model.load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
@@ -493,25 +555,28 @@ fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Re
     let mut candidate = model.clone();
     let mut store = BurnpackStore::from_file(path).allow_partial(true).validate(false);
     let result = candidate.load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
+    // Burn's paths start with the `ZooModel` variant (`LeNet5.fc3.weight`); report the model's own.
+    let own = |path: &str| path.split_once('.').map_or(path, |(_, rest)| rest).to_string();
     let mut report = LoadReport {
         format,
         loaded: result.applied.len(),
-        missing: result.missing.iter().map(|(p, _)| p.clone()).collect(),
-        unexpected: result.unused.clone(),
+        missing: result.missing.iter().map(|(p, _)| own(p)).collect(),
+        unexpected: result.unused.iter().map(|p| own(p)).collect(),
         mismatched: Vec::new(),
         ignored: 0,
+        reset: Vec::new(),
     };
     for error in &result.errors {
         match error {
             ApplyError::ShapeMismatch { path: key, expected, found } => report.mismatched.push(ShapeMismatch {
-                key: key.clone(),
+                key: own(key),
                 model: expected.to_vec(),
                 file: found.to_vec(),
             }),
             other => return Err(WeightsError::unreadable(path, format, other)),
         }
     }
-    if !options.allow_partial && !report.is_exact() {
+    if !options.accepts(&mut report) {
         return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
     }
     *model = candidate;
@@ -566,7 +631,9 @@ pub fn export_pytorch_safetensors(model: &ZooModel, path: &Path) -> Result<(), W
             burn::tensor::DType::F16 => Dtype::F16,
             burn::tensor::DType::BF16 => Dtype::BF16,
             burn::tensor::DType::F64 => Dtype::F64,
-            other => return Err(WeightsError::io(path, format!("{}: cannot export dtype {other:?}", tensor.name))),
+            other => {
+                return Err(WeightsError::io(path, format!("{}: cannot export dtype {other:?}", tensor.name)));
+            }
         };
         let shape = tensor.shape.to_vec();
         let name = family_pytorch_key(model, tensor.name.clone());

@@ -53,6 +53,29 @@ pub struct TrainArgs {
     /// Validate and test on N images of the test split, drawn the same way.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub valid_limit: Option<u64>,
+    /// Fine-tune from torchvision's published ImageNet weights for MODEL (downloaded once,
+    /// hash-checked); TAG picks a version (default: DEFAULT). A head for another class count is
+    /// reset; grey images are repeated into the 3 channels the weights take.
+    #[arg(
+        long,
+        value_name = "TAG",
+        num_args = 0..=1,
+        default_missing_value = "DEFAULT",
+        require_equals = true,
+        conflicts_with = "weights"
+    )]
+    pub pretrained: Option<String>,
+    /// Fine-tune from the weights in FILE (a run's model.bpk, a PyTorch state dict, a
+    /// safetensors file), with the head and channels adapted as for --pretrained.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// Keep the images' size: no resizing or padding to an input the model takes.
+    #[arg(long)]
+    pub no_resize: bool,
+    /// Check that the run would work and write nothing: open the data, build the model, take one
+    /// training step and evaluate one batch (PyTorch Lightning's `fast_dev_run`).
+    #[arg(long)]
+    pub dry_run: bool,
     /// Run directory (default: runs/<model>-<dataset>-<time>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -62,25 +85,30 @@ pub struct TrainArgs {
     /// Continue the interrupted run in DIR from its last complete checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with_all = [
         "model", "recipe", "dataset", "data_dir", "download", "epochs", "batch_size", "lr",
-        "backend", "workers", "seed", "train_limit", "valid_limit", "out", "set",
+        "backend", "workers", "seed", "train_limit", "valid_limit", "pretrained", "weights", "no_resize",
+        "dry_run", "out", "set",
     ])]
     pub resume: Option<PathBuf>,
 }
 
 /// Builds the configuration a recipe plus command-line overrides describe. With no `--recipe`,
-/// the recipe is chosen for the model and the `dataset` override ([`zoo_train::choose_recipe`]);
-/// the lines saying which, and why, come back with the configuration.
+/// the recipe is chosen for the model and the `dataset` override
+/// ([`zoo_train::choose_recipe_with`], resizing images to an input the model takes unless
+/// `resize` is false); with an `init` override the data is converted to the channels of those
+/// weights. The lines saying what was chosen and changed, and why, come back with the
+/// configuration.
 pub fn build_config(
     model: Option<&str>,
     recipe: Option<&str>,
     overrides: &[(&str, Value)],
     sets: &[String],
+    resize: bool,
 ) -> Result<(TrainConfig, Vec<String>), String> {
     let mut notes = Vec::new();
     let mut json = match (recipe, model) {
         (None, Some(model)) => {
             let dataset = overrides.iter().find(|(k, _)| *k == "dataset").and_then(|(_, v)| v.as_str());
-            let choice = zoo_train::choose_recipe(model, dataset).map_err(|e| e.to_string())?;
+            let choice = zoo_train::choose_recipe_with(model, dataset, resize).map_err(|e| e.to_string())?;
             notes.push(format!("recipe: {}", choice.reason));
             notes.extend(choice.input_notes);
             choice.json
@@ -93,6 +121,13 @@ pub fn build_config(
     }
     for (key, value) in overrides {
         object.insert((*key).into(), value.clone());
+    }
+    if let Some(init) = object.get("init").cloned() {
+        let init: zoo_train::InitWeights = serde_json::from_value(init).map_err(|e| format!("init: {e}"))?;
+        let model = object.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(channels) = zoo_train::weights_channels(&model, &init).map_err(|e| e.to_string())? {
+            notes.extend(zoo_train::convert_channels(&mut json, channels));
+        }
     }
     for assignment in sets {
         let (path, value) = assignment
@@ -126,11 +161,26 @@ pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), String> {
         put("seed", args.seed.map(Value::from));
         put("train_limit", args.train_limit.map(Value::from));
         put("test_limit", args.valid_limit.map(Value::from));
-        let (config, notes) = build_config(args.model.as_deref(), args.recipe.as_deref(), &overrides, &args.set)?;
-        let dir = args.out.clone().unwrap_or_else(|| zoo_train::default_run_dir(&config));
+        let init = match (&args.pretrained, &args.weights) {
+            (Some(tag), _) => Some(serde_json::json!({"pretrained": tag})),
+            (None, Some(file)) => Some(serde_json::json!({"file": file.display().to_string()})),
+            (None, None) => None,
+        };
+        put("init", init);
+        let (config, notes) =
+            build_config(args.model.as_deref(), args.recipe.as_deref(), &overrides, &args.set, !args.no_resize)?;
         for note in notes {
             writeln!(out, "{note}").map_err(|e| e.to_string())?;
         }
+        if let Some(root) = zoo_train::dataset_location(&config) {
+            let dir = root.join(zoo_data::download::cache_subdir(&config.dataset).unwrap_or(config.dataset.as_str()));
+            writeln!(out, "data: {} from {}", config.dataset, dir.display()).map_err(|e| e.to_string())?;
+        }
+        if args.dry_run {
+            let check = zoo_train::dry_run(config.clone()).map_err(|e| e.to_string())?;
+            return write_output(out, &format!("{}\n", check.summary_line(&config)));
+        }
+        let dir = args.out.clone().unwrap_or_else(|| zoo_train::default_run_dir(&config));
         writeln!(out, "training {} on {} -> {}", config.model, config.dataset, dir.display())
             .map_err(|e| e.to_string())?;
         zoo_train::train(config, &dir)
@@ -170,9 +220,8 @@ pub struct ModelSource {
 fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> Result<Loaded, String> {
     let (mut config, weights, run) = match (&source.model, run_dir) {
         (Some(model), _) => {
-            let overrides: Vec<(&str, Value)> =
-                dataset.map(|d| vec![("dataset", Value::from(d))]).unwrap_or_default();
-            let (config, _) = build_config(Some(model), source.recipe.as_deref(), &overrides, &[])?;
+            let overrides: Vec<(&str, Value)> = dataset.map(|d| vec![("dataset", Value::from(d))]).unwrap_or_default();
+            let (config, _) = build_config(Some(model), source.recipe.as_deref(), &overrides, &[], true)?;
             let weights = source
                 .weights
                 .clone()
@@ -442,7 +491,9 @@ pub fn run_recipes(format: Format, out: &mut dyn Write) -> Result<(), String> {
             format!(
                 "{}\n\n`zoo train MODEL --dataset D` without --recipe takes the recipe above for that pair; else \
                  MODEL's own or its family's recipe adapted to D (D's channels, statistics and augmentation, an \
-                 input MODEL takes); else the generic default: {}.\n",
+                 input MODEL takes, or the images as they are with --no-resize); else the generic default: {}. \
+                 --pretrained or --weights FILE convert the images to the weights' channels and reset a head \
+                 trained for another class count.\n",
                 table.trim_end(),
                 zoo_train::GENERIC_DEFAULT
             )

@@ -84,7 +84,11 @@ pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<Lo
     let published_with_transform = published.is_some_and(|w| w.transform_input);
     options.transform_input = (args.transform_input || published_with_transform).then_some(true);
     let mut network = zoo_models::create(model, &options, device).map_err(|e| e.to_string())?;
-    let load_options = LoadOptions { allow_partial: args.allow_partial, top_level_key: args.top_level_key.clone() };
+    let load_options = LoadOptions {
+        allow_partial: args.allow_partial,
+        top_level_key: args.top_level_key.clone(),
+        reset_classifier: None,
+    };
     let report = zoo_train::load_weights_with(&mut network, &path, &load_options).map_err(|e| match e {
         TrainError::Weights(w) if matches!(*w, zoo_models::weights::WeightsError::Mismatch { .. }) => {
             format!("{model}: {w}; --allow-partial loads what matches and reports the rest")

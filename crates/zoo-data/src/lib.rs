@@ -36,7 +36,7 @@ mod rng;
 mod synth;
 pub mod transforms;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use batch::{Batch, BatchMix, HostBatch};
@@ -82,6 +82,46 @@ pub const DATASET_NAMES: [&str; 6] = [
     "cifar100-coarse",
 ];
 
+/// Where a dataset that lives in files (`mnist`, `fashion-mnist`, `cifar10`, `cifar100`) is
+/// looked for, in order: `data_dir` (`--data-dir`), `$ZOO_DATA_DIR`, the zoo's cache
+/// (`$ZOO_CACHE_DIR/data`, else `$XDG_CACHE_HOME/burn-zoo/data`, else `~/.cache/burn-zoo/data`)
+/// and `/usr/share/datasets`, where Debian's `dataset-fashion-mnist` package installs. Each is a
+/// root holding `<name>/`, as [`open_dataset`] reads it.
+///
+/// ```
+/// let roots = zoo_data::data_roots("data".as_ref());
+/// assert_eq!(roots[0], std::path::Path::new("data"));
+/// assert_eq!(roots.last().unwrap(), std::path::Path::new("/usr/share/datasets"));
+/// ```
+pub fn data_roots(data_dir: &Path) -> Vec<PathBuf> {
+    let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let cache = env("ZOO_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|c| c.join("burn-zoo")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache").join("burn-zoo")))
+        .map(|c| c.join("data"));
+    let mut roots = vec![data_dir.to_path_buf()];
+    roots.extend(env("ZOO_DATA_DIR"));
+    roots.extend(cache);
+    roots.push(PathBuf::from("/usr/share/datasets"));
+    roots.dedup();
+    roots
+}
+
+/// The first of [`data_roots`] under which dataset `name`'s test split opens, or `None` (also
+/// for `synth-digits` and image folders, which are not looked for).
+///
+/// ```no_run
+/// // With Debian's dataset-fashion-mnist package installed:
+/// let root = zoo_data::find_dataset("fashion-mnist", "data".as_ref()).unwrap();
+/// assert_eq!(root, std::path::Path::new("/usr/share/datasets"));
+/// ```
+pub fn find_dataset(name: &str, data_dir: &Path) -> Option<PathBuf> {
+    if name.starts_with("folder:") || SynthDigits::is_name(name) {
+        return None;
+    }
+    data_roots(data_dir).into_iter().find(|root| open_dataset(name, root, Split::Test, 3).is_ok())
+}
+
 /// Opens a dataset by name.
 ///
 /// `synth-digits` needs no file; `mnist`, `fashion-mnist`, `cifar10`, `cifar100` (fine labels)
@@ -104,7 +144,7 @@ pub fn open_dataset(
 ) -> Result<Arc<dyn Dataset>> {
     let root = root.as_ref();
     Ok(match name {
-        "synth-digits" | "synth_digits" | "synth" => Arc::new(SynthDigits::new(split)),
+        name if SynthDigits::is_name(name) => Arc::new(SynthDigits::new(split)),
         "mnist" => Arc::new(IdxDataset::open(root.join("mnist"), IdxKind::Mnist, split)?),
         "fashion-mnist" | "fashion_mnist" => Arc::new(IdxDataset::open(
             root.join("fashion-mnist"),

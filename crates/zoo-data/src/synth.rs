@@ -310,6 +310,11 @@ pub struct SynthDigits {
 }
 
 impl SynthDigits {
+    /// Whether `name` names this dataset (`synth-digits`, `synth_digits`, `synth`).
+    pub fn is_name(name: &str) -> bool {
+        matches!(name, "synth-digits" | "synth_digits" | "synth")
+    }
+
     /// The standard dataset: [`SYNTH_TRAIN_LEN`] or [`SYNTH_TEST_LEN`] items, default seed.
     pub fn new(split: Split) -> Self {
         let len = match split {

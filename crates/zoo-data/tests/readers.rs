@@ -491,3 +491,30 @@ fn image_folder_errors() {
         Err(DataError::UnknownDataset(_))
     ));
 }
+
+/// The real Fashion-MNIST files, where Debian's `dataset-fashion-mnist` package put them (CI
+/// does not install it; a machine that has it checks the reader on the real thing). They are
+/// found through the same search as `zoo train --dataset fashion-mnist`.
+#[test]
+fn the_packaged_fashion_mnist_has_its_published_counts_and_balance() {
+    let packaged = Path::new("/usr/share/datasets/fashion-mnist");
+    if !packaged.is_dir() {
+        eprintln!("{} is absent (apt-get install dataset-fashion-mnist): nothing to check", packaged.display());
+        return;
+    }
+    let missing = Path::new("/nonexistent-zoo-data-dir");
+    assert_eq!(find_dataset("fashion-mnist", missing).as_deref(), Some(Path::new("/usr/share/datasets")));
+    for (split, total) in [(Split::Train, 60_000), (Split::Test, 10_000)] {
+        let dataset = open_dataset("fashion-mnist", "/usr/share/datasets", split, 1).unwrap();
+        assert_eq!(dataset.len(), total, "{split:?}");
+        assert_eq!(dataset.classes()[0], "T-shirt/top");
+        assert_eq!(dataset.classes()[9], "Ankle boot");
+        let mut per_class = [0usize; 10];
+        for index in 0..dataset.len() {
+            let item = dataset.get(index).unwrap();
+            assert_eq!(item.image.shape(), [1, 28, 28]);
+            per_class[item.label] += 1;
+        }
+        assert_eq!(per_class, [total / 10; 10], "{split:?}");
+    }
+}

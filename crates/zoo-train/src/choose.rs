@@ -111,6 +111,17 @@ fn generic_json(model: &str, dataset: &str) -> Value {
 /// assert_eq!(choice.json["channels"], 1);
 /// ```
 pub fn choose_recipe(model: &str, dataset: Option<&str>) -> Result<RecipeChoice, TrainError> {
+    choose_recipe_with(model, dataset, true)
+}
+
+/// [`choose_recipe`], with `resize` false keeping the images as they are (`--no-resize`): an
+/// input the model cannot take is then an error naming the smallest one it can.
+///
+/// ```
+/// let error = zoo_train::choose_recipe_with("alexnet", Some("mnist"), false).unwrap_err();
+/// assert!(error.to_string().contains("the smallest it takes is 1x63x63"), "{error}");
+/// ```
+pub fn choose_recipe_with(model: &str, dataset: Option<&str>, resize: bool) -> Result<RecipeChoice, TrainError> {
     let info = zoo_models::info(model).map_err(|e| TrainError::Config(e.to_string()))?;
     let shipped: Vec<(&str, Value)> =
         RECIPES.iter().map(|r| recipe_json(r.name).map(|json| (r.name, json))).collect::<Result<_, _>>()?;
@@ -156,7 +167,7 @@ pub fn choose_recipe(model: &str, dataset: Option<&str>) -> Result<RecipeChoice,
     json["model"] = Value::from(model);
     json["dataset"] = Value::from(dataset);
     json["channels"] = Value::from(profile.channels);
-    let fit = fit_input(model, &profile)?;
+    let fit = if resize { fit_input(model, &profile)? } else { keep_input(model, dataset, &profile)? };
     let (train, eval) = transforms_for(&profile, &fit);
     json["train_transforms"] = train;
     json["eval_transforms"] = eval;
@@ -229,6 +240,33 @@ fn fit_input(model: &str, profile: &DatasetProfile) -> Result<InputFit, TrainErr
     Ok(InputFit { action, notes, without_aux })
 }
 
+// `--no-resize`: the images as they are, if the model takes them.
+fn keep_input(model: &str, dataset: &str, profile: &DatasetProfile) -> Result<InputFit, TrainError> {
+    let keep = InputFit { action: FitAction::Keep, notes: Vec::new(), without_aux: false };
+    // A folder's sizes are known once its images are read: the run checks the first one.
+    let Some([h, w]) = profile.size else {
+        return Ok(keep);
+    };
+    let info = zoo_models::info(model).map_err(|e| TrainError::Config(e.to_string()))?;
+    let aux = info.aux_logits.map(|_| false);
+    let smallest = smallest_input(model, profile.channels, 1, aux)?;
+    if smallest <= h.min(w) {
+        // As when resizing, an auxiliary head the images are too small for is left out.
+        let without_aux =
+            info.aux_logits == Some(true) && smallest_input(model, profile.channels, h.min(w), None)? > h.min(w);
+        let notes = without_aux
+            .then(|| format!("aux_logits: off, {model}'s auxiliary classifier cannot take {h}x{w} inputs"))
+            .into_iter()
+            .collect();
+        return Ok(InputFit { notes, without_aux, ..keep });
+    }
+    Err(TrainError::Config(format!(
+        "{model} cannot take {dataset}'s {} images and --no-resize keeps them: the smallest it takes is {}",
+        format_shape(&[profile.channels, h, w]),
+        format_shape(&[profile.channels, smallest, smallest])
+    )))
+}
+
 /// The smallest square side, from `at_least` up, that `model` takes with `channels` channels;
 /// one error naming the model when none up to 1024 works.
 pub(crate) fn smallest_input(
@@ -279,7 +317,7 @@ fn transforms_for(profile: &DatasetProfile, fit: &InputFit) -> (Value, Value) {
         }
     };
     if profile.natural {
-        if !matches!(fit.action, FitAction::Folder { .. }) {
+        if side > 0 && !matches!(fit.action, FitAction::Folder { .. }) {
             // CIFAR's augmentation: 4 pixels at 32, an eighth of the side in general.
             let padding = (side / 8).max(1);
             train.push(json!({"type": "random_crop", "size": [side, side], "padding": padding, "padding_mode": "zero"}));
@@ -305,8 +343,8 @@ mod tests {
 
     #[test]
     fn digits_into_a_cifar_resnet_get_one_channel_and_no_flips() {
-        let choice = choose_recipe("resnet20", Some("synth-digits")).unwrap();
-        assert!(choice.reason.contains("resnet20-cifar10 adapted"), "{}", choice.reason);
+        let choice = choose_recipe("resnet32", Some("synth-digits")).unwrap();
+        assert!(choice.reason.contains("resnet32-cifar10 adapted"), "{}", choice.reason);
         assert_eq!(choice.json["channels"], 1);
         assert_eq!(choice.json["optimizer"]["name"], "sgd");
         let train = choice.json["train_transforms"].as_array().unwrap();
@@ -316,11 +354,12 @@ mod tests {
     }
 
     #[test]
-    fn lenet5_on_fashion_mnist_pads_to_32() {
-        let choice = choose_recipe("lenet5", Some("fashion-mnist")).unwrap();
+    fn densenet_on_fashion_mnist_pads_to_29() {
+        let choice = choose_recipe("densenet121", Some("fashion-mnist")).unwrap();
         let note = choice.input_notes.join("\n");
-        assert!(note.contains("zero-padded to 32x32"), "{note}");
-        assert_eq!(choice.json["eval_transforms"][0]["padding"], 2);
+        assert!(note.contains("zero-padded to 29x29"), "{note}");
+        assert_eq!(choice.json["eval_transforms"][0]["padding"], 1);
+        assert_eq!(choice.json["eval_transforms"][1]["size"], serde_json::json!([29, 29]));
     }
 
     #[test]

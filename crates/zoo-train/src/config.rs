@@ -93,9 +93,46 @@ pub struct TrainConfig {
     /// Use only the first N test images.
     #[serde(default)]
     pub test_limit: Option<usize>,
+    /// Weights the model starts from instead of its random initialisation (fine-tuning); a
+    /// classifier head trained for another class count is reset, everything else must fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitWeights>,
     /// Input shape and class names, filled in when a run starts (recipes leave it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<crate::run::Resolved>,
+}
+
+/// Where a fine-tuned model's starting weights come from: `{"pretrained": "DEFAULT"}` or
+/// `{"file": "resnet18.pth"}`.
+///
+/// ```
+/// let json = serde_json::json!({"file": "runs/cifar/model.bpk"});
+/// let init: zoo_train::InitWeights = serde_json::from_value(json).unwrap();
+/// assert_eq!(init.describe(), "runs/cifar/model.bpk");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitWeights {
+    /// torchvision's published weights for the model, by tag (`DEFAULT`, `IMAGENET1K_V1`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<String>,
+    /// A weights file: a run's `model.bpk`, a PyTorch state dict, a safetensors file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The entry of a PyTorch checkpoint that holds the state dict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_level_key: Option<String>,
+}
+
+impl InitWeights {
+    /// How the weights are named in messages: the file, or `pretrained TAG`.
+    pub fn describe(&self) -> String {
+        match (&self.pretrained, &self.file) {
+            (Some(tag), _) => format!("torchvision's {tag} weights"),
+            (None, Some(file)) => file.display().to_string(),
+            (None, None) => "no weights".to_string(),
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -292,7 +329,9 @@ macro_rules! recipes {
 recipes!(
     "lenet5-synth",
     "lenet5-mnist",
+    "lenet5-fashion-mnist",
     "resnet20-cifar10",
+    "resnet20-fashion-mnist",
     "resnet32-cifar10",
     "resnet44-cifar10",
     "resnet56-cifar10",
@@ -415,6 +454,11 @@ impl TrainConfig {
         }
         crate::backend::check_backend(&self.backend)?;
         zoo_models::info(&self.model).map_err(|e| TrainError::Config(e.to_string()))?;
+        if let Some(init) = &self.init
+            && init.pretrained.is_some() == init.file.is_some()
+        {
+            return bad("init", "give either `pretrained` (a tag) or `file`".into());
+        }
         Ok(())
     }
 }

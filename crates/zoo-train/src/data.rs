@@ -2,6 +2,7 @@
 //! trait, so burn-train's `SupervisedTraining` drives it.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,6 +38,18 @@ pub fn open_datasets(config: &TrainConfig) -> Result<Datasets, TrainError> {
     Ok(Datasets { train, valid, test })
 }
 
+/// The root under which the configured dataset's files were found (see
+/// [`zoo_data::data_roots`]), or `None` for the embedded digits, image folders and datasets
+/// found nowhere.
+///
+/// ```
+/// let config = zoo_train::recipe("lenet5-synth").unwrap();
+/// assert_eq!(zoo_train::dataset_location(&config), None);
+/// ```
+pub fn dataset_location(config: &TrainConfig) -> Option<PathBuf> {
+    zoo_data::find_dataset(&config.dataset, &config.data_dir)
+}
+
 /// Key of the random stream that samples `train_limit` / `test_limit` items.
 const LIMIT_KEY: u64 = 0x11_3171;
 
@@ -44,16 +57,23 @@ const LIMIT_KEY: u64 = 0x11_3171;
 /// first N of a shuffle seeded by the run's seed, in their original order.
 pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>, TrainError> {
     let name = config.dataset.as_str();
-    let open = || zoo_data::open_dataset(name, &config.data_dir, split, config.channels);
-    let dataset = match open() {
+    let open = |root: &Path| zoo_data::open_dataset(name, root, split, config.channels);
+    let root = dataset_location(config).unwrap_or_else(|| config.data_dir.clone());
+    let dataset = match open(&root) {
         Err(zoo_data::DataError::MissingFile { .. } | zoo_data::DataError::Io { .. })
             if config.download && !name.starts_with("folder:") && name != "synth-digits" =>
         {
             zoo_data::download::download(name, &config.data_dir)?;
-            open()?
+            open(&config.data_dir)?
         }
-        Err(e @ zoo_data::DataError::MissingFile { .. }) if !config.download => {
-            return Err(TrainError::Config(format!("{e} (pass --download to fetch {name})")));
+        Err(e @ (zoo_data::DataError::MissingFile { .. } | zoo_data::DataError::MissingFolder { .. }))
+            if !config.download && !name.starts_with("folder:") =>
+        {
+            let looked: Vec<String> = zoo_data::data_roots(&config.data_dir).iter().map(|r| r.display().to_string()).collect();
+            return Err(TrainError::Config(format!(
+                "{e}; also looked under {} (pass --download to fetch {name})",
+                looked[1..].join(", ")
+            )));
         }
         other => other?,
     };

@@ -15,13 +15,14 @@
 #![warn(missing_docs)]
 
 mod backend;
-mod choose;
 pub mod bench;
+mod choose;
 mod classifier;
 mod config;
 mod data;
 mod error;
 mod eval;
+mod finetune;
 mod metrics;
 mod optim;
 pub mod plot;
@@ -34,21 +35,22 @@ pub use backend::{
     BACKEND_NAMES, BackendInfo, DEFAULT_BACKEND, backends, check_backend, compiled_backends, device, device_identity,
     devices,
 };
-pub use choose::{DatasetProfile, GENERIC_DEFAULT, RecipeChoice, choose_recipe, dataset_profile};
+pub use choose::{DatasetProfile, GENERIC_DEFAULT, RecipeChoice, choose_recipe, choose_recipe_with, dataset_profile};
 pub use classifier::{Classifier, cross_entropy, training_loss};
 pub use config::{
-    OptimizerConfig, RECIPES, Recipe, ScheduleConfig, TrainConfig, Unit, load_recipe_json,
-    parse_config, recipe, set_field,
+    InitWeights, OptimizerConfig, RECIPES, Recipe, ScheduleConfig, TrainConfig, Unit, load_recipe_json, parse_config,
+    recipe, set_field,
 };
-pub use data::{Datasets, EpochLoader, SplitClock, make_loader, open_datasets, open_split};
+pub use data::{Datasets, EpochLoader, SplitClock, dataset_location, make_loader, open_datasets, open_split};
 pub use error::TrainError;
 pub use eval::{ClassAccuracy, ClassScore, EvalReport, Preprocess, evaluate, predict};
+pub use finetune::{convert_channels, load_init, weights_channels, weights_file};
 pub use metrics::{METRICS_HEADER, MetricsRow, read_metrics, truncate_metrics};
 pub use optim::build_optimizer;
 pub use progress::format_duration;
 pub use run::{
-    Resolved, RunDir, RunResult, build_model, default_run_dir, load_weights, load_weights_with, resume, save_weights,
-    train, write_atomic,
+    DryRun, Resolved, RunDir, RunResult, build_model, default_run_dir, dry_run, load_weights, load_weights_with,
+    resume, save_weights, train, write_atomic,
 };
 pub use schedule::Schedule;
 
@@ -91,10 +93,8 @@ mod tests {
     #[test]
     fn top_k_counts_labels_within_the_k_best() {
         let device = Device::flex();
-        let logits = Tensor::<2>::from_floats(
-            [[0.9, 0.05, 0.03, 0.02], [0.1, 0.2, 0.3, 0.4], [0.25, 0.35, 0.3, 0.1]],
-            &device,
-        );
+        let logits =
+            Tensor::<2>::from_floats([[0.9, 0.05, 0.03, 0.02], [0.1, 0.2, 0.3, 0.4], [0.25, 0.35, 0.3, 0.1]], &device);
         let labels = Tensor::<1, Int>::from_ints([0, 0, 2], &device);
         assert_eq!(top_k_correct(logits.clone(), labels.clone(), 1), 1);
         assert_eq!(top_k_correct(logits.clone(), labels.clone(), 2), 2);

@@ -222,11 +222,95 @@ pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
         resolved: Some(Resolved::from_datasets(&config, &*datasets.test, datasets.train.classes())?),
         ..config
     };
+    // A model that cannot take this input, or weights that do not fit it, are one error before
+    // anything is written.
+    let model = initial_model(&config, 0)?;
     std::fs::create_dir_all(dir).map_err(|e| TrainError::file(dir, e))?;
     let json = serde_json::to_string_pretty(&config).expect("configs serialise");
     write_atomic(&run.config(), json.as_bytes())?;
     truncate_metrics(&run.metrics(), 0)?;
-    fit(&config, &run, 0, datasets)
+    fit(&config, &run, 0, datasets, model)
+}
+
+/// What [`dry_run`] did: one training step and one evaluation batch, with nothing written.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    /// `[C, H, W]` of the model's input, after the evaluation transforms.
+    pub input: [usize; 3],
+    /// `[C, H, W]` of the dataset's first test image.
+    pub raw_input: [usize; 3],
+    /// Classes of the dataset, and outputs of the model.
+    pub classes: usize,
+    /// Images in the training batch.
+    pub batch: usize,
+    /// Loss of the training batch, before the optimizer's step.
+    pub train_loss: f32,
+    /// Loss of the first evaluation batch, after the step.
+    pub valid_loss: f32,
+}
+
+impl DryRun {
+    /// One line for `zoo train --dry-run`.
+    pub fn summary_line(&self, config: &TrainConfig) -> String {
+        format!(
+            "dry run: {} on {} takes {} inputs ({} images), {} classes; one training step on {} images (loss {:.4}) \
+             and one evaluation batch (loss {:.4}); nothing written",
+            config.model,
+            config.dataset,
+            zoo_models::summary::format_shape(&self.input),
+            zoo_models::summary::format_shape(&self.raw_input),
+            self.classes,
+            self.batch,
+            self.train_loss,
+            self.valid_loss
+        )
+    }
+}
+
+/// Checks that `config` trains, as PyTorch Lightning's `fast_dev_run` does: opens the data,
+/// builds the model (with its `init` weights), takes one optimizer step on the first training
+/// batch and evaluates the first test batch; writes nothing. A loss that is not finite is an
+/// error.
+///
+/// ```no_run
+/// let mut config = zoo_train::recipe("lenet5-synth")?;
+/// config.batch_size = 4;
+/// let check = zoo_train::dry_run(config)?;
+/// assert_eq!(check.input, [1, 32, 32]);
+/// # Ok::<(), zoo_train::TrainError>(())
+/// ```
+pub fn dry_run(config: TrainConfig) -> Result<DryRun, TrainError> {
+    use burn::optim::GradientsParams;
+    let datasets = open_datasets(&config)?;
+    let resolved = Resolved::from_datasets(&config, &*datasets.test, datasets.train.classes())?;
+    let config = TrainConfig { resolved: Some(resolved.clone()), ..config };
+    let model = initial_model(&config, 0)?;
+    let device = crate::backend::device(&config.backend)?;
+    let batch = make_loader(&config, datasets.train, true)?.batch(0, 0)?;
+    let images = batch.shape[0];
+    let classifier = Classifier::new(model, config.label_smoothing);
+    let output = classifier.forward_classification(batch.into_device(&device.clone().autodiff()), true);
+    let train_loss = output.loss.clone().into_scalar::<f32>();
+    let grads = GradientsParams::from_grads(output.loss.backward(), &classifier);
+    let classifier = crate::optim::build_optimizer(&config.optimizer).step(config.lr, classifier, grads);
+    let model = classifier.model.fork(&device);
+    let batch = make_loader(&config, datasets.test, false)?.batch(0, 0)?.into_device(&device);
+    let valid_loss =
+        crate::classifier::cross_entropy(model.forward(batch.images), batch.labels, None, 0.0).into_scalar::<f32>();
+    if !(train_loss.is_finite() && valid_loss.is_finite()) {
+        return Err(TrainError::Training(format!(
+            "{} on {}: the loss is not finite (training {train_loss}, evaluation {valid_loss})",
+            config.model, config.dataset
+        )));
+    }
+    Ok(DryRun {
+        input: resolved.input,
+        raw_input: resolved.raw_input,
+        classes: resolved.classes.len(),
+        batch: images,
+        train_loss,
+        valid_loss,
+    })
 }
 
 /// Continues the run in `dir` from its last complete checkpoint.
@@ -237,7 +321,8 @@ pub fn resume(dir: &Path) -> Result<RunResult, TrainError> {
     // Rows of epochs after the checkpoint belong to the interrupted session: they are redone.
     truncate_metrics(&run.metrics(), last)?;
     let datasets = open_datasets(&config)?;
-    fit(&config, &run, last, datasets)
+    let model = initial_model(&config, last)?;
+    fit(&config, &run, last, datasets, model)
 }
 
 /// Model input and class names, recorded in `config.json` so that `zoo predict` and `zoo eval`
@@ -282,15 +367,22 @@ pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, Tr
     let model = zoo_models::create(&config.model, &options, device)
         .map_err(|e| TrainError::Config(e.to_string()))?;
     let info = zoo_models::info(&config.model).map_err(|e| TrainError::Config(e.to_string()))?;
-    let summary = model
-        .summary(info.name, resolved.input)
-        .map_err(|e| {
-            let [channels, h, w] = resolved.input;
-            let smallest = crate::choose::smallest_input(&config.model, channels, h.max(w), config.aux_logits)
-                .map(|side| format!("; the smallest input it takes is {channels}x{side}x{side}"))
-                .unwrap_or_default();
-            TrainError::Config(format!("{}: {e}{smallest}", config.model))
-        })?;
+    let summary = model.summary(info.name, resolved.input).map_err(|e| {
+        let [channels, h, w] = resolved.input;
+        let smallest_with = |aux| crate::choose::smallest_input(&config.model, channels, h.max(w), aux).ok();
+        let mut smallest = smallest_with(config.aux_logits)
+            .map(|side| format!("; the smallest input it takes is {channels}x{side}x{side}"))
+            .unwrap_or_default();
+        // Inception v3's auxiliary head needs 299 pixels, the network itself 75.
+        if info.aux_logits.is_some()
+            && config.aux_logits != Some(false)
+            && let (Some(with), Some(without)) = (smallest_with(config.aux_logits), smallest_with(Some(false)))
+            && without < with
+        {
+            smallest.push_str(&format!(", {channels}x{without}x{without} with --set aux_logits=false"));
+        }
+        TrainError::Config(format!("{}: {e}{smallest}", config.model))
+    })?;
     if let Some(e) = summary.auxiliary_error {
         return Err(TrainError::Config(format!(
             "{}: the auxiliary classifier cannot train on a {} input ({e}); --set aux_logits=false trains without it",
@@ -301,21 +393,37 @@ pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, Tr
     Ok(model)
 }
 
+/// The model a session starts training: seeded, on the autodiff device (burn-train forks the
+/// learner there, and a parameter born on a plain device is not tracked), with the `init`
+/// weights loaded when the run starts from scratch.
+fn initial_model(config: &TrainConfig, start_epoch: usize) -> Result<ZooModel, TrainError> {
+    let device = crate::backend::device(&config.backend)?;
+    device.seed(config.seed);
+    let mut model = build_model(config, &device.autodiff())?;
+    if let (Some(init), 0) = (&config.init, start_epoch) {
+        let classes = config.resolved.as_ref().map_or(0, |r| r.classes.len());
+        let report = crate::finetune::load_init(&mut model, &config.model, init, classes)
+            .map_err(|e| TrainError::Config(format!("{}: {e}", config.model)))?;
+        println!("weights: {} ({})", report.summary(), init.describe());
+    }
+    Ok(model)
+}
+
 fn fit(
     config: &TrainConfig,
     run: &RunDir,
     start_epoch: usize,
     datasets: Datasets,
+    model: ZooModel,
 ) -> Result<RunResult, TrainError> {
     let started = Instant::now();
     let device = crate::backend::device(&config.backend)?;
-    device.seed(config.seed);
-    // Parameters are created where they will be trained: burn-train forks the learner onto the
-    // autodiff device, but a parameter born on a plain device is not tracked there.
-    let model = build_model(config, &device.clone().autodiff())?;
     let train_loader = make_loader(config, datasets.train.clone(), true)?;
     let valid_loader = make_loader(config, datasets.valid.clone(), false)?;
     let iters_per_epoch = train_loader.num_batches();
+    // burn-train's top-k metric refuses k above the class count (a 3-class folder): top-5 is then
+    // top-3, as `top_k_correct` counts it.
+    let top_k = config.resolved.as_ref().map_or(5, |r| r.classes.len().clamp(1, 5));
 
     if start_epoch < config.epochs {
         let clock = SplitClock::default();
@@ -326,7 +434,7 @@ fn fit(
         let names = MetricNames {
             loss: LossMetric::new().name().to_string(),
             top1: AccuracyMetric::new().name().to_string(),
-            top5: TopKAccuracyMetric::new(5).name().to_string(),
+            top5: TopKAccuracyMetric::new(top_k).name().to_string(),
             lr: LearningRateMetric::new().name().to_string(),
         };
         let interrupter = Interrupter::new();
@@ -356,7 +464,7 @@ fn fit(
             .metrics((
                 LossMetric::new(),
                 AccuracyMetric::new(),
-                TopKAccuracyMetric::new(5),
+                TopKAccuracyMetric::new(top_k),
                 crate::metrics::ImagesPerSecond::default(),
             ))
             .metric_train_numeric(LearningRateMetric::new())
