@@ -14,7 +14,8 @@ use crate::{Format, write_output};
 /// Arguments of `zoo train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Model to train (registry name); its default recipe is used unless --recipe is given.
+    /// Model to train (registry name); without --recipe, the recipe is chosen for it and --dataset
+    /// (see `zoo recipes`).
     pub model: Option<String>,
     /// Recipe name (see `zoo recipes`) or JSON file.
     #[arg(long, value_name = "NAME|FILE")]
@@ -22,7 +23,8 @@ pub struct TrainArgs {
     /// Dataset: synth-digits, mnist, fashion-mnist, cifar10, cifar100, folder:<path>.
     #[arg(long)]
     pub dataset: Option<String>,
-    /// Directory datasets are read from and downloaded to.
+    /// Directory datasets are looked for first (then $ZOO_DATA_DIR, the zoo's cache,
+    /// /usr/share/datasets) and downloaded to.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Download the dataset if it is missing.
