@@ -343,12 +343,13 @@ fn any_model_trains_on_any_dataset_and_says_which_recipe_it_chose() {
     let tmp = tempfile::tempdir().unwrap();
     write_mnist(tmp.path(), 40, 20);
     let data = tmp.path().to_str().unwrap();
-    let cases: [(&str, &str, &[&str]); 6] = [
+    let cases: [(&str, &str, &[&str]); 7] = [
         ("lenet5", "mnist", &["recipe: recipe lenet5-mnist: the shipped recipe for lenet5 on mnist"]),
         // The one-channel ResNet-20 recipe, without its flips: digits are not symmetric.
         ("resnet20", "mnist", &["recipe: recipe resnet20-fashion-mnist adapted to mnist"]),
         ("resnet32", "synth-digits", &["recipe: recipe resnet32-cifar10 adapted to synth-digits"]),
-        ("googlenet", "synth-digits", &["recipe: the generic default"]),
+        ("googlenet", "synth-digits", &["recipe: recipe googlenet-fashion-mnist adapted to synth-digits"]),
+        ("zfnet", "mnist", &["recipe: the generic default"]),
         ("alexnet", "mnist", &["input: 28x28 images resized to 63x63, the smallest input alexnet takes"]),
         ("inception_v3", "synth-digits", &["aux_logits: off", "input: 32x32 images resized to 75x75"]),
     ];

@@ -332,6 +332,8 @@ recipes!(
     "lenet5-fashion-mnist",
     "resnet20-cifar10",
     "resnet20-fashion-mnist",
+    "googlenet-fashion-mnist",
+    "densenet121-fashion-mnist",
     "resnet32-cifar10",
     "resnet44-cifar10",
     "resnet56-cifar10",
