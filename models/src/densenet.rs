@@ -132,7 +132,7 @@ impl DenseLayer {
         self.dropout.forward(x)
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let x = t.layer("norm1", &self.norm1, input)?;
         let x = t.layer("relu1", &self.relu1, &x)?;
         let x = t.layer("conv1", &self.conv1, &x)?;
@@ -140,7 +140,7 @@ impl DenseLayer {
         let x = t.layer("relu2", &self.relu2, &x)?;
         let x = t.layer("conv2", &self.conv2, &x)?;
         let new = t.layer("dropout", &self.dropout, &x)?;
-        trace_concat(t, &[input.to_vec(), new])
+        trace_concat(t, &[input.clone(), new])
     }
 }
 
@@ -182,7 +182,7 @@ impl Transition {
         pool_forward(&self.pool, conv_forward(&self.conv, batch_norm_relu(Some(&self.norm), x)))
     }
 
-    fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, name: &str, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         t.scope(name, |t| {
             let x = t.layer("norm", &self.norm, input)?;
             let x = t.layer("relu", &self.relu, &x)?;
@@ -347,7 +347,7 @@ impl ImageClassifier for DenseNet {
         self.classifier.forward(flatten(pool_forward(&self.avgpool, self.relu.forward(features))))
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let f = &self.features;
         let mut x = t.scope("features", |t| {
             let mut x = t.layer("conv0", &f.conv0, input)?;

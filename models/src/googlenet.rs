@@ -108,12 +108,12 @@ impl Inception {
     }
 
     /// Traces the module stored in field `name`.
-    pub fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    pub fn trace(&self, t: &mut Tracer, name: &str, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         t.scope(name, |t| {
             let b1 = self.branch1.trace(t, "branch1", input)?;
             let chain = |t: &mut Tracer, field: &str, convs: &[BasicConv2d]| {
                 t.scope(field, |t| {
-                    let mut x = input.to_vec();
+                    let mut x = input.clone();
                     for (i, conv) in convs.iter().enumerate() {
                         x = conv.trace(t, &i.to_string(), &x)?;
                     }
@@ -169,7 +169,7 @@ impl InceptionAux {
     }
 
     /// Traces the head stored in field `name` (see [`Tracer::auxiliary`]).
-    pub fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) {
+    pub fn trace(&self, t: &mut Tracer, name: &str, input: &SampleShape) {
         t.auxiliary(name, crate::count_params(self), |t| {
             let x = t.layer("pool", &self.pool, input)?;
             let x = self.conv.trace(t, "conv", &x)?;
@@ -357,9 +357,9 @@ impl ImageClassifier for GoogLeNet {
         forward_with_aux(self, |aux| self.body(x, &mut |_, _| {}, Some(aux)))
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         if self.transform_input {
-            t.op("transform_input", "TransformInput", input.to_vec());
+            t.op("transform_input", "TransformInput", input.clone());
         }
         let mut x = self.conv1.trace(t, "conv1", input)?;
         x = t.layer("maxpool1", &self.maxpool1, &x)?;

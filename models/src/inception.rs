@@ -67,8 +67,8 @@ fn run(convs: &[&BasicConv2d], x: Tensor<4>) -> Tensor<4> {
     convs.iter().fold(x, |x, c| c.forward(x))
 }
 
-fn trace_run(t: &mut Tracer, convs: &[(&str, &BasicConv2d)], input: &[usize]) -> Result<SampleShape, ShapeError> {
-    let mut x = input.to_vec();
+fn trace_run(t: &mut Tracer, convs: &[(&str, &BasicConv2d)], input: &SampleShape) -> Result<SampleShape, ShapeError> {
+    let mut x = input.clone();
     for (name, c) in convs {
         x = c.trace(t, name, &x)?;
     }
@@ -117,7 +117,7 @@ impl InceptionA {
         )
     }
 
-    fn trace(&self, t: &mut Tracer, x: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, x: &SampleShape) -> Result<SampleShape, ShapeError> {
         let b1 = self.branch1x1.trace(t, "branch1x1", x)?;
         let b5 = trace_run(t, &[("branch5x5_1", &self.branch5x5_1), ("branch5x5_2", &self.branch5x5_2)], x)?;
         let b3 = trace_run(
@@ -170,7 +170,7 @@ impl InceptionB {
         )
     }
 
-    fn trace(&self, t: &mut Tracer, x: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, x: &SampleShape) -> Result<SampleShape, ShapeError> {
         let b3 = self.branch3x3.trace(t, "branch3x3", x)?;
         let bd = trace_run(
             t,
@@ -249,7 +249,7 @@ impl InceptionC {
         )
     }
 
-    fn trace(&self, t: &mut Tracer, x: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, x: &SampleShape) -> Result<SampleShape, ShapeError> {
         let b1 = self.branch1x1.trace(t, "branch1x1", x)?;
         let b7 = trace_run(t, &self.seven(), x)?;
         let bd = trace_run(t, &self.seven_dbl(), x)?;
@@ -307,7 +307,7 @@ impl InceptionD {
         )
     }
 
-    fn trace(&self, t: &mut Tracer, x: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, x: &SampleShape) -> Result<SampleShape, ShapeError> {
         let b3 = trace_run(t, &[("branch3x3_1", &self.branch3x3_1), ("branch3x3_2", &self.branch3x3_2)], x)?;
         let b7 = trace_run(t, &self.seven(), x)?;
         let bp = t.layer("pool", &self.pool, x)?;
@@ -365,16 +365,16 @@ impl InceptionE {
         )
     }
 
-    fn trace(&self, t: &mut Tracer, x: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, x: &SampleShape) -> Result<SampleShape, ShapeError> {
         let b1 = self.branch1x1.trace(t, "branch1x1", x)?;
         let mid = self.branch3x3_1.trace(t, "branch3x3_1", x)?;
         let a = self.branch3x3_2a.trace(t, "branch3x3_2a", &mid)?;
         let b = self.branch3x3_2b.trace(t, "branch3x3_2b", &mid)?;
-        let b3 = [a[0] + b[0], a[1], a[2]].to_vec();
+        let b3 = a.with_dims(vec![a[0] + b[0], a[1], a[2]]).with_field(a.field().union(&b.field()));
         let mid = trace_run(t, &[("branch3x3dbl_1", &self.branch3x3dbl_1), ("branch3x3dbl_2", &self.branch3x3dbl_2)], x)?;
         let a = self.branch3x3dbl_3a.trace(t, "branch3x3dbl_3a", &mid)?;
         let b = self.branch3x3dbl_3b.trace(t, "branch3x3dbl_3b", &mid)?;
-        let bd = [a[0] + b[0], a[1], a[2]].to_vec();
+        let bd = a.with_dims(vec![a[0] + b[0], a[1], a[2]]).with_field(a.field().union(&b.field()));
         let pooled = t.layer("pool", &self.pool, x)?;
         let bp = self.branch_pool.trace(t, "branch_pool", &pooled)?;
         trace_concat(t, &[b1, b3, bd, bp])
@@ -416,7 +416,7 @@ impl InceptionAux {
         self.fc.forward(flatten(pool_forward(&self.avgpool, x)))
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let x = t.layer("pool", &self.pool, input)?;
         let x = self.conv0.trace(t, "conv0", &x)?;
         let x = self.conv1.trace(t, "conv1", &x)?;
@@ -556,9 +556,9 @@ impl ImageClassifier for Inception3 {
         forward_with_aux(self, |aux| self.body(x, &mut |_, _| {}, Some(aux)))
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         if self.transform_input {
-            t.op("transform_input", "TransformInput", input.to_vec());
+            t.op("transform_input", "TransformInput", input.clone());
         }
         let mut x = trace_run(
             t,

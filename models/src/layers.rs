@@ -66,6 +66,7 @@ impl TraceLayer for Layer2d {
                 params: 0,
                 buffers: 0,
                 macs: 0,
+                window: None,
             }),
         }
     }
@@ -183,11 +184,11 @@ pub fn trace_batch_norm(
     t: &mut Tracer,
     name: &str,
     norm: &Option<BatchNorm>,
-    input: &[usize],
+    input: &SampleShape,
 ) -> Result<SampleShape, ShapeError> {
     match norm {
         Some(norm) => t.layer(name, norm, input),
-        None => Ok(input.to_vec()),
+        None => Ok(input.clone()),
     }
 }
 
@@ -214,10 +215,10 @@ pub fn trace_sequence<L: TraceLayer>(
     t: &mut Tracer,
     name: &str,
     layers: &[L],
-    input: &[usize],
+    input: &SampleShape,
 ) -> Result<SampleShape, ShapeError> {
     t.scope(name, |t| {
-        let mut shape = input.to_vec();
+        let mut shape = input.clone();
         for (i, layer) in layers.iter().enumerate() {
             shape = t.layer(&i.to_string(), layer, &shape)?;
         }
@@ -231,8 +232,8 @@ pub fn flatten(x: Tensor<4>) -> Tensor<2> {
 }
 
 /// Traces `torch.flatten(x, 1)`.
-pub fn trace_flatten(t: &mut Tracer, input: &[usize]) -> SampleShape {
-    t.op("flatten", "Flatten", vec![input.iter().product()])
+pub fn trace_flatten(t: &mut Tracer, input: &SampleShape) -> SampleShape {
+    t.op("flatten", "Flatten", input.flattened())
 }
 
 /// Square convolution: `kernel`x`kernel`, `stride`, symmetric `padding`, optional bias, with
@@ -354,7 +355,7 @@ impl BasicConv2d {
     }
 
     /// Traces the block stored in field `name`.
-    pub fn trace(&self, t: &mut Tracer, name: &str, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    pub fn trace(&self, t: &mut Tracer, name: &str, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         t.scope(name, |t| {
             let x = t.layer("conv", &self.conv, input)?;
             let x = trace_batch_norm(t, "bn", &self.bn, &x)?;
@@ -364,18 +365,20 @@ impl BasicConv2d {
 }
 
 /// Traces `torch.cat(branches, 1)` of branch outputs `[C_i, H, W]`: the channels add up, and
-/// every branch must have the same spatial size.
+/// every branch must have the same spatial size. A unit of the result sees what the branches'
+/// units see together.
 pub fn trace_concat(t: &mut Tracer, branches: &[SampleShape]) -> Result<SampleShape, ShapeError> {
-    let first = branches.first().cloned().unwrap_or_default();
+    let first: &[usize] = branches.first().map(|b| b.dims()).unwrap_or_default();
     if let Some(other) = branches.iter().find(|b| b.len() != 3 || b[1..] != first[1..]) {
         return Err(ShapeError::Vanished {
             layer: t.path("cat"),
-            op: format!("Concat of {} and {} maps", format_shape(&first), format_shape(other)),
-            input: other.clone(),
+            op: format!("Concat of {} and {} maps", format_shape(first), format_shape(other)),
+            input: other.to_vec(),
         });
     }
     let channels = branches.iter().map(|b| b[0]).sum();
-    Ok(t.op("cat", "Concat", vec![channels, first[1], first[2]]))
+    let dims = vec![channels, first[1], first[2]];
+    Ok(t.merge("cat", "Concat", &branches.iter().collect::<Vec<_>>(), dims))
 }
 
 /// Multiplies each input channel by `scale[c]` and adds `shift[c]`: torchvision's

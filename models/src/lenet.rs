@@ -102,8 +102,8 @@ impl ImageClassifier for LeNet5 {
         self.fc3.forward(x)
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
-        let mut x = input.to_vec();
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
+        let mut x = input.clone();
         for (conv, pool, conv_name, pool_name) in
             [(&self.conv1, &self.pool1, "conv1", "pool1"), (&self.conv2, &self.pool2, "conv2", "pool2")]
         {

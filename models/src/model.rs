@@ -78,7 +78,7 @@ pub trait ImageClassifier {
     /// Walks the layers for one sample of shape `input` (`[C, H, W]`), recording each layer in
     /// `tracer`, and returns the output shape. Mirrors [`forward_body`](Self::forward_body)
     /// followed by [`forward_head`](Self::forward_head).
-    fn trace(&self, tracer: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError>;
+    fn trace(&self, tracer: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError>;
 
     /// Logits for a batch of images.
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
@@ -118,7 +118,7 @@ pub trait ImageClassifier {
     /// The per-layer summary for one input of shape `[C, H, W]`, or the layer where it fails.
     fn summary(&self, name: &str, input: [usize; 3]) -> Result<ModelSummary, ShapeError> {
         let mut tracer = Tracer::new();
-        let output = self.trace(&mut tracer, &input)?;
+        let output = self.trace(&mut tracer, &SampleShape::image(&input))?;
         Ok(tracer.finish(name, input, output))
     }
 }

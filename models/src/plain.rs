@@ -182,7 +182,7 @@ impl ImageClassifier for PlainNet {
         forward_dense(&self.classifier, flatten(pool_forward(&self.avgpool, features)))
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let x = trace_sequence(t, "features", &self.features, input)?;
         let x = t.layer("avgpool", &self.avgpool, &x)?;
         let x = trace_flatten(t, &x);

@@ -68,7 +68,7 @@ impl ImageClassifier for ZooModel {
         each_variant!(self, m => m.forward_train(x))
     }
 
-    fn trace(&self, tracer: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, tracer: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         each_variant!(self, m => m.trace(tracer, input))
     }
 }

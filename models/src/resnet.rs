@@ -161,7 +161,7 @@ impl ResidualBlock {
     }
 
     /// Traces the block's layers.
-    pub fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    pub fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
         x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
         x = t.layer("relu", &self.relu, &x)?;
@@ -172,10 +172,11 @@ impl ResidualBlock {
             x = t.layer("conv3", conv3, &x)?;
             x = trace_batch_norm(t, "bn3", &self.bn3, &x)?;
         }
-        if let Some(projection) = &self.downsample {
-            trace_sequence(t, "downsample", projection, input)?;
-        }
-        t.op("add", "Add", x.clone());
+        let shortcut = match &self.downsample {
+            Some(projection) => trace_sequence(t, "downsample", projection, input)?,
+            None => input.clone(),
+        };
+        let x = t.merge("add", "Add", &[&x, &shortcut], x.to_vec());
         t.layer("relu", &self.relu, &x)
     }
 }
@@ -210,10 +211,10 @@ pub fn trace_stage(
     t: &mut Tracer,
     name: &str,
     blocks: &[ResidualBlock],
-    input: &[usize],
+    input: &SampleShape,
 ) -> Result<SampleShape, ShapeError> {
     t.scope(name, |t| {
-        let mut x = input.to_vec();
+        let mut x = input.clone();
         for (i, block) in blocks.iter().enumerate() {
             x = t.scope(&i.to_string(), |t| block.trace(t, &x))?;
         }
@@ -256,7 +257,7 @@ pub fn trace_pooled_head(
     t: &mut Tracer,
     avgpool: &AdaptiveAvgPool2d,
     fc: &Linear,
-    x: &[usize],
+    x: &SampleShape,
 ) -> Result<SampleShape, ShapeError> {
     let x = t.layer("avgpool", avgpool, x)?;
     let x = trace_flatten(t, &x);
@@ -367,7 +368,7 @@ impl ImageClassifier for ResNet {
         forward_pooled_head(&self.avgpool, &self.fc, features)
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
         x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
         x = t.layer("relu", &self.relu, &x)?;

@@ -109,7 +109,7 @@ impl ImageClassifier for CifarResNet {
         forward_pooled_head(&self.avgpool, &self.fc, features)
     }
 
-    fn trace(&self, t: &mut Tracer, input: &[usize]) -> Result<SampleShape, ShapeError> {
+    fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
         x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
         x = t.layer("relu", &self.relu, &x)?;

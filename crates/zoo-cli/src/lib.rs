@@ -11,9 +11,11 @@ use zoo_models::{ImageClassifier, ModelOptions};
 
 pub mod bench;
 pub mod train;
+pub mod visualize;
 pub mod weights;
 pub use bench::BenchArgs;
 pub use train::{EvalArgs, PredictArgs, TrainArgs};
+pub use visualize::VisualizeArgs;
 pub use weights::{ExportArgs, ImportArgs, InferArgs, WeightsArgs};
 
 /// Command-line arguments.
@@ -46,7 +48,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Per-layer table of a model: output shapes, trainable parameters, MACs, totals.
+    /// Per-layer table of a model: output shapes, trainable parameters, MACs, receptive fields,
+    /// totals.
     Summary {
         /// Registry name (see `zoo list`).
         model: String,
@@ -62,6 +65,11 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Instead of the table, work through every convolution and pool: its output size
+        /// `(W - F + 2P) / S + 1`, its parameters with weight sharing `(F x F x C_in + 1) x K`
+        /// against a fully connected layer's, and its receptive field.
+        #[arg(long, conflicts_with = "format")]
+        explain: bool,
     },
     /// Train a model from a recipe (default: the model's own) with burn-train: metrics.csv,
     /// checkpoints, curves.png, model.bpk and result.json in the run directory.
@@ -70,6 +78,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Classify image files with trained weights: the top classes with their probabilities.
     Predict(PredictArgs),
+    /// Pictures of what a network learned: first-layer filters, feature maps, top-activating
+    /// patches at their receptive fields, saliency, Grad-CAM, occlusion, and report.html.
+    Visualize(VisualizeArgs),
     /// Run a model on an NCHW float32 `.npy` batch and write its raw logits as `.npy`.
     Infer(InferArgs),
     /// Load weights (a PyTorch .pth/.safetensors state dict, or --pretrained) and save them as
@@ -209,6 +220,7 @@ pub fn run_summary(
     input: Option<[usize; 3]>,
     options: ModelOptions,
     format: Format,
+    explain: bool,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let info = zoo_models::info(model).map_err(|e| e.to_string())?;
@@ -219,6 +231,7 @@ pub fn run_summary(
         .summary(info.name, input)
         .map_err(|e| format!("{model} cannot take a {} input: {e}", format_shape(&input)))?;
     let text = match format {
+        _ if explain => summary.explain(),
         Format::Json => serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())? + "\n",
         Format::Table => summary.to_table(),
     };
@@ -239,15 +252,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
     zoo_kernels::Kernels::from_env()?;
     match cli.command {
         Command::List { pattern, format } => run_list(&pattern, format, out),
-        Command::Summary { model, input, classes, aux_logits, format } => {
+        Command::Summary { model, input, classes, aux_logits, format, explain } => {
             let mut options = ModelOptions::default();
             options.num_classes = classes.map(|n| n as usize);
             options.aux_logits = aux_logits;
-            run_summary(&model, input, options, format, out)
+            run_summary(&model, input, options, format, explain, out)
         }
         Command::Train(args) => train::run_train(args, out),
         Command::Eval(args) => train::run_eval(args, out),
         Command::Predict(args) => train::run_predict(args, out),
+        Command::Visualize(args) => visualize::run_visualize(args, out),
         Command::Infer(args) => weights::run_infer(args, out),
         Command::Import(args) => weights::run_import(args, out),
         Command::Export(args) => weights::run_export(args, out),

@@ -219,7 +219,7 @@ pub struct ModelSource {
     pub backend: Option<String>,
 }
 
-fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> Result<Loaded, String> {
+pub(crate) fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> Result<Loaded, String> {
     let (mut config, weights, run) = match (&source.model, run_dir) {
         (Some(model), _) => {
             let overrides: Vec<(&str, Value)> = dataset.map(|d| vec![("dataset", Value::from(d))]).unwrap_or_default();
@@ -342,15 +342,9 @@ pub fn run_eval(args: EvalArgs, out: &mut dyn Write) -> Result<(), String> {
     write_output(out, &text)
 }
 
-/// Arguments of `zoo predict`.
+/// `--pretrained[=TAG]`, beside a [`ModelSource`]'s `--model`.
 #[derive(Debug, Args)]
-pub struct PredictArgs {
-    /// A run directory followed by images, or only images with --model/--weights.
-    #[arg(required = true, value_name = "RUN_DIR|IMAGE")]
-    pub paths: Vec<PathBuf>,
-    /// The model, when not from a run directory.
-    #[command(flatten)]
-    pub source: ModelSource,
+pub struct Pretrained {
     /// With --model: torchvision's published ImageNet weights (downloaded once, hash-checked),
     /// their preprocessing and the ImageNet class names; TAG picks a version (default: DEFAULT).
     #[arg(
@@ -363,6 +357,20 @@ pub struct PredictArgs {
         conflicts_with_all = ["weights", "recipe"]
     )]
     pub pretrained: Option<String>,
+}
+
+/// Arguments of `zoo predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A run directory followed by images, or only images with --model/--weights.
+    #[arg(required = true, value_name = "RUN_DIR|IMAGE")]
+    pub paths: Vec<PathBuf>,
+    /// The model, when not from a run directory.
+    #[command(flatten)]
+    pub source: ModelSource,
+    /// With --model: torchvision's published weights instead of --weights.
+    #[command(flatten)]
+    pub pretrained: Pretrained,
     /// Classes to show per image.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub top: u32,
@@ -380,7 +388,7 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
     if images.is_empty() {
         return Err("no image given: zoo predict RUN_DIR IMAGE... (or --model M --weights F IMAGE...)".into());
     }
-    let (model, preprocess, classes, backend) = match (&args.pretrained, &args.source.model) {
+    let (model, preprocess, classes, backend) = match (&args.pretrained.pretrained, &args.source.model) {
         (Some(tag), Some(model)) => pretrained_predictor(model, tag, args.source.backend.as_deref())?,
         _ => {
             let loaded = load(&args.source, run_dir, None)?;
@@ -425,7 +433,7 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
 
 // torchvision's weights with their own evaluation transform (resize the shorter side, centre
 // crop, normalise) and the ImageNet class names.
-fn pretrained_predictor(
+pub(crate) fn pretrained_predictor(
     model: &str,
     tag: &str,
     backend: Option<&str>,

@@ -126,6 +126,44 @@ fn summary_json_with_other_classes_and_input() {
 }
 
 #[test]
+fn summary_shows_receptive_fields_in_the_table_and_the_json() {
+    let output = zoo(&["summary", "alexnet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let pool = text.lines().find(|l| l.starts_with("features.12 ")).unwrap_or_else(|| panic!("{text}"));
+    // RF 195, jump 32, first unit centred on pixel 31.
+    assert!(pool.trim_end().ends_with("195    32     31"), "{pool}");
+    let output = zoo(&["summary", "lenet5", "--format", "json"]);
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let pool2 = summary["layers"].as_array().unwrap().iter().find(|l| l["name"] == "pool2").unwrap();
+    assert_eq!(pool2["receptive_field"]["size"], serde_json::json!([16, 16]));
+    assert_eq!(pool2["receptive_field"]["jump"], serde_json::json!([4, 4]));
+    assert_eq!(pool2["receptive_field"]["start"], serde_json::json!([7.5, 7.5]));
+}
+
+#[test]
+fn summary_explain_works_through_each_layers_arithmetic() {
+    let output = zoo(&["summary", "alexnet", "--explain"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "features.0: Conv2d 11, stride 4, 3x224x224 -> 64x55x55",
+        "output: (224 - 11 + 2x2) / 4 + 1 = 55 (rounded down)",
+        "parameters: (11 x 11 x 3 + 1) x 64 = 23,296, the same weights at all 55x55 positions; \
+         a fully connected layer from 3x224x224 to 64x55x55 would need (150,528 + 1) x 193,600",
+        "features.2: MaxPool2d 3, stride 2, 64x55x55 -> 64x27x27",
+        "receptive field: 195 input pixels, jump 32, first unit centred at 31",
+    ] {
+        assert!(text.contains(expected), "`{expected}` not in:\n{text}");
+    }
+    // Inception v3's 1x7 convolutions are worked out per axis.
+    let text = stdout(&zoo(&["summary", "inception_v3", "--explain"]));
+    assert!(text.contains("Mixed_6b.branch7x7_2.conv: Conv2d 1x7, stride 1"), "{text}");
+    assert!(text.contains("output H: (17 - 1 + 2x0) / 1 + 1 = 17"), "{text}");
+    assert!(text.contains("output W: (17 - 7 + 2x3) / 1 + 1 = 17"), "{text}");
+}
+
+#[test]
 fn an_input_too_small_is_one_line_naming_the_layer() {
     let output = zoo(&["summary", "alexnet", "--input", "1x8x8"]);
     assert_one_line_error(&output, "features.2");

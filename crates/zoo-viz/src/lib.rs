@@ -1,0 +1,68 @@
+//! What a convolutional network learned, as pictures, for every model of the zoo on every
+//! backend: the first layer's filters, each stage's feature maps, Zeiler & Fergus' top-activating
+//! patches cropped at the exact receptive field, occlusion sensitivity, gradient saliency and
+//! Grad-CAM, and an HTML report that opens offline in any browser.
+//!
+//! ```
+//! use burn::tensor::{Device, Tensor};
+//! use zoo_models::{create, ImageClassifier, ModelOptions};
+//!
+//! let device = Device::flex();
+//! let model = create("lenet5", &ModelOptions::default(), &device).unwrap();
+//! let summary = model.summary("lenet5", [1, 32, 32]).unwrap();
+//!
+//! // The first layer's six 5x5 kernels, one grey tile each.
+//! let first = zoo_viz::first_convolution(&summary).unwrap();
+//! let kernels = zoo_viz::conv_kernels(&model, &summary, first).unwrap();
+//! let picture = zoo_viz::kernel_grid(&kernels, 40);
+//! assert!(!picture.is_blank());
+//!
+//! // Each stage's maps for one image.
+//! let stages = zoo_viz::stage_maps(&model, Tensor::ones([1, 1, 32, 32], &device), 32, 64);
+//! assert_eq!(stages[1].shape, [16, 5, 5]);
+//! ```
+
+pub mod attribution;
+pub mod canvas;
+pub mod features;
+pub mod filters;
+pub mod report;
+pub mod top;
+
+pub use attribution::{differentiable, grad_cam, occlusion, saliency, GradCam, Occlusion};
+pub use canvas::{colour_map, grid, upsample, Canvas};
+pub use features::{feature_grid, stage_maps, StageLabel, StageMaps};
+pub use filters::{conv_kernels, first_convolution, kernel_grid, per_channel_grid, Kernels};
+pub use report::{write_report, Report};
+pub use top::{crop_field, Hit, TopUnits};
+
+/// Why a picture could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VizError {
+    /// A layer name that is not one of the model's: the message lists the valid ones.
+    #[error("unknown {what} `{layer}` (valid: {})", valid.join(", "))]
+    UnknownLayer {
+        /// The name given.
+        layer: String,
+        /// What kind of layer was wanted (`convolution`, `stage`).
+        what: String,
+        /// The names that would work.
+        valid: Vec<String>,
+    },
+    /// A channel index past the layer's channels.
+    #[error("channel {channel} is out of range: `{layer}` has {channels} channels (0..{channels})")]
+    ChannelOutOfRange {
+        /// The layer.
+        layer: String,
+        /// The index given.
+        channel: usize,
+        /// How many the layer has.
+        channels: usize,
+    },
+    /// The model cannot provide what was asked.
+    #[error("{0}")]
+    Model(String),
+    /// A file could not be written.
+    #[error("{0}")]
+    Io(String),
+}
