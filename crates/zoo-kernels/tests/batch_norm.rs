@@ -34,8 +34,15 @@ impl Fusion {
     }
 }
 
-fn assert_close(what: &str, context: &str, actual: Vec<f32>, expected: Vec<f32>) {
-    common::assert_within(&format!("{what} ({context})"), &actual, &expected, 1e-4);
+/// Relative closeness, except that gamma's and beta's gradients, sums over the `per_channel`
+/// values of a channel of terms of order one that can cancel to almost nothing (the inputs are
+/// drawn afresh each run), are held to the rounding error of such a sum instead.
+fn assert_close(what: &str, context: &str, actual: Vec<f32>, expected: Vec<f32>, per_channel: usize) {
+    let min_scale = match what {
+        "gamma gradient" | "beta gradient" => per_channel as f32 * f32::EPSILON / 1e-4,
+        _ => 1e-12,
+    };
+    common::assert_within_scale(&format!("{what} ({context})"), &actual, &expected, 1e-4, min_scale);
 }
 
 /// Random inputs of one case, drawn once and shared by both implementations (tests run in
@@ -157,7 +164,8 @@ fn compare(device: Device, frozen: bool, mode: &str) {
                     1 => "running variance",
                     _ => NAMES[i],
                 };
-                assert_close(name, &format!("{mode}, {dims:?}, {fusion:?}"), a, e);
+                let per_channel = dims[0] * dims[2] * dims[3];
+                assert_close(name, &format!("{mode}, {dims:?}, {fusion:?}"), a, e, per_channel);
             }
         }
     }

@@ -19,8 +19,14 @@ pub fn on<const D: usize>(t: Tensor<D>, device: &Device) -> Tensor<D> {
 /// Fails unless every value of `actual` is within `tolerance` times the largest finite
 /// magnitude of `expected` (NaN only where `expected` is NaN), naming the worst one.
 pub fn assert_within(what: &str, actual: &[f32], expected: &[f32], tolerance: f32) {
+    assert_within_scale(what, actual, expected, tolerance, 1e-12);
+}
+
+/// [`assert_within`] with the scale at least `min_scale`: for sums whose terms cancel, where the
+/// rounding error follows the terms' size, not the result's.
+pub fn assert_within_scale(what: &str, actual: &[f32], expected: &[f32], tolerance: f32, min_scale: f32) {
     assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
-    let scale = expected.iter().filter(|v| v.is_finite()).fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+    let scale = expected.iter().filter(|v| v.is_finite()).fold(0.0f32, |m, v| m.max(v.abs())).max(min_scale);
     let error = |a: f32, e: f32| if a.is_nan() && e.is_nan() { 0.0 } else { (a - e).abs() };
     let (worst, at) = actual
         .iter()
