@@ -170,3 +170,35 @@ fn bad_input_is_one_line_and_writes_nothing() {
     assert_one_line_error(&zoo(&["visualize", run, "--no-top", "--out", other.to_str().unwrap()]), "not an earlier zoo visualize output");
     assert!(other.join("notes.txt").is_file());
 }
+
+#[test]
+fn image_files_with_model_and_weights_and_pretrained_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A colour photo of another size: turned grey and resized to the run's 32x32 input.
+    let photo = tmp.path().join("photo.png");
+    image::RgbImage::from_fn(40, 24, |x, y| image::Rgb([(x * 6) as u8, (y * 10) as u8, 128])).save(&photo).unwrap();
+    let out = tmp.path().join("viz");
+    let weights = run_dir().join("model.bpk");
+    assert_ok(&zoo(&[
+        "visualize", "--model", "lenet5", "--weights", weights.to_str().unwrap(), photo.to_str().unwrap(), "--no-top",
+        "--out", out.to_str().unwrap(),
+    ]));
+    let report = json(&out.join("visualize.json"));
+    assert_eq!(report["images"][0]["name"], "photo.png");
+    assert_eq!(report["images"][0]["label"], serde_json::Value::Null);
+    assert_eq!(report["input"], serde_json::json!([1, 32, 32]));
+
+    // --pretrained with nowhere to download from: one line, nothing written.
+    let mirror = tmp.path().join("mirror");
+    std::fs::create_dir(&mirror).unwrap();
+    let offline = Command::new(env!("CARGO_BIN_EXE_zoo"))
+        .args(["visualize", "--model", "resnet18", "--pretrained", photo.to_str().unwrap(), "--out"])
+        .arg(tmp.path().join("viz-resnet18"))
+        .env("ZOO_CACHE_DIR", tmp.path().join("cache"))
+        .env("TORCH_HOME", tmp.path().join("torch"))
+        .env("ZOO_WEIGHTS_MIRROR", format!("file://{}", mirror.display()))
+        .output()
+        .unwrap();
+    assert_one_line_error(&offline, "cannot download");
+    assert!(!tmp.path().join("viz-resnet18").exists());
+}
