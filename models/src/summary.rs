@@ -839,20 +839,14 @@ fn spatial(path: &str, op: &str, input: &[usize]) -> Result<[usize; 3], ShapeErr
     }
 }
 
-fn window_2d(
-    path: &str,
-    op: &str,
-    input: [usize; 3],
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 2],
-    dilation: [usize; 2],
-    ceil_mode: bool,
-) -> Result<[usize; 2], ShapeError> {
+fn window_2d(path: &str, op: &str, input: [usize; 3], window: &Window) -> Result<[usize; 2], ShapeError> {
     let vanished = || ShapeError::Vanished { layer: path.to_string(), op: op.to_string(), input: input.to_vec() };
-    let h = window_output(input[1], kernel[0], stride[0], padding[0], dilation[0], ceil_mode).ok_or_else(vanished)?;
-    let w = window_output(input[2], kernel[1], stride[1], padding[1], dilation[1], ceil_mode).ok_or_else(vanished)?;
-    Ok([h, w])
+    let padding = window.total_padding();
+    let axis = |a: usize| {
+        window_output(input[a + 1], window.kernel[a], window.stride[a], padding[a], window.dilation[a], window.ceil_mode)
+            .ok_or_else(vanished)
+    };
+    Ok([axis(0)?, axis(1)?])
 }
 
 fn window_label(kind: &str, kernel: [usize; 2], stride: [usize; 2]) -> String {
@@ -868,15 +862,15 @@ impl TraceLayer for Conv2d {
         if c != in_channels {
             return Err(ShapeError::Channels { layer: path.to_string(), expected: in_channels, found: c });
         }
-        let pad = total_padding(&self.padding, [h, w], [kh, kw], self.stride);
-        let [oh, ow] = window_2d(path, &op, [c, h, w], [kh, kw], self.stride, pad, self.dilation, false)?;
+        let window = Window::new([kh, kw], self.stride, &self.padding, [h, w], self.dilation, false);
+        let [oh, ow] = window_2d(path, &op, [c, h, w], &window)?;
         Ok(TraceStep {
             kind: "Conv2d".into(),
             output: vec![out_channels, oh, ow],
             params: self.num_params(),
             buffers: 0,
             macs: (out_channels * group_in * kh * kw * oh * ow) as u64,
-            window: Some(Window::new([kh, kw], self.stride, &self.padding, [h, w], self.dilation, false)),
+            window: Some(window),
         })
     }
 }
@@ -906,10 +900,8 @@ impl TraceLayer for MaxPool2d {
     fn trace_step(&self, path: &str, input: &[usize]) -> Result<TraceStep, ShapeError> {
         let op = window_label("MaxPool2d", self.kernel_size, self.stride);
         let [c, h, w] = spatial(path, &op, input)?;
-        let pad = total_padding(&self.padding, [h, w], self.kernel_size, self.stride);
-        let [oh, ow] =
-            window_2d(path, &op, [c, h, w], self.kernel_size, self.stride, pad, self.dilation, self.ceil_mode)?;
         let window = Window::new(self.kernel_size, self.stride, &self.padding, [h, w], self.dilation, self.ceil_mode);
+        let [oh, ow] = window_2d(path, &op, [c, h, w], &window)?;
         Ok(TraceStep { window: Some(window), ..TraceStep::shape_only("MaxPool2d", vec![c, oh, ow]) })
     }
 }
@@ -918,9 +910,8 @@ impl TraceLayer for AvgPool2d {
     fn trace_step(&self, path: &str, input: &[usize]) -> Result<TraceStep, ShapeError> {
         let op = window_label("AvgPool2d", self.kernel_size, self.stride);
         let [c, h, w] = spatial(path, &op, input)?;
-        let pad = total_padding(&self.padding, [h, w], self.kernel_size, self.stride);
-        let [oh, ow] = window_2d(path, &op, [c, h, w], self.kernel_size, self.stride, pad, [1, 1], self.ceil_mode)?;
         let window = Window::new(self.kernel_size, self.stride, &self.padding, [h, w], [1, 1], self.ceil_mode);
+        let [oh, ow] = window_2d(path, &op, [c, h, w], &window)?;
         Ok(TraceStep { window: Some(window), ..TraceStep::shape_only("AvgPool2d", vec![c, oh, ow]) })
     }
 }

@@ -89,6 +89,8 @@ struct Source {
     name: String,
     weights: String,
     preprocess: Preprocess,
+    /// `preprocess` without normalisation: the image as the model sees it, in `[0, 1]`.
+    display: Preprocess,
     classes: Vec<String>,
     device: Device,
     dataset: Option<Arc<dyn Dataset>>,
@@ -102,11 +104,10 @@ struct Picture {
     input: Image,
 }
 
-/// The evaluation transforms without normalisation: the image as the model sees it, in `[0, 1]`.
-fn display_pipeline(transforms: &Pipeline) -> Pipeline {
-    Pipeline::new(
-        transforms.transforms.iter().filter(|t| !matches!(t, TransformConfig::Normalize(_))).cloned().collect(),
-    )
+/// The preprocessing without normalisation: the image as the model sees it, in `[0, 1]`.
+fn display_preprocess(preprocess: &Preprocess) -> Preprocess {
+    let kept = preprocess.transforms.transforms.iter().filter(|t| !matches!(t, TransformConfig::Normalize(_)));
+    Preprocess { transforms: Pipeline::new(kept.cloned().collect()), ..preprocess.clone() }
 }
 
 fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
@@ -126,6 +127,7 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
             model: network.valid(),
             name: model.clone(),
             weights: format!("torchvision's {model} {tag}"),
+            display: display_preprocess(&preprocess),
             preprocess,
             classes,
             device,
@@ -149,6 +151,8 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
     } else {
         None
     };
+    let preprocess =
+        Preprocess { input: resolved.input, raw_input: resolved.raw_input, transforms: config.eval_transforms.clone() };
     let weights = match (&loaded.run, &args.source.weights) {
         (Some(run), _) => run.weights().display().to_string(),
         (None, Some(file)) => file.display().to_string(),
@@ -158,7 +162,8 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
         model: loaded.model.valid(),
         name: config.model.clone(),
         weights,
-        preprocess: Preprocess { input: resolved.input, raw_input: resolved.raw_input, transforms: config.eval_transforms.clone() },
+        display: display_preprocess(&preprocess),
+        preprocess,
         classes: resolved.classes,
         device,
         dataset,
@@ -167,19 +172,29 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
 }
 
 impl Source {
-    fn dataset_picture(&self, index: usize) -> Result<Picture, String> {
+    fn dataset_item(&self, index: usize) -> Result<zoo_data::Item, String> {
         let dataset = self.dataset.as_ref().ok_or("no dataset")?;
-        let item = dataset.get(index).map_err(|e| e.to_string())?;
-        let display = display_pipeline(&self.preprocess.transforms).apply(item.image.clone(), 0, 0, 0).map_err(|e| e.to_string())?;
+        dataset.get(index).map_err(|e| e.to_string())
+    }
+
+    /// Item `index` through `transforms`: the evaluation ones for the model, the display ones
+    /// for the pictures.
+    fn dataset_image(&self, index: usize, transforms: &Pipeline) -> Result<Image, String> {
+        let item = self.dataset_item(index)?;
+        transforms.apply(item.image, 0, 0, 0).map_err(|e| e.to_string())
+    }
+
+    fn dataset_picture(&self, index: usize) -> Result<Picture, String> {
+        let item = self.dataset_item(index)?;
+        let display = self.display.transforms.apply(item.image.clone(), 0, 0, 0).map_err(|e| e.to_string())?;
         let input = self.preprocess.transforms.apply(item.image, 0, 0, 0).map_err(|e| e.to_string())?;
-        Ok(Picture { name: format!("{} #{index}", dataset.name()), label: Some(item.label), display, input })
+        let name = format!("{} #{index}", self.dataset.as_ref().map(|d| d.name()).unwrap_or_default());
+        Ok(Picture { name, label: Some(item.label), display, input })
     }
 
     fn file_picture(&self, path: &Path) -> Result<Picture, String> {
         let input = self.preprocess.load(path).map_err(|e| e.to_string())?;
-        let display = Preprocess { transforms: display_pipeline(&self.preprocess.transforms), ..self.preprocess.clone() }
-            .load(path)
-            .map_err(|e| e.to_string())?;
+        let display = self.display.load(path).map_err(|e| e.to_string())?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
         Ok(Picture { name, label: None, display, input })
     }
@@ -193,10 +208,6 @@ impl Source {
     fn class_name(&self, index: usize) -> String {
         self.classes.get(index).cloned().unwrap_or_else(|| index.to_string())
     }
-}
-
-fn to_vec<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
 }
 
 // What the top-patch search looks at: stage names with their channels, checked against the model.
@@ -356,7 +367,7 @@ fn draw(
     let mut images = Vec::new();
     for (i, picture) in pictures.iter().enumerate() {
         let input = source.batch(&[&picture.input], device);
-        let probabilities = to_vec(softmax(source.model.forward(input.clone()), 1));
+        let probabilities = zoo_viz::host_values(softmax(source.model.forward(input.clone()), 1));
         let top1 = (0..probabilities.len()).max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b])).unwrap_or(0);
         let explained = picture.label.unwrap_or(top1);
         let shown = Canvas::from_image(&picture.display);
@@ -447,7 +458,7 @@ fn search_top(
     for start in (0..total).step_by(batch) {
         let end = (start + batch).min(total);
         let inputs: Vec<Image> = match &source.dataset {
-            Some(_) => (start..end).map(|i| source.dataset_picture(i).map(|p| p.input)).collect::<Result<_, _>>()?,
+            Some(_) => (start..end).map(|i| source.dataset_image(i, &source.preprocess.transforms)).collect::<Result<_, _>>()?,
             None => pictures[start..end].iter().map(|p| p.input.clone()).collect(),
         };
         let refs: Vec<&Image> = inputs.iter().collect();
@@ -455,7 +466,7 @@ fn search_top(
         for ((stage, _), search) in plan.iter().zip(&mut searches) {
             let map = stages.iter().find(|s| &s.name == stage).ok_or_else(|| format!("stage {stage} vanished"))?;
             let dims = map.tensor.dims();
-            search.add_batch(&to_vec(map.tensor.clone()), dims, start);
+            search.add_batch(&zoo_viz::host_values(map.tensor.clone()), dims, start);
         }
         let done = end as f64 / total as f64;
         if done >= next_report || end == total {
@@ -480,7 +491,7 @@ fn search_top(
                 .iter()
                 .map(|hit| {
                     let display = match &source.dataset {
-                        Some(_) => source.dataset_picture(hit.image)?.display,
+                        Some(_) => source.dataset_image(hit.image, &source.display.transforms)?,
                         None => pictures[hit.image].display.clone(),
                     };
                     Ok(zoo_viz::crop_field(&display, &field, hit.y, hit.x).at_least(64))

@@ -81,7 +81,7 @@ pub fn occlusion(
         let batch = Tensor::<4>::from_data(TensorData::new(images, [n, c, h, w]), device);
         let probabilities = classify(batch);
         let [_, classes] = probabilities.dims();
-        let values = probabilities.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+        let values = crate::host_values(probabilities);
         values.chunks(classes).map(|row| row[class]).collect()
     };
     let unoccluded = probability_of(image.data.clone(), 1)[0];
@@ -143,7 +143,7 @@ pub fn saliency(logits: &Classify, image: Tensor<4>, class: usize) -> Vec<f32> {
     let scores = logits(x.clone());
     let score = scores.slice([0..1, class..class + 1]).sum();
     let grads = score.backward();
-    let gradient = x.grad(&grads).map(|g| g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default());
+    let gradient = x.grad(&grads).map(crate::host_values);
     let gradient = gradient.unwrap_or_else(|| vec![0.0; c * h * w]);
     (0..h * w).map(|i| (0..c).map(|k| gradient[k * h * w + i].abs()).fold(0.0, f32::max)).collect()
 }
@@ -177,9 +177,9 @@ pub fn grad_cam(
     let grads = score.backward();
     let gradient = features
         .grad(&grads)
-        .map(|g| g.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default())
+        .map(crate::host_values)
         .unwrap_or_else(|| vec![0.0; c * h * w]);
-    let activations = features.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+    let activations = crate::host_values(features);
     let plane = h * w;
     let weights: Vec<f32> = (0..c).map(|k| gradient[k * plane..(k + 1) * plane].iter().sum::<f32>() / plane as f32).collect();
     let map = (0..plane)

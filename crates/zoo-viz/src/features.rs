@@ -64,7 +64,7 @@ pub fn stage_maps(model: &ZooModel, image: Tensor<4>, tile: usize, max_channels:
         .into_iter()
         .map(|stage| {
             let [_, c, h, w] = stage.tensor.dims();
-            let values = stage.tensor.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+            let values = crate::host_values(stage.tensor);
             StageMaps {
                 stage: stage.name,
                 shape: [c, h, w],

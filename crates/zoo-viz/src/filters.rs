@@ -41,7 +41,7 @@ impl ModuleVisitor for FindParam<'_> {
         if self.found.is_none() && path.join(".") == self.wanted {
             let tensor = param.val();
             let shape = tensor.dims().to_vec();
-            let values = tensor.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+            let values = crate::host_values(tensor);
             self.found = Some((shape, values));
         }
     }

@@ -36,6 +36,11 @@ pub use filters::{conv_kernels, first_convolution, kernel_grid, per_channel_grid
 pub use report::{write_report, Report};
 pub use top::{crop_field, Hit, TopUnits};
 
+/// A tensor's values on the host as `f32`, in row-major order (empty if they cannot be read).
+pub fn host_values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Vec<f32> {
+    tensor.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
+}
+
 /// Why a picture could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VizError {
