@@ -24,7 +24,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, 
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{pool_forward, batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, trace_batch_norm, trace_concat, trace_flatten};
-use crate::model::ImageClassifier;
+use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Renames (regex, replacement) from torchvision's keys to these fields that do not depend on a
@@ -326,25 +326,23 @@ impl DenseNet {
 impl ImageClassifier for DenseNet {
     /// Stages: `features.relu0` (stride 2), `features.denseblock1` (4), `denseblock2` (8),
     /// `denseblock3` (16), `features.norm5` (32).
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let f = &self.features;
         let x = conv_bn_relu(&f.conv0, f.norm0.as_ref(), x);
-        on_stage("features.relu0", &x);
+        let x = on_stage("features.relu0", x);
         let mut x = pool_forward(&f.pool0, x);
         for (name, layers, transition) in self.blocks() {
             x = forward_block(layers, x);
             if let Some((_, transition)) = transition {
-                on_stage(&format!("features.{name}"), &x);
-                x = transition.forward(x);
+                x = transition.forward(on_stage(&format!("features.{name}"), x));
             }
         }
         let x = batch_norm(Some(&f.norm5), x);
-        on_stage("features.norm5", &x);
-        x
+        on_stage("features.norm5", x)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
-        self.classifier.forward(flatten(pool_forward(&self.avgpool, self.relu.forward(features))))
+        self.classifier.forward(flatten(pool_forward(&self.avgpool, zoo_kernels::relu(features))))
     }
 
     fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {

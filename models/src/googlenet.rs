@@ -17,7 +17,7 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, Paddin
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{pool_forward, flatten, trace_concat, trace_flatten, transform_imagenet_input, BasicConv2d};
-use crate::model::{forward_with_aux, AuxLogits, ImageClassifier, TrainingOutput};
+use crate::model::{forward_with_aux, AuxLogits, ImageClassifier, StageHook, TrainingOutput};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Weight of each auxiliary classifier's loss (Szegedy et al. 2014, §5; torchvision's reference
@@ -165,7 +165,7 @@ impl InceptionAux {
     /// Logits from a feature map.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = flatten(self.conv.forward(pool_forward(&self.pool, x)));
-        self.fc2.forward(self.dropout.forward(self.relu.forward(self.fc1.forward(x))))
+        self.fc2.forward(self.dropout.forward(zoo_kernels::relu(self.fc1.forward(x))))
     }
 
     /// Traces the head stored in field `name` (see [`Tracer::auxiliary`]).
@@ -310,16 +310,16 @@ impl GoogLeNet {
     fn body(
         &self,
         x: Tensor<4>,
-        on_stage: &mut dyn FnMut(&str, &Tensor<4>),
+        on_stage: &mut StageHook,
         mut aux: Option<&mut Vec<AuxLogits>>,
     ) -> Tensor<4> {
         let x = if self.transform_input { transform_imagenet_input(x) } else { x };
         let x = self.conv1.forward(x);
-        on_stage("conv1", &x);
+        let x = on_stage("conv1", x);
         let x = self.conv3.forward(self.conv2.forward(pool_forward(&self.maxpool1, x)));
-        on_stage("conv3", &x);
+        let x = on_stage("conv3", x);
         let x = self.inception3b.forward(self.inception3a.forward(pool_forward(&self.maxpool2, x)));
-        on_stage("inception3b", &x);
+        let x = on_stage("inception3b", x);
         let mut x = pool_forward(&self.maxpool3, x);
         let aux1 = self.aux1.as_ref().map(|h| ("aux1", h));
         let aux2 = self.aux2.as_ref().map(|h| ("aux2", h));
@@ -335,17 +335,16 @@ impl GoogLeNet {
                 out.push(AuxLogits { name, logits: head.forward(x.clone()), loss_weight: AUX_LOSS_WEIGHT });
             }
         }
-        on_stage("inception4e", &x);
+        let x = on_stage("inception4e", x);
         let x = self.inception5b.forward(self.inception5a.forward(pool_forward(&self.maxpool4, x)));
-        on_stage("inception5b", &x);
-        x
+        on_stage("inception5b", x)
     }
 }
 
 impl ImageClassifier for GoogLeNet {
     /// Stages: `conv1` (stride 2), `conv3` (4), `inception3b` (8), `inception4e` (16),
     /// `inception5b` (32).
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         self.body(x, on_stage, None)
     }
 
@@ -354,7 +353,7 @@ impl ImageClassifier for GoogLeNet {
     }
 
     fn forward_train(&self, x: Tensor<4>) -> TrainingOutput {
-        forward_with_aux(self, |aux| self.body(x, &mut |_, _| {}, Some(aux)))
+        forward_with_aux(self, |aux| self.body(x, &mut |_, x| x, Some(aux)))
     }
 
     fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {

@@ -11,7 +11,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, Identity, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
-use burn::tensor::{activation, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use crate::summary::{format_shape, SampleShape, ShapeError, TraceLayer, TraceStep, Tracer};
 
@@ -42,7 +42,7 @@ impl Layer2d {
         match self {
             Layer2d::Conv(l) => conv_forward(l, x),
             Layer2d::BatchNorm(l) => zoo_kernels::batch_norm(l, x, None, false),
-            Layer2d::Relu(l) => l.forward(x),
+            Layer2d::Relu(_) => zoo_kernels::relu(x),
             Layer2d::Tanh(l) => l.forward(x),
             Layer2d::MaxPool(l) => pool_forward(l, x),
             Layer2d::AvgPool(l) => pool_forward(l, x),
@@ -91,7 +91,7 @@ impl Dense {
         match self {
             Dense::Dropout(l) => l.forward(x),
             Dense::Linear(l) => l.forward(x),
-            Dense::Relu(l) => l.forward(x),
+            Dense::Relu(_) => zoo_kernels::relu(x),
             Dense::Tanh(l) => l.forward(x),
         }
     }
@@ -175,7 +175,7 @@ pub fn batch_norm(norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
 pub fn batch_norm_relu(norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
     match norm {
         Some(norm) => zoo_kernels::batch_norm(norm, x, None, true),
-        None => activation::relu(x),
+        None => zoo_kernels::relu(x),
     }
 }
 
@@ -192,15 +192,14 @@ pub fn trace_batch_norm(
     }
 }
 
-/// Runs a convolutional sequence, calling `on_output(index, &output)` after each layer.
+/// Runs a convolutional sequence, passing each layer's output through `on_output(index, output)`.
 pub fn forward_layers(
     layers: &[Layer2d],
     mut x: Tensor<4>,
-    mut on_output: impl FnMut(usize, &Tensor<4>),
+    mut on_output: impl FnMut(usize, Tensor<4>) -> Tensor<4>,
 ) -> Tensor<4> {
     for (i, layer) in layers.iter().enumerate() {
-        x = layer.forward(x);
-        on_output(i, &x);
+        x = on_output(i, layer.forward(x));
     }
     x
 }
@@ -293,7 +292,7 @@ impl Activation {
     /// Applies the non-linearity.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Activation::Relu(l) => l.forward(x),
+            Activation::Relu(_) => zoo_kernels::relu(x),
             Activation::Tanh(l) => l.forward(x),
         }
     }

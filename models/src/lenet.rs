@@ -11,7 +11,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{conv_forward, conv2d, flatten, trace_flatten, Activation, Layer2d};
-use crate::model::ImageClassifier;
+use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Which LeNet-5: the 1998 paper's or the one most tutorials teach today.
@@ -88,12 +88,11 @@ impl LeNet5Config {
 }
 
 impl ImageClassifier for LeNet5 {
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let x = self.pool1.forward(self.activation.forward(conv_forward(&self.conv1, x)));
-        on_stage("pool1", &x);
+        let x = on_stage("pool1", x);
         let x = self.pool2.forward(self.activation.forward(conv_forward(&self.conv2, x)));
-        on_stage("pool2", &x);
-        x
+        on_stage("pool2", x)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

@@ -45,7 +45,7 @@ pub mod vgg;
 pub mod weights;
 pub mod zfnet;
 
-pub use model::{AuxLogits, FeatureMap, ImageClassifier, TrainingOutput};
+pub use model::{AuxLogits, FeatureMap, ImageClassifier, StageHook, TrainingOutput};
 pub use registry::{create, info, list, ModelInfo, ModelOptions, RegistryError, ZooModel, MODELS};
 pub use summary::{LayerSummary, ModelSummary, ShapeError};
 

@@ -46,6 +46,12 @@ pub(crate) fn forward_with_aux<M: ImageClassifier + ?Sized>(
     TrainingOutput { logits: model.forward_head(features), aux }
 }
 
+/// What [`ImageClassifier::forward_body`] calls at the end of each stage with the stage's name and
+/// output; what it returns goes on through the network. Returning the tensor unchanged observes
+/// (feature extraction); returning another one replaces the stage's output, as a PyTorch forward
+/// hook can: Grad-CAM returns `x.detach().require_grad()` to read the gradient at that stage.
+pub type StageHook<'a> = dyn FnMut(&str, Tensor<4>) -> Tensor<4> + 'a;
+
 /// An image classifier: a convolutional body that turns `[N, C, H, W]` images into feature maps,
 /// and a head that turns the last feature map into `[N, num_classes]` logits.
 ///
@@ -68,9 +74,9 @@ pub(crate) fn forward_with_aux<M: ImageClassifier + ?Sized>(
 /// assert_eq!(summary.trainable_params, 61_706);
 /// ```
 pub trait ImageClassifier {
-    /// Runs the convolutional body, calling `on_stage(name, &output)` at the end of each stage
-    /// (each resolution level), and returns the last feature map.
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4>;
+    /// Runs the convolutional body, passing each stage's output (each resolution level) through
+    /// `on_stage(name, output)`, and returns the last feature map.
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4>;
 
     /// Turns the body's last feature map into logits.
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2>;
@@ -82,7 +88,7 @@ pub trait ImageClassifier {
 
     /// Logits for a batch of images.
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let features = self.forward_body(x, &mut |_, _| {});
+        let features = self.forward_body(x, &mut |_, x| x);
         self.forward_head(features)
     }
 
@@ -110,7 +116,8 @@ pub trait ImageClassifier {
     fn forward_features(&self, x: Tensor<4>) -> Vec<FeatureMap> {
         let mut stages = Vec::new();
         self.forward_body(x, &mut |name, tensor| {
-            stages.push(FeatureMap { name: name.to_string(), tensor: tensor.clone() })
+            stages.push(FeatureMap { name: name.to_string(), tensor: tensor.clone() });
+            tensor
         });
         stages
     }

@@ -12,7 +12,7 @@ use crate::layers::{pool_forward,
     conv2d, conv2d_kaiming_out, flatten, forward_dense, forward_layers, trace_flatten, trace_sequence, Dense,
     Layer2d,
 };
-use crate::model::ImageClassifier;
+use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// One entry of a plain network's feature table.
@@ -170,11 +170,9 @@ impl PlainNet {
 
 impl ImageClassifier for PlainNet {
     /// Stages end at each max pool (`features.<i>`).
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         forward_layers(&self.features, x, |i, out| {
-            if matches!(self.features[i], Layer2d::MaxPool(_)) {
-                on_stage(&format!("features.{i}"), out);
-            }
+            if matches!(self.features[i], Layer2d::MaxPool(_)) { on_stage(&format!("features.{i}"), out) } else { out }
         })
     }
 

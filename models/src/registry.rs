@@ -11,7 +11,7 @@ use crate::densenet::{DenseNet, DenseNetConfig};
 use crate::googlenet::{GoogLeNet, GoogLeNetConfig};
 use crate::inception::{Inception3, Inception3Config};
 use crate::lenet::{LeNet5, LeNet5Config};
-use crate::model::{ImageClassifier, TrainingOutput};
+use crate::model::{ImageClassifier, StageHook, TrainingOutput};
 use crate::plain::PlainNet;
 use crate::resnet::{ResNet, ResNetConfig};
 use crate::resnet_cifar::{CifarResNet, CifarResNetConfig};
@@ -56,7 +56,7 @@ macro_rules! each_variant {
 }
 
 impl ImageClassifier for ZooModel {
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         each_variant!(self, m => m.forward_body(x, on_stage))
     }
 

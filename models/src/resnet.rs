@@ -15,7 +15,7 @@ use crate::layers::{pool_forward,
     conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers,
     trace_batch_norm, trace_flatten, trace_sequence, Layer2d,
 };
-use crate::model::ImageClassifier;
+use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// The residual unit of a ResNet stage.
@@ -146,7 +146,7 @@ impl ResidualBlock {
     /// Applies the block.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match (&self.downsample, &self.zero_pad) {
-            (Some(projection), _) => forward_layers(projection, x.clone(), |_, _| {}),
+            (Some(projection), _) => forward_layers(projection, x.clone(), |_, x| x),
             (None, Some(pad)) => pad.forward(x.clone()),
             (None, None) => x.clone(),
         };
@@ -226,11 +226,10 @@ pub fn trace_stage(
 pub fn forward_stages(
     stages: &[(&str, &[ResidualBlock])],
     mut x: Tensor<4>,
-    on_stage: &mut dyn FnMut(&str, &Tensor<4>),
+    on_stage: &mut StageHook,
 ) -> Tensor<4> {
     for (name, blocks) in stages {
-        x = forward_stage(blocks, x);
-        on_stage(name, &x);
+        x = on_stage(name, forward_stage(blocks, x));
     }
     x
 }
@@ -358,9 +357,9 @@ pub struct ResNet {
 
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
-        on_stage("relu", &x);
+        let x = on_stage("relu", x);
         forward_stages(&self.stages(), pool_forward(&self.maxpool, x), on_stage)
     }
 

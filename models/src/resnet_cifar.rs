@@ -11,7 +11,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{conv_bn_relu, conv2d_kaiming_out, trace_batch_norm};
-use crate::model::ImageClassifier;
+use crate::model::{ImageClassifier, StageHook};
 use crate::resnet::{
     forward_pooled_head, forward_stages, make_stage, trace_pooled_head, trace_stages, BlockKind, ResidualBlock,
     ShortcutKind,
@@ -100,7 +100,7 @@ impl CifarResNet {
 
 impl ImageClassifier for CifarResNet {
     /// Stages: `layer1`, `layer2`, `layer3`.
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut dyn FnMut(&str, &Tensor<4>)) -> Tensor<4> {
+    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
         forward_stages(&self.stages(), x, on_stage)
     }

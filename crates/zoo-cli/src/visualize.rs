@@ -50,15 +50,22 @@ pub struct VisualizeArgs {
     /// `forward_features`).
     #[arg(long, value_delimiter = ',', value_name = "A,B")]
     pub layers: Vec<String>,
-    /// Channels searched in each stage (default: the first 8).
-    #[arg(long, value_delimiter = ',', value_name = "I,J")]
-    pub channels: Vec<usize>,
+    /// Channels searched: `I,J` in every stage, `STAGE=I,J` in one (added to --layers); ranges
+    /// as `A-B`; repeatable (default: the first 8 of each stage).
+    #[arg(long, value_name = "[STAGE=]I,J")]
+    pub channels: Vec<String>,
+    /// The stage Grad-CAM weights (default: the last).
+    #[arg(long, value_name = "STAGE")]
+    pub grad_cam_stage: Option<String>,
     /// Images searched for top patches (default: the whole split).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub top_images: Option<u32>,
     /// Skip the top-patch search.
     #[arg(long)]
     pub no_top: bool,
+    /// Skip the guided-backpropagation projections of the top patches.
+    #[arg(long)]
+    pub no_projections: bool,
     /// A deeper convolution whose kernels are drawn too, one grey tile per input channel.
     #[arg(long, value_name = "LAYER")]
     pub filters: Option<String>,
@@ -210,6 +217,37 @@ impl Source {
     }
 }
 
+/// One `--channels` value: `I,J,A-B` for every stage, or `STAGE=I,J` for one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ChannelSpec {
+    stage: Option<String>,
+    channels: Vec<usize>,
+}
+
+impl ChannelSpec {
+    fn parse(text: &str) -> Result<Self, String> {
+        let (stage, list) = match text.split_once('=') {
+            Some((stage, list)) => (Some(stage.trim().to_string()), list),
+            None => (None, text),
+        };
+        let bad = |part: &str| format!("--channels `{text}`: `{part}` is not a channel index or a range A-B");
+        let mut channels = Vec::new();
+        for part in list.split(',').map(str::trim) {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b): (usize, usize) = (a.parse().map_err(|_| bad(part))?, b.parse().map_err(|_| bad(part))?);
+                    if a > b {
+                        return Err(bad(part));
+                    }
+                    channels.extend(a..=b);
+                }
+                None => channels.push(part.parse().map_err(|_| bad(part))?),
+            }
+        }
+        Ok(Self { stage, channels })
+    }
+}
+
 // What the top-patch search looks at: stage names with their channels, checked against the model.
 fn top_plan(
     args: &VisualizeArgs,
@@ -218,16 +256,27 @@ fn top_plan(
     if args.no_top {
         return Ok(Vec::new());
     }
+    let specs: Vec<ChannelSpec> = args.channels.iter().map(|c| ChannelSpec::parse(c)).collect::<Result<_, _>>()?;
     let names: Vec<String> = stages.iter().map(|(n, _)| n.clone()).collect();
-    let chosen: Vec<String> = if args.layers.is_empty() { names.clone() } else { args.layers.clone() };
+    let mut chosen: Vec<String> = if args.layers.is_empty() { names.clone() } else { args.layers.clone() };
+    for stage in specs.iter().filter_map(|s| s.stage.as_ref()) {
+        if !chosen.contains(stage) {
+            chosen.push(stage.clone());
+        }
+    }
+    let everywhere: Option<Vec<usize>> = specs.iter().rev().find(|s| s.stage.is_none()).map(|s| s.channels.clone());
     chosen
         .into_iter()
         .map(|layer| {
             let Some((_, [c, _, _])) = stages.iter().find(|(n, _)| *n == layer) else {
                 return Err(VizError::UnknownLayer { layer, what: "stage".into(), valid: names.clone() }.to_string());
             };
-            let channels: Vec<usize> =
-                if args.channels.is_empty() { (0..DEFAULT_CHANNELS.min(*c)).collect() } else { args.channels.clone() };
+            let own = specs.iter().rev().find(|s| s.stage.as_deref() == Some(layer.as_str()));
+            let channels: Vec<usize> = match (own, &everywhere) {
+                (Some(spec), _) => spec.channels.clone(),
+                (None, Some(channels)) => channels.clone(),
+                (None, None) => (0..DEFAULT_CHANNELS.min(*c)).collect(),
+            };
             if let Some(&channel) = channels.iter().find(|&&k| k >= *c) {
                 return Err(VizError::ChannelOutOfRange { layer, channel, channels: *c }.to_string());
             }
@@ -297,6 +346,14 @@ pub fn run_visualize(args: VisualizeArgs, out: &mut dyn Write) -> Result<(), Str
         })
         .collect();
     let plan = top_plan(&args, &stages)?;
+    let names: Vec<String> = stages.iter().map(|(n, _)| n.clone()).collect();
+    let cam_stage = match &args.grad_cam_stage {
+        Some(stage) if !names.contains(stage) => {
+            return Err(VizError::UnknownLayer { layer: stage.clone(), what: "stage".into(), valid: names }.to_string());
+        }
+        Some(stage) => stage.clone(),
+        None => names.last().cloned().ok_or("the model has no stages")?,
+    };
     let first_conv = zoo_viz::first_convolution(&summary).ok_or("the model has no convolution")?.to_string();
     let kernels = zoo_viz::conv_kernels(&source.model, &summary, &first_conv).map_err(|e| e.to_string())?;
     let deeper = match &args.filters {
@@ -305,7 +362,7 @@ pub fn run_visualize(args: VisualizeArgs, out: &mut dyn Write) -> Result<(), Str
     };
 
     let staging = staging_dir(&args.out)?;
-    let result = draw(&args, &source, &summary, &pictures, &plan, kernels, deeper, &staging, out);
+    let result = draw(&args, &source, &summary, &pictures, &plan, &cam_stage, kernels, deeper, &staging, out);
     match result {
         Ok(report) => {
             publish(&staging, &args.out)?;
@@ -338,6 +395,7 @@ fn draw(
     summary: &ModelSummary,
     pictures: &[Picture],
     plan: &[(String, Vec<usize>)],
+    cam_stage: &str,
     kernels: zoo_viz::Kernels,
     deeper: Option<zoo_viz::Kernels>,
     dir: &Path,
@@ -388,12 +446,10 @@ fn draw(
         let saliency = zoo_viz::saliency(&logits, ad_input.clone(), explained);
         let saliency_file = save(&Canvas::heat(&saliency, h, w, None).scaled(scale), dir, &format!("{stem}-saliency.png"))?;
 
-        let body = |x: Tensor<4>| differentiable.forward_body(x, &mut |_, _| {});
-        let head = |x: Tensor<4>| differentiable.forward_head(x);
-        let cam = zoo_viz::grad_cam(&body, &head, ad_input, explained);
+        let cam = zoo_viz::grad_cam(&zoo_viz::hooked_logits(&differentiable), cam_stage, ad_input, explained)
+            .map_err(|e| e.to_string())?;
         let cam_pixels = upsample(&cam.map, cam.shape, [h, w]);
         let cam_picture = shown.blend(&Canvas::heat(&cam_pixels, h, w, None), 0.5).scaled(scale);
-        let last_stage = stages.last().map(|(l, _)| l.stage.clone()).unwrap_or_default();
         let cam_file = save(&cam_picture, dir, &format!("{stem}-gradcam.png"))?;
 
         let classify = |x: Tensor<4>| softmax(source.model.forward(x), 1);
@@ -409,7 +465,7 @@ fn draw(
             picture: save(&base, dir, &format!("{stem}.png"))?,
             stages,
             saliency: Some(saliency_file),
-            grad_cam: Some((last_stage, cam_file)),
+            grad_cam: Some((cam.stage, cam_file)),
             occlusion: Some(OcclusionSection {
                 picture: save(&occlusion_picture, dir, &format!("{stem}-occlusion.png"))?,
                 size,
@@ -480,13 +536,47 @@ fn search_top(
     }
     let seconds = started.elapsed().as_secs_f64();
 
+    // Guided backpropagation runs on flex's autodiff device, where the zoo's guided ReLU is.
+    let guided = (!args.no_projections).then(|| zoo_viz::differentiable(&source.model, &Device::flex()));
+    let input_of = |image: usize| -> Result<Image, String> {
+        match &source.dataset {
+            Some(_) => source.dataset_image(image, &source.preprocess.transforms),
+            None => Ok(pictures[image].input.clone()),
+        }
+    };
     let mut sections = Vec::new();
     for ((stage, _), search) in plan.iter().zip(searches) {
         let row = zoo_viz::top::stage_row(summary, stage).ok_or_else(|| format!("no summary row for stage {stage}"))?;
         let field = row.receptive_field;
         let channels = search.channels().to_vec();
+        let sorted = search.into_sorted();
+        let projected = Instant::now();
+        let mut projections: Vec<Vec<Canvas>> = Vec::new();
+        if let Some(model) = &guided {
+            let units: Vec<(usize, zoo_viz::Unit)> = channels
+                .iter()
+                .zip(&sorted)
+                .flat_map(|(&channel, hits)| hits.iter().map(move |h| (h.image, zoo_viz::Unit { channel, y: h.y, x: h.x })))
+                .collect();
+            let network = zoo_viz::hooked_logits(model);
+            let mut crops = Vec::with_capacity(units.len());
+            for chunk in units.chunks(batch) {
+                let inputs: Vec<Image> = chunk.iter().map(|(image, _)| input_of(*image)).collect::<Result<_, _>>()?;
+                let refs: Vec<&Image> = inputs.iter().collect();
+                let chunk_units: Vec<zoo_viz::Unit> = chunk.iter().map(|(_, u)| *u).collect();
+                let images = source.batch(&refs, &Device::flex().autodiff());
+                let gradients = zoo_viz::guided_projections(&network, stage, images, &chunk_units).map_err(|e| e.to_string())?;
+                for (gradient, (_, unit)) in gradients.iter().zip(chunk) {
+                    let picture = zoo_viz::projection_image(gradient, source.preprocess.input);
+                    crops.push(zoo_viz::crop_field(&picture, &field, unit.y, unit.x).at_least(64));
+                }
+            }
+            let mut crops = crops.into_iter();
+            projections = sorted.iter().map(|hits| crops.by_ref().take(hits.len()).collect()).collect();
+        }
+        let projection_seconds = projected.elapsed().as_secs_f64();
         let mut entries = Vec::new();
-        for (channel, hits) in channels.into_iter().zip(search.into_sorted()) {
+        for (index, (channel, hits)) in channels.into_iter().zip(sorted).enumerate() {
             let patches = hits
                 .iter()
                 .map(|hit| {
@@ -498,13 +588,18 @@ fn search_top(
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             let picture = save(&zoo_viz::grid(&patches, TOP_K, 2), dir, &format!("top-{}-c{channel}.png", slug(stage)))?;
-            entries.push(TopChannel { channel, picture, hits });
+            let projections = match projections.get(index) {
+                Some(row) => Some(save(&zoo_viz::grid(row, TOP_K, 2), dir, &format!("guided-{}-c{channel}.png", slug(stage)))?),
+                None => None,
+            };
+            entries.push(TopChannel { channel, picture, projections, hits });
         }
         sections.push(TopSection {
             stage: stage.clone(),
             receptive_field: [field.size_label(), field.jump_label(), field.start_label()],
             images: total,
             seconds,
+            projection_seconds: guided.as_ref().map(|_| projection_seconds),
             channels: entries,
         });
     }

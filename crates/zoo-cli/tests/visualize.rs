@@ -50,7 +50,7 @@ fn a_run_gets_filters_feature_maps_attributions_top_patches_and_a_report() {
     let out = tmp.path().join("viz");
     let output = zoo(&[
         "visualize", run_dir().to_str().unwrap(), "--images", "2", "--top-images", "300", "--channels", "0,1,5",
-        "--filters", "conv2", "--out", out.to_str().unwrap(),
+        "--channels", "pool2=2-3", "--grad-cam-stage", "pool1", "--filters", "conv2", "--out", out.to_str().unwrap(),
     ]);
     assert_ok(&output);
     let stdout = text(&output.stdout);
@@ -67,12 +67,15 @@ fn a_run_gets_filters_feature_maps_attributions_top_patches_and_a_report() {
     let images = report["images"].as_array().unwrap();
     assert_eq!(images.len(), 2);
     assert_eq!(images[0]["stages"].as_array().unwrap().len(), 2);
+    assert_eq!(images[0]["grad_cam"][0], "pool1");
     let top = report["top"].as_array().unwrap();
     assert_eq!(top.iter().map(|t| t["stage"].as_str().unwrap()).collect::<Vec<_>>(), ["pool1", "pool2"]);
-    for stage in top {
+    for (stage, expected) in top.iter().zip([&[0, 1, 5][..], &[2, 3][..]]) {
         let channels = stage["channels"].as_array().unwrap();
-        assert_eq!(channels.iter().map(|c| c["channel"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1, 5]);
+        assert_eq!(channels.iter().map(|c| c["channel"].as_u64().unwrap()).collect::<Vec<_>>(), expected);
+        assert!(stage["projection_seconds"].as_f64().is_some(), "{stage}");
         for channel in channels {
+            assert!(channel["projections"].as_str().unwrap().starts_with("guided-"), "{channel}");
             let hits = channel["hits"].as_array().unwrap();
             assert_eq!(hits.len(), 9);
             let values: Vec<f64> = hits.iter().map(|h| h["value"].as_f64().unwrap()).collect();
@@ -83,8 +86,8 @@ fn a_run_gets_filters_feature_maps_attributions_top_patches_and_a_report() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     let pictures: Vec<&str> = html.split("src=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
     // Two filter grids; per image the input, saliency, Grad-CAM, occlusion and two stages of
-    // maps; per stage three channels of patches.
-    assert_eq!(pictures.len(), 2 + 2 * 6 + 2 * 3, "{pictures:?}");
+    // maps; per searched channel (3 + 2) its patches and their projections.
+    assert_eq!(pictures.len(), 2 + 2 * 6 + 2 * 5, "{pictures:?}");
     for picture in &pictures {
         let image = image::open(out.join(picture)).unwrap_or_else(|e| panic!("{picture}: {e}")).to_rgb8();
         let first = image.get_pixel(0, 0);
@@ -152,6 +155,10 @@ fn bad_input_is_one_line_and_writes_nothing() {
     let o = out.to_str().unwrap();
     assert_one_line_error(&zoo(&["visualize", run, "--layers", "pool3", "--out", o]), "unknown stage `pool3` (valid: pool1, pool2)");
     assert_one_line_error(&zoo(&["visualize", run, "--channels", "6", "--out", o]), "channel 6 is out of range: `pool1` has 6 channels");
+    assert_one_line_error(&zoo(&["visualize", run, "--channels", "pool2=16", "--out", o]), "channel 16 is out of range: `pool2` has 16 channels");
+    assert_one_line_error(&zoo(&["visualize", run, "--channels", "pool9=1", "--out", o]), "unknown stage `pool9` (valid: pool1, pool2)");
+    assert_one_line_error(&zoo(&["visualize", run, "--channels", "1-x", "--out", o]), "--channels `1-x`: `1-x` is not a channel index");
+    assert_one_line_error(&zoo(&["visualize", run, "--grad-cam-stage", "conv1", "--out", o]), "unknown stage `conv1` (valid: pool1, pool2)");
     assert_one_line_error(&zoo(&["visualize", run, "--filters", "fc1", "--out", o]), "unknown convolution `fc1` (valid: conv1, conv2)");
     let garbage = tmp.path().join("garbage.png");
     std::fs::write(&garbage, b"not a picture").unwrap();

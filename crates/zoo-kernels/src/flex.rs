@@ -2,7 +2,8 @@
 //! implementations run the [`crate::cpu`] kernels on the tensors' `f32` buffers, and whose
 //! autodiff implementations record one graph node with a hand-written backward.
 //!
-//! A third extension does the same for max, average and global average pooling.
+//! Further extensions do the same for max, average and global average pooling, for a
+//! convolution with an inference BatchNorm, and for guided backpropagation's ReLU.
 //!
 //! Only [`crate`]'s entry points call these, after checking that the tensors live on flex: the
 //! macro panics on any backend it does not list.
@@ -869,5 +870,61 @@ impl<C: CheckpointStrategy> ZooConvBnOps for Autodiff<Flex, C> {
     ) -> FloatTensor<Self> {
         let y = <Self as ZooConvOps>::zoo_conv2d(x, weight, options);
         <Self as ZooBatchNormOps>::zoo_batch_norm_eval_add(y, gamma, beta, mean, variance, residual, epsilon, relu)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guided ReLU
+
+/// The ReLU of guided backpropagation (Springenberg et al. 2015): the forward is `max(x, 0)`;
+/// the backward passes a gradient only where both the input and the gradient are positive,
+/// so the projection to the image keeps what excites a unit and drops what inhibits it.
+#[backend_extension(Flex, Autodiff)]
+pub trait ZooGuidedReluOps: Backend {
+    /// `max(x, 0)`, with the guided backward on autodiff.
+    fn zoo_guided_relu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+fn relu_forward(x: &FlexTensor) -> FlexTensor {
+    let x = Dense::new(x);
+    let y: Vec<f32> = x.values().iter().map(|&v| v.max(0.0)).collect();
+    FlexTensor::new(Bytes::from_elems(y), Layout::contiguous(x.0.layout().shape().clone()), DType::F32)
+}
+
+impl ZooGuidedReluOps for Flex {
+    fn zoo_guided_relu(x: FlexTensor) -> FlexTensor {
+        relu_forward(&x)
+    }
+}
+
+#[derive(Debug)]
+struct GuidedReluBackward;
+
+impl Backward<Flex, 1> for GuidedReluBackward {
+    /// The forward's output: positive exactly where the input was.
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node] = ops.parents;
+        let dy = Dense::new(&grads.consume::<Flex>(&ops.node));
+        let Some(node) = node else { return };
+        let y = Dense::new(&ops.state);
+        let dx: Vec<f32> =
+            dy.values().iter().zip(y.values()).map(|(&g, &v)| if g > 0.0 && v > 0.0 { g } else { 0.0 }).collect();
+        let shape = y.0.layout().shape().clone();
+        grads.register::<Flex>(node.id, FlexTensor::new(Bytes::from_elems(dx), Layout::contiguous(shape), DType::F32));
+    }
+}
+
+impl<C: CheckpointStrategy> ZooGuidedReluOps for Autodiff<Flex, C> {
+    fn zoo_guided_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let prep = <GuidedReluBackward as Backward<Flex, 1>>::prepare::<C>(GuidedReluBackward, [x.node()]);
+        match prep.compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = relu_forward(x.primitive());
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(relu_forward(x.primitive())),
+        }
     }
 }

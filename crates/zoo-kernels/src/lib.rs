@@ -45,7 +45,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, activation};
 
 pub use counters::{KernelCalls, kernel_calls};
-pub use switch::{ENV_VAR, Kernels, kernels, set_kernels};
+pub use switch::{ENV_VAR, Kernels, guided_relus, kernels, relus_guided, set_kernels};
 
 /// Keeps freed memory in the process for the next allocation; call it once, first thing in
 /// `main`, before any thread starts. A training step frees and allocates the same
@@ -228,6 +228,24 @@ fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
     (total / 2, total - total / 2)
 }
 
+/// `max(x, 0)`: Burn's ReLU, or inside [`guided_relus`] on flex the guided one, whose backward
+/// keeps only positive gradients. Every ReLU of the zoo's models goes through here.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// let y = zoo_kernels::relu(Tensor::<1>::from_floats([-1.0, 2.0], &Device::flex()));
+/// assert_eq!(y.into_data().to_vec::<f32>().unwrap(), vec![0.0, 2.0]);
+/// ```
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    if relus_guided() && x.device() == burn::tensor::Device::flex() && x.dtype() == burn::tensor::DType::F32 {
+        use burn::backend::Dispatch;
+        use flex::ZooGuidedReluOps;
+        return Tensor::from_dispatch(<Dispatch as ZooGuidedReluOps>::zoo_guided_relu(x.into_dispatch()));
+    }
+    activation::relu(x)
+}
+
 /// `relu?(norm(x) + residual)`: a [`BatchNorm`] layer, optionally followed by a residual add and
 /// a ReLU, fused into one op on flex.
 ///
@@ -249,6 +267,9 @@ fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
 /// assert!((running_var[0] - 1.1).abs() < 1e-6);
 /// ```
 pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, relu: bool) -> Tensor<4> {
+    if relu && relus_guided() {
+        return crate::relu(batch_norm(norm, x, residual, false));
+    }
     let device = x.device();
     let training = device.is_autodiff() && norm.training.is_enabled();
     #[cfg(feature = "flex")]
@@ -304,7 +325,7 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>, residual: Option<Tensor<4>>, r
         Some(r) => y + r,
         None => y,
     };
-    if relu { activation::relu(y) } else { y }
+    if relu { crate::relu(y) } else { y }
 }
 
 /// `relu?(norm(conv(x)) + residual)`: a convolution, then a BatchNorm that may have been folded
@@ -334,13 +355,16 @@ pub fn conv_batch_norm(
     residual: Option<Tensor<4>>,
     relu: bool,
 ) -> Tensor<4> {
+    if relu && relus_guided() {
+        return crate::relu(conv_batch_norm(conv, norm, x, residual, false));
+    }
     let Some(norm) = norm else {
         let y = conv2d_module(conv, x);
         let y = match residual {
             Some(r) => y + r,
             None => y,
         };
-        return if relu { activation::relu(y) } else { y };
+        return if relu { crate::relu(y) } else { y };
     };
     #[cfg(feature = "flex")]
     {

@@ -85,3 +85,40 @@ pub fn kernels() -> Kernels {
 pub fn set_kernels(choice: Kernels) {
     CHOICE.store(choice.code(), Ordering::Relaxed);
 }
+
+thread_local! {
+    static GUIDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `forward` with every ReLU of the zoo's entry points ([`crate::relu`] and the ReLUs fused
+/// into [`crate::batch_norm`] and [`crate::conv_batch_norm`]) recorded as guided ReLUs on flex:
+/// a later backward pass through the graph built here is guided backpropagation (Springenberg
+/// et al. 2015), which passes a gradient only where both a ReLU's input and the gradient are
+/// positive. The forward values do not change. On other devices the ReLUs stay plain. The mode
+/// belongs to the calling thread, where models build their graph.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// let x = Tensor::<1>::from_floats([1.0, 2.0, -1.0], &Device::flex().autodiff()).require_grad();
+/// // d/dx of sum(relu(x) * [1, -1, 1]): plain [1, -1, 0]; guided [1, 0, 0].
+/// let weights = Tensor::<1>::from_floats([1.0, -1.0, 1.0], &x.device());
+/// let y = zoo_kernels::guided_relus(|| zoo_kernels::relu(x.clone()));
+/// let grads = (y * weights).sum().backward();
+/// let dx = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+/// assert_eq!(dx, vec![1.0, 0.0, 0.0]);
+/// ```
+pub fn guided_relus<R>(forward: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GUIDED.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(GUIDED.with(|g| g.replace(true)));
+    forward()
+}
+
+/// Whether [`guided_relus`] is in effect on this thread.
+pub fn relus_guided() -> bool {
+    GUIDED.with(|g| g.get())
+}

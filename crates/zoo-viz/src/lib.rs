@@ -1,7 +1,7 @@
 //! What a convolutional network learned, as pictures, for every model of the zoo on every
 //! backend: the first layer's filters, each stage's feature maps, Zeiler & Fergus' top-activating
-//! patches cropped at the exact receptive field, occlusion sensitivity, gradient saliency and
-//! Grad-CAM, and an HTML report that opens offline in any browser.
+//! patches cropped at the exact receptive field beside their guided-backpropagation projections,
+//! occlusion sensitivity, gradient saliency and Grad-CAM at any stage, and an HTML report that opens offline in any browser.
 //!
 //! ```
 //! use burn::tensor::{Device, Tensor};
@@ -29,7 +29,9 @@ pub mod filters;
 pub mod report;
 pub mod top;
 
-pub use attribution::{differentiable, grad_cam, occlusion, saliency, GradCam, Occlusion};
+pub use attribution::{
+    differentiable, grad_cam, guided_projections, hooked_logits, occlusion, projection_image, saliency, GradCam, HookedLogits, Occlusion, Unit,
+};
 pub use canvas::{colour_map, grid, upsample, Canvas};
 pub use features::{feature_grid, stage_maps, StageLabel, StageMaps};
 pub use filters::{conv_kernels, first_convolution, kernel_grid, per_channel_grid, Kernels};

@@ -134,6 +134,8 @@ pub struct TopSection {
     pub images: usize,
     /// Seconds the search took.
     pub seconds: f64,
+    /// Seconds the guided-backpropagation projections took, when made.
+    pub projection_seconds: Option<f64>,
     /// One entry per channel.
     pub channels: Vec<TopChannel>,
 }
@@ -145,6 +147,8 @@ pub struct TopChannel {
     pub channel: usize,
     /// The patches in a row, best first.
     pub picture: String,
+    /// Their guided-backpropagation projections, in the same order and crops.
+    pub projections: Option<String>,
     /// The hits the patches come from.
     pub hits: Vec<Hit>,
 }
@@ -298,20 +302,24 @@ impl Report {
         }
 
         if !self.top.is_empty() {
-            out.push_str("<section><h2>Top-activating patches</h2><p>For each channel, the images in which it responds most, each cropped at the receptive field of its strongest unit (grey checks: padding), as in Zeiler &amp; Fergus (2014), Fig. 2.</p>");
+            out.push_str("<section><h2>Top-activating patches</h2><p>For each channel, the images in which it responds most, each cropped at the receptive field of its strongest unit (grey checks: padding), as in Zeiler &amp; Fergus (2014), Fig. 2; under them, the same units projected back to the pixels by guided backpropagation (mid-grey: no gradient), the pattern that excites the unit.</p>");
             let options: Vec<(String, String)> = self.top.iter().map(|t| (t.stage.clone(), t.stage.clone())).collect();
             select(&mut out, "top", "stage", &options);
             for (s, section) in self.top.iter().enumerate() {
                 let _ = write!(out, "<div data-group=\"top\" data-value=\"{}\">", escape(&section.stage));
                 let _ = write!(
                     out,
-                    "<p>{}: receptive field {} pixels, jump {}, start {}; {} images searched in {:.1} s.</p>",
+                    "<p>{}: receptive field {} pixels, jump {}, start {}; {} images searched in {:.1} s{}.</p>",
                     escape(&section.stage),
                     escape(&section.receptive_field[0]),
                     escape(&section.receptive_field[1]),
                     escape(&section.receptive_field[2]),
                     section.images,
-                    section.seconds
+                    section.seconds,
+                    match section.projection_seconds {
+                        Some(seconds) => format!(", projections in {seconds:.2} s"),
+                        None => String::new(),
+                    }
                 );
                 let group = format!("top-{s}");
                 let options: Vec<(String, String)> =
@@ -322,6 +330,9 @@ impl Report {
                     let values: Vec<String> = channel.hits.iter().map(|h| format!("{:.3}", h.value)).collect();
                     let caption = format!("channel {}: activations {}", channel.channel, values.join(", "));
                     figure(&mut out, &channel.picture, &caption);
+                    if let Some(projections) = &channel.projections {
+                        figure(&mut out, projections, &format!("channel {}: guided-backpropagation projections", channel.channel));
+                    }
                     out.push_str("</div>");
                 }
                 out.push_str("</div>");

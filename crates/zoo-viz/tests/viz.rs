@@ -1,6 +1,7 @@
 //! zoo-viz against networks whose answers are known: a bright-dot detector for the top
-//! patches, a one-quadrant classifier for occlusion, and finite differences for saliency and
-//! Grad-CAM on LeNet-5.
+//! patches, a one-quadrant classifier for occlusion, finite differences for saliency and
+//! Grad-CAM on LeNet-5, and guided backpropagation against its formula and ResNet-20's
+//! receptive fields.
 
 use burn::tensor::activation::softmax;
 use burn::tensor::module::{conv2d, max_pool2d};
@@ -137,29 +138,32 @@ fn saliency_equals_finite_differences_of_the_class_logit() {
     }
 }
 
-#[test]
-fn grad_cam_weights_are_the_finite_difference_mean_gradients() {
+// Grad-CAM at `stage` against finite differences: the score moves by eps * (sum of a channel's
+// gradients) when every unit of the channel moves by eps, which the stage hook does.
+fn check_grad_cam(stage: &str, shape: [usize; 2], seed: u64, class: usize) {
     let (model, device) = lenet();
-    let image = random_image(5);
-    let class = 2;
+    let image = random_image(seed);
     let differentiable = zoo_viz::differentiable(&model, &device);
-    let body = |x: Tensor<4>| differentiable.forward_body(x, &mut |_, _| {});
-    let head = |x: Tensor<4>| differentiable.forward_head(x);
-    let cam = zoo_viz::grad_cam(&body, &head, tensor(std::slice::from_ref(&image), &device.clone().autodiff()), class);
-    assert_eq!(cam.shape, [5, 5]);
+    let network = zoo_viz::hooked_logits(&differentiable);
+    let cam = zoo_viz::grad_cam(&network, stage, tensor(std::slice::from_ref(&image), &device.clone().autodiff()), class)
+        .unwrap();
+    assert_eq!((cam.stage.as_str(), cam.shape), (stage, shape));
 
-    let features = model.forward_body(tensor(std::slice::from_ref(&image), &device), &mut |_, _| {});
+    let input = tensor(std::slice::from_ref(&image), &device);
+    let features = model.forward_features(input.clone()).into_iter().find(|s| s.name == stage).unwrap().tensor;
     let activations = values(features.clone());
     let [_, channels, fh, fw] = features.dims();
     let plane = fh * fw;
     let score = |shift: &[f32]| {
-        let moved = features.clone() + Tensor::from_data(TensorData::new(shift.to_vec(), [1, channels, fh, fw]), &device);
-        values(model.forward_head(moved))[class]
+        let shift = Tensor::<4>::from_data(TensorData::new(shift.to_vec(), [1, channels, fh, fw]), &device);
+        let logits = model.forward_head(model.forward_body(input.clone(), &mut |name, x| {
+            if name == stage { x + shift.clone() } else { x }
+        }));
+        values(logits)[class]
     };
     let eps = 1e-2;
     let mut numeric_weights = Vec::new();
     for c in 0..channels {
-        // Moving every unit of channel c by eps changes the score by eps * (sum of its gradients).
         let mut shift = vec![0.0; channels * plane];
         shift[c * plane..(c + 1) * plane].iter_mut().for_each(|v| *v = eps);
         let plus = score(&shift);
@@ -168,15 +172,108 @@ fn grad_cam_weights_are_the_finite_difference_mean_gradients() {
         let numeric = (plus - minus) / (2.0 * eps) / plane as f32;
         assert!(
             (cam.weights[c] - numeric).abs() <= 1e-3 + 2e-2 * numeric.abs(),
-            "channel {c}: autodiff {} against finite differences {numeric}",
+            "{stage} channel {c}: autodiff {} against finite differences {numeric}",
             cam.weights[c]
         );
         numeric_weights.push(numeric);
     }
     for i in 0..plane {
         let expected = (0..channels).map(|c| numeric_weights[c] * activations[c * plane + i]).sum::<f32>().max(0.0);
-        assert!((cam.map[i] - expected).abs() <= 1e-3 + 2e-2 * expected, "unit {i}: {} against {expected}", cam.map[i]);
+        assert!((cam.map[i] - expected).abs() <= 1e-3 + 2e-2 * expected, "{stage} unit {i}: {} against {expected}", cam.map[i]);
     }
+}
+
+#[test]
+fn grad_cam_weights_are_the_finite_difference_mean_gradients() {
+    check_grad_cam("pool2", [5, 5], 5, 2);
+}
+
+#[test]
+fn grad_cam_at_an_earlier_stage_matches_finite_differences_too() {
+    check_grad_cam("pool1", [14, 14], 6, 7);
+}
+
+#[test]
+fn grad_cam_at_an_unknown_stage_names_the_valid_ones() {
+    let (model, device) = lenet();
+    let differentiable = zoo_viz::differentiable(&model, &device);
+    let x = tensor(&[random_image(1)], &device.clone().autodiff());
+    let error = zoo_viz::grad_cam(&zoo_viz::hooked_logits(&differentiable), "conv9", x, 0).unwrap_err();
+    assert_eq!(error.to_string(), "unknown stage `conv9` (valid: pool1, pool2)");
+}
+
+/// Guided backpropagation through `s = v . relu(W x)` (1x1 convolutions over 4 input channels,
+/// 3 hidden): the gradient is `W^T (relu(v) * [W x > 0])`, where the plain one has `v`.
+#[test]
+fn guided_backpropagation_passes_only_positive_gradients_through_relus() {
+    let device = Device::flex().autodiff();
+    let w: [f32; 12] = [0.5, -1.0, 0.25, 2.0, -0.75, 0.5, 1.0, -0.5, 1.5, 0.25, -2.0, 0.75];
+    let v: [f32; 3] = [1.0, -2.0, 0.5];
+    let x: [f32; 4] = [1.0, -0.5, 2.0, 0.25];
+    let weight = |values: &[f32], shape: [usize; 4]| Tensor::<4>::from_data(TensorData::new(values.to_vec(), shape), &device);
+    let network = |input: Tensor<4>, hook: &mut zoo_models::StageHook| {
+        let options = || ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        let hidden = zoo_kernels::relu(conv2d(input, weight(&w, [3, 4, 1, 1]), None, options()));
+        let s = hook("s", conv2d(hidden, weight(&v, [1, 3, 1, 1]), None, options()));
+        s.reshape([1, 1])
+    };
+    let input = Tensor::<4>::from_data(TensorData::new(x.to_vec(), [1, 4, 1, 1]), &device);
+    let unit = zoo_viz::Unit { channel: 0, y: 0, x: 0 };
+    let guided = zoo_viz::guided_projections(&network, "s", input.clone(), &[unit]).unwrap().remove(0);
+
+    let pre: Vec<f32> = (0..3).map(|k| (0..4).map(|i| w[k * 4 + i] * x[i]).sum()).collect();
+    let through = |gate: &dyn Fn(f32) -> f32| -> Vec<f32> {
+        (0..4).map(|i| (0..3).map(|k| if pre[k] > 0.0 { w[k * 4 + i] * gate(v[k]) } else { 0.0 }).sum()).collect()
+    };
+    let expected = through(&|g| g.max(0.0));
+    let plain = through(&|g| g);
+    assert!(pre.iter().filter(|&&p| p > 0.0).count() >= 2, "two hidden units open: {pre:?}");
+    assert_ne!(expected, plain, "the example must tell guided from plain");
+    for (got, want) in guided.iter().zip(&expected) {
+        assert!((got - want).abs() < 1e-5, "guided {guided:?} against {expected:?}");
+    }
+}
+
+/// On ResNet-20 (BatchNorm, residual adds, fused kernels), a unit's guided projection is zero
+/// outside its receptive field, reaches into it, and differs from the plain gradient.
+#[test]
+fn a_guided_projection_stays_inside_the_units_receptive_field() {
+    let device = Device::flex();
+    let model = create("resnet20", &ModelOptions::default(), &device).unwrap();
+    let summary = model.summary("resnet20", [3, 32, 32]).unwrap();
+    let field = zoo_viz::top::stage_row(&summary, "layer2").unwrap().receptive_field;
+    let mut rng = Rng::new(11);
+    let image = Image::new(3, 32, 32, (0..3 * 32 * 32).map(|_| rng.uniform(-1.0, 1.0)).collect()).unwrap();
+    let differentiable = zoo_viz::differentiable(&model, &device);
+    let network = zoo_viz::hooked_logits(&differentiable);
+    let unit = zoo_viz::Unit { channel: 5, y: 2, x: 6 };
+    let x = tensor(std::slice::from_ref(&image), &device.clone().autodiff());
+    let guided = zoo_viz::guided_projections(&network, "layer2", x.clone(), &[unit]).unwrap().remove(0);
+
+    let [rows, columns] = field.region(unit.y, unit.x);
+    let inside = |y: usize, x: usize| rows.contains(&(y as i64)) && columns.contains(&(x as i64));
+    let mut reached = 0;
+    for c in 0..3 {
+        for y in 0..32 {
+            for x in 0..32 {
+                let g = guided[(c * 32 + y) * 32 + x];
+                if inside(y, x) {
+                    reached += usize::from(g != 0.0);
+                } else {
+                    assert_eq!(g, 0.0, "gradient at ({c}, {y}, {x}), outside rows {rows:?} columns {columns:?}");
+                }
+            }
+        }
+    }
+    assert!(reached > 0, "the projection is empty");
+
+    let plain = {
+        let x = x.detach().require_grad();
+        let stage = differentiable.forward_features(x.clone()).into_iter().find(|s| s.name == "layer2").unwrap().tensor;
+        let grads = stage.slice([0..1, 5..6, 2..3, 6..7]).sum().backward();
+        values(x.grad(&grads).unwrap())
+    };
+    assert_ne!(guided, plain, "guided backpropagation changed nothing");
 }
 
 #[test]
