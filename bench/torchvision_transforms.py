@@ -6,7 +6,7 @@ decode a CIFAR-10 binary record -> RandomCrop(32, padding=4) -> RandomHorizontal
 
 Prints images/s on one thread (torch.set_num_threads(1), transforms in the main process) and on
 all cores (torch.utils.data.DataLoader with one worker process per core), the same two figures
-the criterion benchmark reports. Needs `pip install torch torchvision numpy`.
+the Rust benchmark reports. Needs `pip install torch torchvision numpy`.
 
 Usage: python bench/torchvision_transforms.py [--images 5120] [--repeats 5]
 """

@@ -4,10 +4,15 @@
 //! with torchvision.transforms.v2 for comparison.
 //!
 //! Run: `cargo bench -p zoo-data --bench pipeline`
+//!
+//! A plain timing loop (median of 20 epochs after one warm-up) rather than criterion: criterion
+//! turns on a feature of `ciborium`, which Burn's fusion crates share, so as a dev-dependency it
+//! made `cargo run` rebuild Burn's upper crates (about 20 minutes here) after `cargo test`.
 
 use std::sync::Arc;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::time::Instant;
+
 use zoo_data::transforms::{CIFAR10_MEAN, CIFAR10_STD};
 use zoo_data::transforms::{
     HorizontalFlip, Normalize, PaddingMode, Pipeline, RandomCrop, TransformConfig,
@@ -51,34 +56,32 @@ fn pipeline() -> Pipeline {
     ])
 }
 
-fn bench(c: &mut Criterion) {
+/// Timed epochs per configuration, after one warm-up epoch.
+const EPOCHS: usize = 20;
+
+fn main() {
     let ds = dataset();
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let mut group = c.benchmark_group("cifar_pipeline");
-    group.throughput(Throughput::Elements(IMAGES as u64));
-    group.sample_size(20);
-    for (name, workers) in [
-        ("1_thread".to_string(), 0),
-        (format!("{cores}_workers"), cores),
-    ] {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    for (name, workers) in [("1 thread".to_string(), 0), (format!("{cores} workers"), cores)] {
         let cfg = LoaderConfig::new(128).with_workers(workers).with_seed(1);
         let loader = DataLoader::new(ds.clone(), pipeline(), cfg).unwrap();
-        let mut epoch = 0;
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                epoch += 1;
-                let mut n = 0;
-                for batch in loader.iter(epoch) {
-                    n += batch.unwrap().len();
-                }
+        let mut seconds: Vec<f64> = (0..=EPOCHS)
+            .map(|epoch| {
+                let started = Instant::now();
+                let n: usize = loader.iter(epoch as u64).map(|batch| batch.unwrap().len()).sum();
                 assert_eq!(n, IMAGES);
+                started.elapsed().as_secs_f64()
             })
-        });
+            .skip(1)
+            .collect();
+        seconds.sort_by(f64::total_cmp);
+        let median = seconds[EPOCHS / 2];
+        let (fastest, slowest) = (seconds[0], seconds[EPOCHS - 1]);
+        println!(
+            "cifar_pipeline/{name}: {:.0} images/s (median of {EPOCHS} epochs of {IMAGES}; {:.0} to {:.0})",
+            IMAGES as f64 / median,
+            IMAGES as f64 / slowest,
+            IMAGES as f64 / fastest
+        );
     }
-    group.finish();
 }
-
-criterion_group!(benches, bench);
-criterion_main!(benches);
