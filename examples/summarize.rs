@@ -5,7 +5,7 @@
 //! ```
 
 use burn::tensor::{Device, Distribution, Tensor};
-use burn_zoo::models::{create, info, ImageClassifier, ModelOptions};
+use burn_zoo::models::{ImageClassifier, ModelOptions, create, info};
 
 fn main() {
     let name = std::env::args().nth(1).unwrap_or_else(|| "lenet5".to_string());

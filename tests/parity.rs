@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use burn_zoo::models::weights::{load, LoadOptions, WeightsFormat};
-use burn_zoo::models::{create, ImageClassifier, ModelOptions};
-use serde_json::{json, Value};
+use burn_zoo::models::weights::{LoadOptions, WeightsFormat, load};
+use burn_zoo::models::{ImageClassifier, ModelOptions, create};
+use serde_json::{Value, json};
 
 const TOLERANCE: f32 = 1e-4;
 const COMMITTED: [&str; 3] = ["lenet5", "resnet20", "resnet32"];
@@ -65,13 +65,21 @@ fn check_model(dir: &Path, device: &Device) -> Vec<Row> {
             assert_eq!(logits.dims().to_vec(), out_shape, "{model_name}: logits shape");
             let got = logits.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
             let max_abs_diff = got.iter().zip(&expected).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-            Row { model: model_name.to_string(), file: file.to_string(), format: report.format, max_abs_diff, max_abs_logit }
+            Row {
+                model: model_name.to_string(),
+                file: file.to_string(),
+                format: report.format,
+                max_abs_diff,
+                max_abs_logit,
+            }
         })
         .collect()
 }
 
 fn table(rows: &[Row]) -> String {
-    let mut text = String::from("| model | weights file | max abs(Δlogit) | max abs(logit) | limit | result |\n|---|---|---:|---:|---:|---|\n");
+    let mut text = String::from(
+        "| model | weights file | max abs(Δlogit) | max abs(logit) | limit | result |\n|---|---|---:|---:|---:|---|\n",
+    );
     for r in rows {
         text.push_str(&format!(
             "| {} | {} ({}) | {:.2e} | {:.3} | {:.0e} | {} |\n",
@@ -92,7 +100,9 @@ fn logits_match_pytorch() {
     let custom = std::env::var_os("ZOO_PARITY_DIR").map(PathBuf::from);
     let root = custom.clone().unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity"));
     let models: Vec<String> = match std::env::var("ZOO_PARITY_MODELS") {
-        Ok(list) if !list.trim().is_empty() => list.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect(),
+        Ok(list) if !list.trim().is_empty() => {
+            list.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect()
+        }
         _ => {
             let mut found: Vec<String> = std::fs::read_dir(&root)
                 .unwrap_or_else(|e| panic!("{}: {e}", root.display()))

@@ -2,8 +2,8 @@
 //! registry computes.
 
 use burn::tensor::Device;
-use burn_zoo::models::summary::{format_shape, format_significant, group_digits};
 use burn_zoo::models::MODELS;
+use burn_zoo::models::summary::{format_shape, format_significant, group_digits};
 
 #[test]
 fn readme_model_table_matches_the_registry() {

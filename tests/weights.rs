@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor};
 use burn_zoo::models::weights::{
-    export_pytorch_safetensors, load, save_burnpack, LoadOptions, WeightsError, WeightsFormat,
+    LoadOptions, WeightsError, WeightsFormat, export_pytorch_safetensors, load, save_burnpack,
 };
-use burn_zoo::models::{create, ImageClassifier, ModelOptions, ZooModel};
-use safetensors::tensor::TensorView;
+use burn_zoo::models::{ImageClassifier, ModelOptions, ZooModel, create};
 use safetensors::SafeTensors;
+use safetensors::tensor::TensorView;
 
 fn fixture(model: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity").join(model).join(file)
@@ -94,8 +94,9 @@ fn a_shape_mismatch_names_the_tensor_and_both_shapes() {
 #[test]
 fn allow_partial_loads_what_fits_and_reports_the_rest() {
     let mut partial = model("lenet5", Some(5));
-    let report = load(&mut partial, &fixture("lenet5", "weights.pth"), &LoadOptions::default().with_allow_partial(true))
-        .unwrap();
+    let report =
+        load(&mut partial, &fixture("lenet5", "weights.pth"), &LoadOptions::default().with_allow_partial(true))
+            .unwrap();
     assert_eq!(report.loaded, 8);
     assert_eq!(report.mismatched.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), ["fc3.bias", "fc3.weight"]);
     assert!(report.summary().contains("2 shape mismatches"), "{}", report.summary());
@@ -183,11 +184,8 @@ fn data_parallel_prefixes_and_the_cifar_linear_head_are_renamed() {
     let renamed = dir.path().join("renamed.safetensors");
     let bytes = std::fs::read(&exported).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    let views: Vec<(String, TensorView)> = st
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| (format!("module.{}", n.replace("fc.", "linear.")), v))
-        .collect();
+    let views: Vec<(String, TensorView)> =
+        st.tensors().into_iter().map(|(n, v)| (format!("module.{}", n.replace("fc.", "linear.")), v)).collect();
     std::fs::write(&renamed, safetensors::serialize(views, None).unwrap()).unwrap();
 
     let mut net = model("resnet20", None);
@@ -227,7 +225,8 @@ fn exports_have_torchvision_keys_and_round_trip() {
     let report = load(&mut native, &bpk, &LoadOptions::default()).unwrap();
     assert_eq!(report.format, WeightsFormat::Burnpack);
     assert_eq!(logits(&native, [2, 3, 32, 32]), logits(&original, [2, 3, 32, 32]));
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     assert_eq!(leftovers.len(), 2, "{leftovers:?}");
 
     // A burnpack of another model fails strictly, naming what does not fit.
@@ -270,8 +269,12 @@ fn densenet_loads_torchvision_and_pre_0_4_key_names() {
             .collect()
     });
     let legacy_bytes = std::fs::read(&legacy).unwrap();
-    let legacy_keys = SafeTensors::deserialize(&legacy_bytes).unwrap().names().into_iter().map(String::from).collect::<Vec<_>>();
-    assert!(legacy_keys.contains(&"features.denseblock1.denselayer1.norm.1.running_var".to_string()), "{legacy_keys:?}");
+    let legacy_keys =
+        SafeTensors::deserialize(&legacy_bytes).unwrap().names().into_iter().map(String::from).collect::<Vec<_>>();
+    assert!(
+        legacy_keys.contains(&"features.denseblock1.denselayer1.norm.1.running_var".to_string()),
+        "{legacy_keys:?}"
+    );
 
     // A misfit is reported in torchvision's names: block 2 of this file has a second layer.
     let mut shallower = ZooModel::DenseNet(DenseNetConfig::new(4, [1, 1, 1, 1], 8).with_num_classes(5).init(&device));
@@ -291,7 +294,8 @@ fn densenet_loads_torchvision_and_pre_0_4_key_names() {
 #[test]
 fn auxiliary_classifiers_are_skipped_only_when_the_model_has_none() {
     let device = Device::flex();
-    let with_heads = create("googlenet", &ModelOptions::default().with_num_classes(7).with_aux_logits(true), &device).unwrap();
+    let with_heads =
+        create("googlenet", &ModelOptions::default().with_num_classes(7).with_aux_logits(true), &device).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("googlenet-aux.safetensors");
     export_pytorch_safetensors(&with_heads, &file).unwrap();

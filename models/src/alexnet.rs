@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::tensor::Device;
 
-use crate::plain::{conv, max_pool, DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec};
+use crate::plain::{DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec, conv, max_pool};
 
 /// AlexNet is a [`PlainNet`]; the type name documents which table built it.
 pub type AlexNet = PlainNet;

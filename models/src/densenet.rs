@@ -19,11 +19,18 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::pool::{
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
+};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu,
+};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{pool_forward, batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, trace_batch_norm, trace_concat, trace_flatten};
+use crate::layers::{
+    batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, pool_forward, trace_batch_norm, trace_concat,
+    trace_flatten,
+};
 use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -39,7 +46,9 @@ pub const MAX_BLOCK_LAYERS: usize = 48;
 /// torchvision's `denselayer{i}` (from 1) to this crate's `Vec` index `i - 1`, for blocks of up
 /// to `max_layers` layers; applied after [`PYTORCH_KEY_REMAPS`].
 pub fn denselayer_remaps(max_layers: usize) -> Vec<(String, String)> {
-    (1..=max_layers).map(|i| (format!(r"^(features\.denseblock\d)\.denselayer{i}\."), format!("$1.{}.", i - 1))).collect()
+    (1..=max_layers)
+        .map(|i| (format!(r"^(features\.denseblock\d)\.denselayer{i}\."), format!("$1.{}.", i - 1)))
+        .collect()
 }
 
 /// The torchvision key of one of this model's tensors (already in PyTorch naming):
@@ -54,7 +63,11 @@ pub fn pytorch_key(key: &str) -> String {
     let parts: Vec<&str> = key.split('.').collect();
     match parts.as_slice() {
         ["features", block, index, rest @ ..] if block.starts_with("denseblock") => match index.parse::<usize>() {
-            Ok(i) => ["features", block, &format!("denselayer{}", i + 1)].into_iter().chain(rest.iter().copied()).collect::<Vec<_>>().join("."),
+            Ok(i) => ["features", block, &format!("denselayer{}", i + 1)]
+                .into_iter()
+                .chain(rest.iter().copied())
+                .collect::<Vec<_>>()
+                .join("."),
             Err(_) => key.to_string(),
         },
         _ => key.to_string(),
@@ -260,7 +273,15 @@ impl DenseNetConfig {
         for (i, &layers) in self.block_config.iter().enumerate() {
             blocks.push(
                 (0..layers)
-                    .map(|j| DenseLayer::new(channels + j * self.growth_rate, self.growth_rate, self.bn_size, self.drop_rate, d))
+                    .map(|j| {
+                        DenseLayer::new(
+                            channels + j * self.growth_rate,
+                            self.growth_rate,
+                            self.bn_size,
+                            self.drop_rate,
+                            d,
+                        )
+                    })
                     .collect::<Vec<_>>(),
             );
             channels += layers * self.growth_rate;

@@ -86,8 +86,7 @@ pub fn fuse_sequence(layers: &mut [Layer2d]) {
     for i in 1..layers.len() {
         let (before, after) = layers.split_at_mut(i);
         if let (Layer2d::Conv(conv), Layer2d::BatchNorm(_)) = (&mut before[i - 1], &after[0]) {
-            let Layer2d::BatchNorm(norm) = std::mem::replace(&mut after[0], Layer2d::Identity(Identity::new()))
-            else {
+            let Layer2d::BatchNorm(norm) = std::mem::replace(&mut after[0], Layer2d::Identity(Identity::new())) else {
                 unreachable!("matched a BatchNorm above")
             };
             fold(conv, norm);

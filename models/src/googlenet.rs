@@ -16,8 +16,8 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{pool_forward, flatten, trace_concat, trace_flatten, transform_imagenet_input, BasicConv2d};
-use crate::model::{forward_with_aux, AuxLogits, ImageClassifier, StageHook, TrainingOutput};
+use crate::layers::{BasicConv2d, flatten, pool_forward, trace_concat, trace_flatten, transform_imagenet_input};
+use crate::model::{AuxLogits, ImageClassifier, StageHook, TrainingOutput, forward_with_aux};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Weight of each auxiliary classifier's loss (Szegedy et al. 2014, §5; torchvision's reference
@@ -44,7 +44,14 @@ fn init() -> Initializer {
     Initializer::Normal { mean: 0.0, std: 0.01 }
 }
 
-fn basic(in_channels: usize, out_channels: usize, kernel: usize, stride: usize, padding: usize, d: &Device) -> BasicConv2d {
+fn basic(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    d: &Device,
+) -> BasicConv2d {
     BasicConv2d::new(in_channels, out_channels, [kernel, kernel], stride, [padding, padding], init(), d)
 }
 
@@ -307,12 +314,7 @@ pub struct GoogLeNet {
 
 impl GoogLeNet {
     /// The body, feeding `aux` the auxiliary heads' logits when it is given.
-    fn body(
-        &self,
-        x: Tensor<4>,
-        on_stage: &mut StageHook,
-        mut aux: Option<&mut Vec<AuxLogits>>,
-    ) -> Tensor<4> {
+    fn body(&self, x: Tensor<4>, on_stage: &mut StageHook, mut aux: Option<&mut Vec<AuxLogits>>) -> Tensor<4> {
         let x = if self.transform_input { transform_imagenet_input(x) } else { x };
         let x = self.conv1.forward(x);
         let x = on_stage("conv1", x);
@@ -405,14 +407,8 @@ impl GoogLeNet {
     pub fn basic_convs_mut(&mut self) -> Vec<&mut BasicConv2d> {
         let mut convs = vec![&mut self.conv1, &mut self.conv2, &mut self.conv3];
         for module in [
-            &mut self.inception3a,
-            &mut self.inception3b,
-            &mut self.inception4a,
-            &mut self.inception4b,
-            &mut self.inception4c,
-            &mut self.inception4d,
-            &mut self.inception4e,
-            &mut self.inception5a,
+            &mut self.inception3a, &mut self.inception3b, &mut self.inception4a, &mut self.inception4b,
+            &mut self.inception4c, &mut self.inception4d, &mut self.inception4e, &mut self.inception5a,
             &mut self.inception5b,
         ] {
             convs.extend(module.basic_convs_mut());

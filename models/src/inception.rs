@@ -16,12 +16,14 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::pool::{
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
+};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{pool_forward, flatten, trace_concat, trace_flatten, transform_imagenet_input, BasicConv2d};
-use crate::model::{forward_with_aux, AuxLogits, ImageClassifier, StageHook, TrainingOutput};
+use crate::layers::{BasicConv2d, flatten, pool_forward, trace_concat, trace_flatten, transform_imagenet_input};
+use crate::model::{AuxLogits, ImageClassifier, StageHook, TrainingOutput, forward_with_aux};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Weight of the auxiliary classifier's loss (torchvision's reference recipe for Inception v3).
@@ -29,7 +31,14 @@ pub const AUX_LOSS_WEIGHT: f64 = 0.4;
 
 /// A `BasicConv2d` with torchvision's Inception v3 initialisation (normal, std 0.1, or 0.001 for
 /// the auxiliary head's 5x5 convolution).
-fn conv(in_channels: usize, out_channels: usize, kernel: [usize; 2], stride: usize, padding: [usize; 2], d: &Device) -> BasicConv2d {
+fn conv(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: [usize; 2],
+    stride: usize,
+    padding: [usize; 2],
+    d: &Device,
+) -> BasicConv2d {
     BasicConv2d::new(in_channels, out_channels, kernel, stride, padding, Initializer::Normal { mean: 0.0, std: 0.1 }, d)
 }
 
@@ -351,7 +360,8 @@ impl InceptionE {
 
     /// Applies the module.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let fan_out = |a: &BasicConv2d, b: &BasicConv2d, x: Tensor<4>| Tensor::cat(vec![a.forward(x.clone()), b.forward(x)], 1);
+        let fan_out =
+            |a: &BasicConv2d, b: &BasicConv2d, x: Tensor<4>| Tensor::cat(vec![a.forward(x.clone()), b.forward(x)], 1);
         let b3 = self.branch3x3_1.forward(x.clone());
         let bd = run(&[&self.branch3x3dbl_1, &self.branch3x3dbl_2], x.clone());
         Tensor::cat(
@@ -371,7 +381,8 @@ impl InceptionE {
         let a = self.branch3x3_2a.trace(t, "branch3x3_2a", &mid)?;
         let b = self.branch3x3_2b.trace(t, "branch3x3_2b", &mid)?;
         let b3 = a.with_dims(vec![a[0] + b[0], a[1], a[2]]).with_field(a.field().union(&b.field()));
-        let mid = trace_run(t, &[("branch3x3dbl_1", &self.branch3x3dbl_1), ("branch3x3dbl_2", &self.branch3x3dbl_2)], x)?;
+        let mid =
+            trace_run(t, &[("branch3x3dbl_1", &self.branch3x3dbl_1), ("branch3x3dbl_2", &self.branch3x3dbl_2)], x)?;
         let a = self.branch3x3dbl_3a.trace(t, "branch3x3dbl_3a", &mid)?;
         let b = self.branch3x3dbl_3b.trace(t, "branch3x3dbl_3b", &mid)?;
         let bd = a.with_dims(vec![a[0] + b[0], a[1], a[2]]).with_field(a.field().union(&b.field()));
@@ -406,7 +417,9 @@ impl InceptionAux {
             conv0: conv1x1(in_channels, 128, d),
             conv1: BasicConv2d::new(128, 768, [5, 5], 1, [0, 0], narrow.clone(), d),
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
-            fc: LinearConfig::new(768, num_classes).with_initializer(Initializer::Normal { mean: 0.0, std: 0.001 }).init(d),
+            fc: LinearConfig::new(768, num_classes)
+                .with_initializer(Initializer::Normal { mean: 0.0, std: 0.001 })
+                .init(d),
         }
     }
 
@@ -482,7 +495,9 @@ impl Inception3Config {
             Mixed_7c: InceptionE::new(2048, d),
             avgpool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dropout: DropoutConfig::new(self.dropout).init(),
-            fc: LinearConfig::new(2048, self.num_classes).with_initializer(Initializer::Normal { mean: 0.0, std: 0.1 }).init(d),
+            fc: LinearConfig::new(2048, self.num_classes)
+                .with_initializer(Initializer::Normal { mean: 0.0, std: 0.1 })
+                .init(d),
         }
     }
 }
@@ -561,7 +576,11 @@ impl ImageClassifier for Inception3 {
         }
         let mut x = trace_run(
             t,
-            &[("Conv2d_1a_3x3", &self.Conv2d_1a_3x3), ("Conv2d_2a_3x3", &self.Conv2d_2a_3x3), ("Conv2d_2b_3x3", &self.Conv2d_2b_3x3)],
+            &[
+                ("Conv2d_1a_3x3", &self.Conv2d_1a_3x3),
+                ("Conv2d_2a_3x3", &self.Conv2d_2a_3x3),
+                ("Conv2d_2b_3x3", &self.Conv2d_2b_3x3),
+            ],
             input,
         )?;
         x = t.layer("maxpool1", &self.maxpool1, &x)?;
@@ -571,7 +590,12 @@ impl ImageClassifier for Inception3 {
             x = t.scope(name, |t| m.trace(t, &x))?;
         }
         x = t.scope("Mixed_6a", |t| self.Mixed_6a.trace(t, &x))?;
-        for (name, m) in [("Mixed_6b", &self.Mixed_6b), ("Mixed_6c", &self.Mixed_6c), ("Mixed_6d", &self.Mixed_6d), ("Mixed_6e", &self.Mixed_6e)] {
+        for (name, m) in [
+            ("Mixed_6b", &self.Mixed_6b),
+            ("Mixed_6c", &self.Mixed_6c),
+            ("Mixed_6d", &self.Mixed_6d),
+            ("Mixed_6e", &self.Mixed_6e),
+        ] {
             x = t.scope(name, |t| m.trace(t, &x))?;
         }
         if let Some(head) = &self.AuxLogits {
@@ -593,36 +617,21 @@ impl Inception3 {
     /// over all of them (BatchNorm folding).
     pub fn basic_convs_mut(&mut self) -> Vec<&mut BasicConv2d> {
         let mut convs = vec![
-            &mut self.Conv2d_1a_3x3,
-            &mut self.Conv2d_2a_3x3,
-            &mut self.Conv2d_2b_3x3,
-            &mut self.Conv2d_3b_1x1,
+            &mut self.Conv2d_1a_3x3, &mut self.Conv2d_2a_3x3, &mut self.Conv2d_2b_3x3, &mut self.Conv2d_3b_1x1,
             &mut self.Conv2d_4a_3x3,
         ];
         for m in [&mut self.Mixed_5b, &mut self.Mixed_5c, &mut self.Mixed_5d] {
             convs.extend([
-                &mut m.branch1x1,
-                &mut m.branch5x5_1,
-                &mut m.branch5x5_2,
-                &mut m.branch3x3dbl_1,
-                &mut m.branch3x3dbl_2,
-                &mut m.branch3x3dbl_3,
-                &mut m.branch_pool,
+                &mut m.branch1x1, &mut m.branch5x5_1, &mut m.branch5x5_2, &mut m.branch3x3dbl_1, &mut m.branch3x3dbl_2,
+                &mut m.branch3x3dbl_3, &mut m.branch_pool,
             ]);
         }
         let m = &mut self.Mixed_6a;
         convs.extend([&mut m.branch3x3, &mut m.branch3x3dbl_1, &mut m.branch3x3dbl_2, &mut m.branch3x3dbl_3]);
         for m in [&mut self.Mixed_6b, &mut self.Mixed_6c, &mut self.Mixed_6d, &mut self.Mixed_6e] {
             convs.extend([
-                &mut m.branch1x1,
-                &mut m.branch7x7_1,
-                &mut m.branch7x7_2,
-                &mut m.branch7x7_3,
-                &mut m.branch7x7dbl_1,
-                &mut m.branch7x7dbl_2,
-                &mut m.branch7x7dbl_3,
-                &mut m.branch7x7dbl_4,
-                &mut m.branch7x7dbl_5,
+                &mut m.branch1x1, &mut m.branch7x7_1, &mut m.branch7x7_2, &mut m.branch7x7_3, &mut m.branch7x7dbl_1,
+                &mut m.branch7x7dbl_2, &mut m.branch7x7dbl_3, &mut m.branch7x7dbl_4, &mut m.branch7x7dbl_5,
                 &mut m.branch_pool,
             ]);
         }
@@ -631,24 +640,13 @@ impl Inception3 {
         }
         let m = &mut self.Mixed_7a;
         convs.extend([
-            &mut m.branch3x3_1,
-            &mut m.branch3x3_2,
-            &mut m.branch7x7x3_1,
-            &mut m.branch7x7x3_2,
-            &mut m.branch7x7x3_3,
+            &mut m.branch3x3_1, &mut m.branch3x3_2, &mut m.branch7x7x3_1, &mut m.branch7x7x3_2, &mut m.branch7x7x3_3,
             &mut m.branch7x7x3_4,
         ]);
         for m in [&mut self.Mixed_7b, &mut self.Mixed_7c] {
             convs.extend([
-                &mut m.branch1x1,
-                &mut m.branch3x3_1,
-                &mut m.branch3x3_2a,
-                &mut m.branch3x3_2b,
-                &mut m.branch3x3dbl_1,
-                &mut m.branch3x3dbl_2,
-                &mut m.branch3x3dbl_3a,
-                &mut m.branch3x3dbl_3b,
-                &mut m.branch_pool,
+                &mut m.branch1x1, &mut m.branch3x3_1, &mut m.branch3x3_2a, &mut m.branch3x3_2b, &mut m.branch3x3dbl_1,
+                &mut m.branch3x3dbl_2, &mut m.branch3x3dbl_3a, &mut m.branch3x3dbl_3b, &mut m.branch_pool,
             ]);
         }
         convs

@@ -13,7 +13,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, Identity, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
 use burn::tensor::{Device, Tensor};
 
-use crate::summary::{format_shape, SampleShape, ShapeError, TraceLayer, TraceStep, Tracer};
+use crate::summary::{SampleShape, ShapeError, TraceLayer, TraceStep, Tracer, format_shape};
 
 /// One entry of a convolutional `nn.Sequential` (4-D input and output).
 #[derive(Module, Debug)]

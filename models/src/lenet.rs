@@ -5,12 +5,12 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
-use burn::nn::{LinearConfig, Linear, Relu, Tanh};
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, Relu, Tanh};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{conv_forward, conv2d, flatten, trace_flatten, Activation, Layer2d};
+use crate::layers::{Activation, Layer2d, conv_forward, conv2d, flatten, trace_flatten};
 use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 

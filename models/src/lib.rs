@@ -46,7 +46,7 @@ pub mod weights;
 pub mod zfnet;
 
 pub use model::{AuxLogits, FeatureMap, ImageClassifier, StageHook, TrainingOutput};
-pub use registry::{create, info, list, ModelInfo, ModelOptions, RegistryError, ZooModel, MODELS};
+pub use registry::{MODELS, ModelInfo, ModelOptions, RegistryError, ZooModel, create, info, list};
 pub use summary::{LayerSummary, ModelSummary, ShapeError};
 
 /// Trainable parameters of a module, counted as torchvision does: BatchNorm running statistics

@@ -8,9 +8,9 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2dConfig
 use burn::nn::{BatchNormConfig, DropoutConfig, Initializer, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{pool_forward, 
-    conv2d, conv2d_kaiming_out, flatten, forward_dense, forward_layers, trace_flatten, trace_sequence, Dense,
-    Layer2d,
+use crate::layers::{
+    Dense, Layer2d, conv2d, conv2d_kaiming_out, flatten, forward_dense, forward_layers, pool_forward, trace_flatten,
+    trace_sequence,
 };
 use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
@@ -98,13 +98,7 @@ pub struct PlainNet {
 
 impl PlainNet {
     /// Builds the network described by `spec`.
-    pub fn new(
-        spec: &PlainSpec<'_>,
-        in_channels: usize,
-        num_classes: usize,
-        dropout: f64,
-        device: &Device,
-    ) -> Self {
+    pub fn new(spec: &PlainSpec<'_>, in_channels: usize, num_classes: usize, dropout: f64, device: &Device) -> Self {
         let mut features = Vec::new();
         let mut channels = in_channels;
         for entry in spec.features {
@@ -112,7 +106,9 @@ impl PlainNet {
                 FeatureSpec::Conv { out, kernel, stride, padding } => {
                     let conv = match spec.init {
                         PlainInit::PytorchDefault => conv2d(channels, out, kernel, stride, padding, true, device),
-                        PlainInit::VggKaiming => conv2d_kaiming_out(channels, out, kernel, stride, padding, true, device),
+                        PlainInit::VggKaiming => {
+                            conv2d_kaiming_out(channels, out, kernel, stride, padding, true, device)
+                        }
                     };
                     features.push(Layer2d::Conv(conv));
                     if spec.batch_norm {
@@ -160,11 +156,7 @@ impl PlainNet {
                 linear(spec.hidden, num_classes),
             ],
         };
-        Self {
-            features,
-            avgpool: AdaptiveAvgPool2dConfig::new([spec.pool_size, spec.pool_size]).init(),
-            classifier,
-        }
+        Self { features, avgpool: AdaptiveAvgPool2dConfig::new([spec.pool_size, spec.pool_size]).init(), classifier }
     }
 }
 

@@ -179,7 +179,10 @@ impl ModelInfo {
             transform_input: options.transform_input.unwrap_or(false),
         };
         if self.aux_logits.is_none() && options.aux_logits == Some(true) {
-            return Err(RegistryError::InvalidOption(format!("{} has no auxiliary classifiers (aux_logits)", self.name)));
+            return Err(RegistryError::InvalidOption(format!(
+                "{} has no auxiliary classifiers (aux_logits)",
+                self.name
+            )));
         }
         if resolved.transform_input && !self.transform_input {
             return Err(RegistryError::InvalidOption(format!("{} has no transform_input option", self.name)));
@@ -205,9 +208,7 @@ impl ModelInfo {
     /// The summary at the default input size with default options. Burn initialises weights
     /// lazily, so this allocates nothing but BatchNorm statistics on `device`.
     pub fn default_summary(&self, device: &Device) -> ModelSummary {
-        self.build(device)
-            .summary(self.name, self.default_input)
-            .expect("every model accepts its default input")
+        self.build(device).summary(self.name, self.default_input).expect("every model accepts its default input")
     }
 }
 
@@ -388,10 +389,10 @@ pub fn list(pattern: &str) -> Vec<&'static ModelInfo> {
 
 /// The registry entry called `name`, or an error suggesting the closest names.
 pub fn info(name: &str) -> Result<&'static ModelInfo, RegistryError> {
-    MODELS.iter().find(|m| m.name == name).ok_or_else(|| RegistryError::UnknownModel {
-        name: name.to_string(),
-        suggestions: closest_names(name),
-    })
+    MODELS
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| RegistryError::UnknownModel { name: name.to_string(), suggestions: closest_names(name) })
 }
 
 /// Builds the model called `name` on `device`.
@@ -493,7 +494,10 @@ mod tests {
         let err = info("resnet5").unwrap_err();
         let RegistryError::UnknownModel { suggestions, .. } = &err else { panic!("{err}") };
         assert!(suggestions.contains(&"resnet50"), "{suggestions:?}");
-        assert_eq!(info("vgg16bn").unwrap_err().to_string(), "unknown model `vgg16bn`; did you mean vgg16_bn, vgg11_bn, vgg13_bn?");
+        assert_eq!(
+            info("vgg16bn").unwrap_err().to_string(),
+            "unknown model `vgg16bn`; did you mean vgg16_bn, vgg11_bn, vgg13_bn?"
+        );
         assert!(matches!(info("transformer"), Err(RegistryError::UnknownModel { .. })));
     }
 

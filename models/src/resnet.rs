@@ -9,11 +9,11 @@ use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::ops::PadMode;
-use burn::tensor::{s, Device, Tensor};
+use burn::tensor::{Device, Tensor, s};
 
-use crate::layers::{pool_forward, 
-    conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers,
-    trace_batch_norm, trace_flatten, trace_sequence, Layer2d,
+use crate::layers::{
+    Layer2d, conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers, pool_forward,
+    trace_batch_norm, trace_flatten, trace_sequence,
 };
 use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
@@ -223,11 +223,7 @@ pub fn trace_stage(
 }
 
 /// Runs named stages in order, reporting each stage's output.
-pub fn forward_stages(
-    stages: &[(&str, &[ResidualBlock])],
-    mut x: Tensor<4>,
-    on_stage: &mut StageHook,
-) -> Tensor<4> {
+pub fn forward_stages(stages: &[(&str, &[ResidualBlock])], mut x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
     for (name, blocks) in stages {
         x = on_stage(name, forward_stage(blocks, x));
     }
@@ -296,10 +292,7 @@ pub struct ResNetConfig {
 impl ResNetConfig {
     /// The configuration of torchvision's `resnet{depth}` (18, 34, 50, 101 or 152).
     pub fn from_depth(depth: usize) -> Option<Self> {
-        RESNET_DEPTHS
-            .iter()
-            .find(|(d, _, _)| *d == depth)
-            .map(|&(_, block, layers)| Self::new(block, layers))
+        RESNET_DEPTHS.iter().find(|(d, _, _)| *d == depth).map(|&(_, block, layers)| Self::new(block, layers))
     }
 
     /// Builds the network on `device`.

@@ -13,8 +13,8 @@ use burn::tensor::{Device, Tensor};
 use crate::layers::{conv_bn_relu, conv2d_kaiming_out, trace_batch_norm};
 use crate::model::{ImageClassifier, StageHook};
 use crate::resnet::{
-    forward_pooled_head, forward_stages, make_stage, trace_pooled_head, trace_stages, BlockKind, ResidualBlock,
-    ShortcutKind,
+    BlockKind, ResidualBlock, ShortcutKind, forward_pooled_head, forward_stages, make_stage, trace_pooled_head,
+    trace_stages,
 };
 use crate::summary::{SampleShape, ShapeError, Tracer};
 

@@ -120,7 +120,11 @@ impl ModelSummary {
         ));
         out.push_str(&format!("Trainable params: {}\n", group_digits(self.trainable_params as u64)));
         out.push_str(&format!("Buffers (BatchNorm running stats): {}\n", group_digits(self.buffers as u64)));
-        out.push_str(&format!("MACs per image: {} ({} G)\n", group_digits(self.macs), format_significant(self.gmacs(), 4)));
+        out.push_str(&format!(
+            "MACs per image: {} ({} G)\n",
+            group_digits(self.macs),
+            format_significant(self.gmacs(), 4)
+        ));
         out.push_str("RF: receptive field in input pixels; jump: input pixels between neighbouring units; start: centre of the first unit's field\n");
         if self.layers.iter().any(|l| l.auxiliary) {
             out.push_str("* auxiliary classifier: trained with the network, not run in inference; its parameters count, its MACs do not\n");
@@ -151,7 +155,8 @@ impl ModelSummary {
     pub fn explain(&self) -> String {
         let mut out = String::new();
         for layer in &self.layers {
-            let (Some(window), [c, h, w], [k, oh, ow]) = (&layer.window, &layer.input_shape[..], &layer.output_shape[..])
+            let (Some(window), [c, h, w], [k, oh, ow]) =
+                (&layer.window, &layer.input_shape[..], &layer.output_shape[..])
             else {
                 continue;
             };
@@ -169,7 +174,8 @@ impl ModelSummary {
                 out.push_str(&format!("  output: fixed at {oh}x{ow} whatever the input (adaptive)\n"));
             } else {
                 let axes = [("H", *h, 0), ("W", *w, 1)];
-                let lines: Vec<String> = axes.iter().map(|&(axis, len, a)| output_size_line(axis, len, window, a)).collect();
+                let lines: Vec<String> =
+                    axes.iter().map(|&(axis, len, a)| output_size_line(axis, len, window, a)).collect();
                 if lines[0][1..] == lines[1][1..] {
                     out.push_str(&format!("  output: {}\n", &lines[0][3..]));
                 } else {
@@ -341,10 +347,9 @@ impl fmt::Display for ShapeError {
                 "the feature map vanishes at layer `{layer}`: {op} cannot slide over a {} input",
                 format_shape(input)
             ),
-            ShapeError::Channels { layer, expected, found } => write!(
-                f,
-                "layer `{layer}` expects {expected} input channels but receives {found}"
-            ),
+            ShapeError::Channels { layer, expected, found } => {
+                write!(f, "layer `{layer}` expects {expected} input channels but receives {found}")
+            }
         }
     }
 }
@@ -812,12 +817,7 @@ pub fn window_output(
 }
 
 /// Total (both sides) padding per spatial axis for a Burn padding configuration.
-fn total_padding(
-    padding: &PaddingConfig2d,
-    input: [usize; 2],
-    kernel: [usize; 2],
-    stride: [usize; 2],
-) -> [usize; 2] {
+fn total_padding(padding: &PaddingConfig2d, input: [usize; 2], kernel: [usize; 2], stride: [usize; 2]) -> [usize; 2] {
     match padding {
         PaddingConfig2d::Valid => [0, 0],
         PaddingConfig2d::Explicit(top, left, bottom, right) => [top + bottom, left + right],
@@ -843,8 +843,15 @@ fn window_2d(path: &str, op: &str, input: [usize; 3], window: &Window) -> Result
     let vanished = || ShapeError::Vanished { layer: path.to_string(), op: op.to_string(), input: input.to_vec() };
     let padding = window.total_padding();
     let axis = |a: usize| {
-        window_output(input[a + 1], window.kernel[a], window.stride[a], padding[a], window.dilation[a], window.ceil_mode)
-            .ok_or_else(vanished)
+        window_output(
+            input[a + 1],
+            window.kernel[a],
+            window.stride[a],
+            padding[a],
+            window.dilation[a],
+            window.ceil_mode,
+        )
+        .ok_or_else(vanished)
     };
     Ok([axis(0)?, axis(1)?])
 }
@@ -920,16 +927,17 @@ impl TraceLayer for AdaptiveAvgPool2d {
     fn trace_step(&self, path: &str, input: &[usize]) -> Result<TraceStep, ShapeError> {
         let [c, h, w] = spatial(path, "AdaptiveAvgPool2d", input)?;
         if h == 0 || w == 0 {
-            return Err(ShapeError::Vanished { layer: path.into(), op: "AdaptiveAvgPool2d".into(), input: input.to_vec() });
+            return Err(ShapeError::Vanished {
+                layer: path.into(),
+                op: "AdaptiveAvgPool2d".into(),
+                input: input.to_vec(),
+            });
         }
         let [oh, ow] = self.output_size;
         // Equal bins are a plain pooling; unequal ones (or more bins than inputs) are counted as
         // seeing the whole map, an upper bound.
-        let (kernel, stride) = if h % oh == 0 && w % ow == 0 {
-            ([h / oh, w / ow], [h / oh, w / ow])
-        } else {
-            ([h, w], [h, w])
-        };
+        let (kernel, stride) =
+            if h % oh == 0 && w % ow == 0 { ([h / oh, w / ow], [h / oh, w / ow]) } else { ([h, w], [h, w]) };
         let window = Window { kernel, stride, ..Window::square(1, 1, 0) };
         Ok(TraceStep { window: Some(window), ..TraceStep::shape_only("AdaptiveAvgPool2d", vec![c, oh, ow]) })
     }

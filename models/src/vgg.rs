@@ -4,7 +4,7 @@
 use burn::config::Config;
 use burn::tensor::Device;
 
-use crate::plain::{conv, max_pool, DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec};
+use crate::plain::{DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec, conv, max_pool};
 
 /// VGG is a [`PlainNet`] built from one of [`VggDepth`]'s tables.
 pub type Vgg = PlainNet;
@@ -27,8 +27,7 @@ const M: usize = 0;
 const CFG_A: &[usize] = &[64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M];
 const CFG_B: &[usize] = &[64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M, 512, 512, M];
 const CFG_D: &[usize] = &[64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M, 512, 512, 512, M];
-const CFG_E: &[usize] =
-    &[64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M];
+const CFG_E: &[usize] = &[64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M];
 
 impl VggDepth {
     /// The configuration's column of Table 1, as torchvision writes it.
@@ -74,12 +73,8 @@ pub struct VggConfig {
 impl VggConfig {
     /// Builds the network on `device`.
     pub fn init(&self, device: &Device) -> Vgg {
-        let features: Vec<FeatureSpec> = self
-            .depth
-            .cfg()
-            .iter()
-            .map(|&c| if c == M { max_pool(2, 2) } else { conv(c, 3, 1, 1) })
-            .collect();
+        let features: Vec<FeatureSpec> =
+            self.depth.cfg().iter().map(|&c| if c == M { max_pool(2, 2) } else { conv(c, 3, 1, 1) }).collect();
         let spec = PlainSpec {
             features: &features,
             batch_norm: self.batch_norm,

@@ -32,8 +32,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn::store::{
-    ApplyError, BurnToPyTorchAdapter, BurnpackStore, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
-    PytorchStore, SafetensorsStore,
+    ApplyError, BurnToPyTorchAdapter, BurnpackStore, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore,
+    SafetensorsStore,
 };
 use serde::Serialize;
 
@@ -110,9 +110,7 @@ impl WeightsFormat {
             }
             return Err(not_weights("a truncated safetensors file: its header runs past the end"));
         }
-        Err(not_weights(
-            "expected a PyTorch state dict (.pth/.pt), a .safetensors file or a Burn .bpk file",
-        ))
+        Err(not_weights("expected a PyTorch state dict (.pth/.pt), a .safetensors file or a Burn .bpk file"))
     }
 }
 
@@ -279,11 +277,7 @@ impl LoadReport {
             parts.push(format!("{} missing keys: {}", self.missing.len(), list(self.missing.iter().cloned())));
         }
         if !self.unexpected.is_empty() {
-            parts.push(format!(
-                "{} unexpected keys: {}",
-                self.unexpected.len(),
-                list(self.unexpected.iter().cloned())
-            ));
+            parts.push(format!("{} unexpected keys: {}", self.unexpected.len(), list(self.unexpected.iter().cloned())));
         }
         if !self.reset.is_empty() {
             let keys = self.reset.iter().map(|m| format!("{} {:?} -> {:?}", m.key, m.file, m.model));
@@ -377,7 +371,11 @@ fn family_key_remaps(model: &ZooModel) -> Vec<(String, String)> {
         ZooModel::CifarResNet(_) => crate::resnet_cifar::PYTORCH_KEY_REMAPS,
         ZooModel::DenseNet(_) => crate::densenet::PYTORCH_KEY_REMAPS,
         // torchvision's keys (and the reference PyTorch LeNet-5's) are these modules' field names.
-        ZooModel::LeNet5(_) | ZooModel::Plain(_) | ZooModel::ResNet(_) | ZooModel::GoogLeNet(_) | ZooModel::Inception3(_) => &[],
+        ZooModel::LeNet5(_)
+        | ZooModel::Plain(_)
+        | ZooModel::ResNet(_)
+        | ZooModel::GoogLeNet(_)
+        | ZooModel::Inception3(_) => &[],
     };
     let mut remaps: Vec<(String, String)> = fixed.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect();
     if let ZooModel::DenseNet(_) = model {
@@ -437,11 +435,9 @@ fn compare(
     };
     for (key, shape) in file {
         match model.get(key) {
-            Some(expected) if expected != shape => report.mismatched.push(ShapeMismatch {
-                key: key.clone(),
-                model: expected.clone(),
-                file: shape.clone(),
-            }),
+            Some(expected) if expected != shape => {
+                report.mismatched.push(ShapeMismatch { key: key.clone(), model: expected.clone(), file: shape.clone() })
+            }
             Some(_) => {}
             None => {
                 let counter_of_a_norm = key
@@ -568,11 +564,9 @@ fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Re
     };
     for error in &result.errors {
         match error {
-            ApplyError::ShapeMismatch { path: key, expected, found } => report.mismatched.push(ShapeMismatch {
-                key: own(key),
-                model: expected.to_vec(),
-                file: found.to_vec(),
-            }),
+            ApplyError::ShapeMismatch { path: key, expected, found } => {
+                report.mismatched.push(ShapeMismatch { key: own(key), model: expected.to_vec(), file: found.to_vec() })
+            }
             other => return Err(WeightsError::unreadable(path, format, other)),
         }
     }
@@ -645,7 +639,8 @@ pub fn export_pytorch_safetensors(model: &ZooModel, path: &Path) -> Result<(), W
     }
     let mut views = Vec::with_capacity(entries.len());
     for (name, dtype, shape, bytes) in &entries {
-        let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| WeightsError::io(path, format!("{name}: {e}")))?;
+        let view = TensorView::new(*dtype, shape.clone(), bytes)
+            .map_err(|e| WeightsError::io(path, format!("{name}: {e}")))?;
         views.push((name.as_str(), view));
     }
     let bytes = safetensors::tensor::serialize(views, None).map_err(|e| WeightsError::io(path, e))?;

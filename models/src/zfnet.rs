@@ -7,7 +7,7 @@
 use burn::config::Config;
 use burn::tensor::Device;
 
-use crate::plain::{conv, DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec};
+use crate::plain::{DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec, conv};
 
 /// ZF Net is a [`PlainNet`] built from [`ZFNET_FEATURES`].
 pub type ZfNet = PlainNet;

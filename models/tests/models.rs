@@ -5,7 +5,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Distribution, Gradients, Tensor};
 use zoo_models::{
-    count_params, create, info, trainable_params, ImageClassifier, ModelOptions, ShapeError, ZooModel, MODELS,
+    ImageClassifier, MODELS, ModelOptions, ShapeError, ZooModel, count_params, create, info, trainable_params,
 };
 
 /// DESIGN.md's table: trainable parameters with the default class count (1000, or 10 for LeNet-5
@@ -295,7 +295,8 @@ fn inception_v3_without_aux_classifier() {
     assert!(model.forward_train(Tensor::zeros([1, 3, 75, 75], &Device::flex())).aux.is_empty());
     // 75x75 is the smallest input without the head (torchvision's documented minimum).
     check_model_with("inception_v3", options.clone(), [3, 75, 75]);
-    let err = create("inception_v3", &options, &Device::flex()).unwrap().summary("inception_v3", [3, 74, 74]).unwrap_err();
+    let err =
+        create("inception_v3", &options, &Device::flex()).unwrap().summary("inception_v3", [3, 74, 74]).unwrap_err();
     assert!(err.to_string().contains("Mixed_7a"), "{err}");
     // With the head, 298x298 leaves a 4x4 map for its 5x5 convolution: inference still works,
     // training with the head does not, and the summary says so while counting its parameters.

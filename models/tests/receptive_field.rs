@@ -5,7 +5,7 @@
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use zoo_models::summary::ReceptiveField;
-use zoo_models::{create, ImageClassifier, ModelOptions, ModelSummary, MODELS};
+use zoo_models::{ImageClassifier, MODELS, ModelOptions, ModelSummary, create};
 
 fn summary(model: &str, input: [usize; 3]) -> ModelSummary {
     let network = create(model, &ModelOptions::default(), &Device::flex()).unwrap();

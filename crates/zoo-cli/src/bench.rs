@@ -114,10 +114,7 @@ pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), String> {
             zoo_train::plot::draw_bench(&report, baseline.as_ref(), &title, &chart).map_err(|e| e.to_string())?;
             let table = bench::render_table(&report, baseline.as_ref());
             write_output(out, &table)?;
-            write_output(
-                out,
-                &format!("wrote {} and {}\n", path.display(), chart.display()),
-            )?;
+            write_output(out, &format!("wrote {} and {}\n", path.display(), chart.display()))?;
         }
         None => write_output(out, &text)?,
     }
@@ -130,7 +127,8 @@ fn load_median(paths: &[PathBuf], flag: &str) -> Result<Option<BenchReport>, Str
     if paths.is_empty() {
         return Ok(None);
     }
-    let reports = paths.iter().map(|p| BenchReport::load(p)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let reports =
+        paths.iter().map(|p| BenchReport::load(p)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     BenchReport::median_of(&reports).map(Some).map_err(|e| format!("{flag}: {e}"))
 }
 
@@ -172,7 +170,9 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
         .map(|s| s.trim().parse::<usize>().ok().filter(|&b| b > 0))
         .collect::<Option<Vec<_>>>()
         .filter(|b| !b.is_empty())
-        .ok_or_else(|| format!("--batch-sizes: expected positive integers like 1,32,128, got `{}`", args.batch_sizes))?;
+        .ok_or_else(|| {
+            format!("--batch-sizes: expected positive integers like 1,32,128, got `{}`", args.batch_sizes)
+        })?;
     let kernels = match &args.kernels {
         None => Vec::new(),
         Some(list) => {

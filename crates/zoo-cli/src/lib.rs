@@ -20,7 +20,11 @@ pub use weights::{ExportArgs, ImportArgs, InferArgs, WeightsArgs};
 
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "zoo", version, about = "The classic convolutional networks on Burn: list, summarise, train, evaluate, predict, benchmark, load PyTorch weights")]
+#[command(
+    name = "zoo",
+    version,
+    about = "The classic convolutional networks on Burn: list, summarise, train, evaluate, predict, benchmark, load PyTorch weights"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::Value;
-use zoo_models::summary::render_table;
 use zoo_models::ZooModel;
+use zoo_models::summary::render_table;
 use zoo_train::{Preprocess, RunDir, TrainConfig};
 
 use crate::{Format, write_output};
@@ -132,9 +132,8 @@ pub fn build_config(
         }
     }
     for assignment in sets {
-        let (path, value) = assignment
-            .split_once('=')
-            .ok_or_else(|| format!("--set {assignment}: expected FIELD=VALUE"))?;
+        let (path, value) =
+            assignment.split_once('=').ok_or_else(|| format!("--set {assignment}: expected FIELD=VALUE"))?;
         zoo_train::set_field(&mut json, path, value).map_err(|e| e.to_string())?;
     }
     let config = zoo_train::parse_config(&json, "configuration").map_err(|e| e.to_string())?;
@@ -257,8 +256,7 @@ pub(crate) fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option
 // opened, otherwise from the model's defaults (classes then print as indices).
 fn resolve_without_run(config: &TrainConfig) -> Result<zoo_train::Resolved, String> {
     match zoo_train::open_split(config, zoo_data::Split::Test) {
-        Ok(test) => zoo_train::Resolved::from_datasets(config, &*test, test.classes())
-            .map_err(|e| e.to_string()),
+        Ok(test) => zoo_train::Resolved::from_datasets(config, &*test, test.classes()).map_err(|e| e.to_string()),
         Err(_) => {
             let info = zoo_models::info(&config.model).map_err(|e| e.to_string())?;
             Ok(zoo_train::Resolved {
@@ -401,11 +399,7 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
             (loaded.model, preprocess, resolved.classes, loaded.config.backend)
         }
     };
-    let inputs = images
-        .iter()
-        .map(|p| preprocess.load(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+    let inputs = images.iter().map(|p| preprocess.load(p)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     let device = zoo_train::device(&backend).map_err(|e| e.to_string())?;
     let top = zoo_train::predict(&model, &inputs, &classes, args.top as usize, &device).map_err(|e| e.to_string())?;
     let text = match args.format {

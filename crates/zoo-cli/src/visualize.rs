@@ -125,7 +125,9 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
     };
     if let (Some(tag), Some(model)) = (&args.pretrained.pretrained, &args.source.model) {
         if images.is_empty() {
-            return Err("--pretrained needs IMAGE files to look at: zoo visualize --model M --pretrained IMAGE...".into());
+            return Err(
+                "--pretrained needs IMAGE files to look at: zoo visualize --model M --pretrained IMAGE...".into()
+            );
         }
         let (network, preprocess, classes, backend) =
             crate::train::pretrained_predictor(model, tag, args.source.backend.as_deref())?;
@@ -202,7 +204,8 @@ impl Source {
     fn file_picture(&self, path: &Path) -> Result<Picture, String> {
         let input = self.preprocess.load(path).map_err(|e| e.to_string())?;
         let display = self.display.load(path).map_err(|e| e.to_string())?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let name =
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
         Ok(Picture { name, label: None, display, input })
     }
 
@@ -249,10 +252,7 @@ impl ChannelSpec {
 }
 
 // What the top-patch search looks at: stage names with their channels, checked against the model.
-fn top_plan(
-    args: &VisualizeArgs,
-    stages: &[(String, [usize; 3])],
-) -> Result<Vec<(String, Vec<usize>)>, String> {
+fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec<(String, Vec<usize>)>, String> {
     if args.no_top {
         return Ok(Vec::new());
     }
@@ -292,7 +292,10 @@ fn staging_dir(out: &Path) -> Result<PathBuf, String> {
         let earlier = out.join("visualize.json").is_file();
         let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
         if !earlier && !empty {
-            return Err(format!("{}: exists and is not an earlier zoo visualize output; give another --out", out.display()));
+            return Err(format!(
+                "{}: exists and is not an earlier zoo visualize output; give another --out",
+                out.display()
+            ));
         }
     }
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "visualize".into());
@@ -444,7 +447,8 @@ fn draw(
         let ad_input = source.batch(&[&picture.input], &autodiff);
         let logits = |x: Tensor<4>| differentiable.forward(x);
         let saliency = zoo_viz::saliency(&logits, ad_input.clone(), explained);
-        let saliency_file = save(&Canvas::heat(&saliency, h, w, None).scaled(scale), dir, &format!("{stem}-saliency.png"))?;
+        let saliency_file =
+            save(&Canvas::heat(&saliency, h, w, None).scaled(scale), dir, &format!("{stem}-saliency.png"))?;
 
         let cam = zoo_viz::grad_cam(&zoo_viz::hooked_logits(&differentiable), cam_stage, ad_input, explained)
             .map_err(|e| e.to_string())?;
@@ -453,7 +457,9 @@ fn draw(
         let cam_file = save(&cam_picture, dir, &format!("{stem}-gradcam.png"))?;
 
         let classify = |x: Tensor<4>| softmax(source.model.forward(x), 1);
-        let occlusion = zoo_viz::occlusion(&classify, &picture.input, explained, size, stride, 0.0, args.batch_size as usize, device);
+        let occlusion = zoo_viz::occlusion(
+            &classify, &picture.input, explained, size, stride, 0.0, args.batch_size as usize, device,
+        );
         let occlusion_picture =
             shown.blend(&Canvas::heat(&occlusion.per_pixel, h, w, Some((0.0, 1.0))), 0.6).scaled(scale);
         let lowest = occlusion.probabilities.iter().copied().fold(f32::INFINITY, f32::min);
@@ -514,7 +520,9 @@ fn search_top(
     for start in (0..total).step_by(batch) {
         let end = (start + batch).min(total);
         let inputs: Vec<Image> = match &source.dataset {
-            Some(_) => (start..end).map(|i| source.dataset_image(i, &source.preprocess.transforms)).collect::<Result<_, _>>()?,
+            Some(_) => (start..end)
+                .map(|i| source.dataset_image(i, &source.preprocess.transforms))
+                .collect::<Result<_, _>>()?,
             None => pictures[start..end].iter().map(|p| p.input.clone()).collect(),
         };
         let refs: Vec<&Image> = inputs.iter().collect();
@@ -529,7 +537,10 @@ fn search_top(
             let seconds = started.elapsed().as_secs_f64();
             let rate = end as f64 / seconds.max(1e-9);
             let eta = (total - end) as f64 / rate.max(1e-9);
-            let line = format!("top patches {:3.0}% | {end}/{total} images | {rate:.0} img/s | ETA {eta:.0} s\n", 100.0 * done);
+            let line = format!(
+                "top patches {:3.0}% | {end}/{total} images | {rate:.0} img/s | ETA {eta:.0} s\n",
+                100.0 * done
+            );
             write_output(out, &line)?;
             next_report = (done * 10.0).floor() / 10.0 + 0.1;
         }
@@ -556,7 +567,9 @@ fn search_top(
             let units: Vec<(usize, zoo_viz::Unit)> = channels
                 .iter()
                 .zip(&sorted)
-                .flat_map(|(&channel, hits)| hits.iter().map(move |h| (h.image, zoo_viz::Unit { channel, y: h.y, x: h.x })))
+                .flat_map(|(&channel, hits)| {
+                    hits.iter().map(move |h| (h.image, zoo_viz::Unit { channel, y: h.y, x: h.x }))
+                })
                 .collect();
             let network = zoo_viz::hooked_logits(model);
             let mut crops = Vec::with_capacity(units.len());
@@ -565,7 +578,8 @@ fn search_top(
                 let refs: Vec<&Image> = inputs.iter().collect();
                 let chunk_units: Vec<zoo_viz::Unit> = chunk.iter().map(|(_, u)| *u).collect();
                 let images = source.batch(&refs, &Device::flex().autodiff());
-                let gradients = zoo_viz::guided_projections(&network, stage, images, &chunk_units).map_err(|e| e.to_string())?;
+                let gradients =
+                    zoo_viz::guided_projections(&network, stage, images, &chunk_units).map_err(|e| e.to_string())?;
                 for (gradient, (_, unit)) in gradients.iter().zip(chunk) {
                     let picture = zoo_viz::projection_image(gradient, source.preprocess.input);
                     crops.push(zoo_viz::crop_field(&picture, &field, unit.y, unit.x).at_least(64));
@@ -587,9 +601,12 @@ fn search_top(
                     Ok(zoo_viz::crop_field(&display, &field, hit.y, hit.x).at_least(64))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
-            let picture = save(&zoo_viz::grid(&patches, TOP_K, 2), dir, &format!("top-{}-c{channel}.png", slug(stage)))?;
+            let picture =
+                save(&zoo_viz::grid(&patches, TOP_K, 2), dir, &format!("top-{}-c{channel}.png", slug(stage)))?;
             let projections = match projections.get(index) {
-                Some(row) => Some(save(&zoo_viz::grid(row, TOP_K, 2), dir, &format!("guided-{}-c{channel}.png", slug(stage)))?),
+                Some(row) => {
+                    Some(save(&zoo_viz::grid(row, TOP_K, 2), dir, &format!("guided-{}-c{channel}.png", slug(stage)))?)
+                }
                 None => None,
             };
             entries.push(TopChannel { channel, picture, projections, hits });

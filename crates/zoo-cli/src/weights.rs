@@ -57,10 +57,7 @@ pub struct LoadedWeights {
 
 /// Resolves `--weights`/`--pretrained` to a file (downloading if needed), with the published
 /// weights' entry for `--pretrained`.
-pub fn weights_path(
-    model: &str,
-    args: &WeightsArgs,
-) -> Result<(PathBuf, Option<&'static PretrainedWeights>), String> {
+pub fn weights_path(model: &str, args: &WeightsArgs) -> Result<(PathBuf, Option<&'static PretrainedWeights>), String> {
     match (&args.weights, &args.pretrained) {
         (Some(path), _) => Ok((path.clone(), None)),
         (None, Some(tag)) => {

@@ -32,9 +32,7 @@ fn list_json_has_every_model_with_its_exact_parameter_count() {
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), zoo_models::MODELS.len());
     let params = |name: &str| {
-        rows.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("{name} missing"))["params"]
-            .as_u64()
-            .unwrap()
+        rows.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("{name} missing"))["params"].as_u64().unwrap()
     };
     assert_eq!(params("lenet5"), 61_706);
     assert_eq!(params("alexnet"), 61_100_840);
@@ -93,7 +91,10 @@ fn inception_v3_summary_counts_its_auxiliary_classifier() {
     assert!(stdout(&output).contains("Trainable params: 23,834,568"), "{}", stdout(&output));
     let output = zoo(&["summary", "googlenet", "--aux-logits", "true"]);
     assert!(stdout(&output).contains("Trainable params: 13,004,888"), "{}", stdout(&output));
-    assert_one_line_error(&zoo(&["summary", "resnet18", "--aux-logits", "true"]), "resnet18 has no auxiliary classifiers");
+    assert_one_line_error(
+        &zoo(&["summary", "resnet18", "--aux-logits", "true"]),
+        "resnet18 has no auxiliary classifiers",
+    );
 }
 
 #[test]

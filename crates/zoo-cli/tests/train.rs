@@ -112,7 +112,9 @@ fn a_run_directory_holds_config_metrics_checkpoints_weights_curves_and_result() 
         assert!(row[6].parse::<f64>().unwrap() > 0.0 && row[7].parse::<f64>().unwrap() > 0.0);
     }
 
-    for file in ["model.bpk", "curves.png", "checkpoint/model-2.bpk", "checkpoint/optim-2.bpk", "checkpoint/scheduler-2.bpk"] {
+    for file in
+        ["model.bpk", "curves.png", "checkpoint/model-2.bpk", "checkpoint/optim-2.bpk", "checkpoint/scheduler-2.bpk"]
+    {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
     let png = std::fs::read(dir.join("curves.png")).unwrap();
@@ -137,14 +139,25 @@ fn a_run_directory_holds_config_metrics_checkpoints_weights_curves_and_result() 
     assert_eq!(report["images"], 128);
     assert!((report["top1"].as_f64().unwrap() - result["test_top1"].as_f64().unwrap()).abs() < 1e-9);
     assert_eq!(report["per_class"].as_array().unwrap().len(), 10);
-    let counted: u64 = report["confusion"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    let counted: u64 = report["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(counted, 128);
     assert!(dir.join("confusion.png").is_file());
 
     // The same weights through --model/--weights.
     let eval_weights = zoo(&[
-        "eval", "--model", "lenet5", "--weights", dir.join("model.bpk").to_str().unwrap(),
-        "--confusion", tmp.path().join("c.png").to_str().unwrap(),
+        "eval",
+        "--model",
+        "lenet5",
+        "--weights",
+        dir.join("model.bpk").to_str().unwrap(),
+        "--confusion",
+        tmp.path().join("c.png").to_str().unwrap(),
     ]);
     assert_ok(&eval_weights);
     assert!(text(&eval_weights.stdout).contains("top-1"), "{}", text(&eval_weights.stdout));
@@ -299,9 +312,27 @@ fn googlenet_losses(dir: &Path, aux_logits: bool) -> (f64, f64) {
     let out = dir.join(format!("aux-{aux_logits}"));
     let aux = format!("aux_logits={aux_logits}");
     let output = zoo(&[
-        "train", "--recipe", "lenet5-synth", "--set", "model=googlenet", "--set", "channels=3", "--set", &aux,
-        "--set", "train_limit=64", "--set", "test_limit=32", "--epochs", "1", "--batch-size", "32", "--lr", "1e-9",
-        "--out", out.to_str().unwrap(),
+        "train",
+        "--recipe",
+        "lenet5-synth",
+        "--set",
+        "model=googlenet",
+        "--set",
+        "channels=3",
+        "--set",
+        &aux,
+        "--set",
+        "train_limit=64",
+        "--set",
+        "test_limit=32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--lr",
+        "1e-9",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_ok(&output);
     assert_eq!(json(&out.join("config.json"))["aux_logits"], serde_json::json!(aux_logits));
@@ -356,8 +387,22 @@ fn any_model_trains_on_any_dataset_and_says_which_recipe_it_chose() {
     for (model, dataset, expected) in cases {
         let out = tmp.path().join(format!("{model}-{dataset}"));
         let output = zoo(&[
-            "train", model, "--dataset", dataset, "--data-dir", data, "--epochs", "1", "--batch-size", "8",
-            "--train-limit", "24", "--valid-limit", "8", "--out", out.to_str().unwrap(),
+            "train",
+            model,
+            "--dataset",
+            dataset,
+            "--data-dir",
+            data,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--train-limit",
+            "24",
+            "--valid-limit",
+            "8",
+            "--out",
+            out.to_str().unwrap(),
         ]);
         assert_ok(&output);
         let stdout = text(&output.stdout);
@@ -367,7 +412,10 @@ fn any_model_trains_on_any_dataset_and_says_which_recipe_it_chose() {
         }
         assert!(out.join("model.bpk").is_file(), "{model} on {dataset} wrote no weights");
         let config = json(&out.join("config.json"));
-        assert_eq!((&config["dataset"], &config["train_limit"], &config["test_limit"]), (&dataset.into(), &24.into(), &8.into()));
+        assert_eq!(
+            (&config["dataset"], &config["train_limit"], &config["test_limit"]),
+            (&dataset.into(), &24.into(), &8.into())
+        );
     }
 }
 

@@ -32,8 +32,18 @@ fn run_dir() -> &'static Path {
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("run");
         assert_ok(&zoo(&[
-            "train", "lenet5", "--epochs", "1", "--batch-size", "64", "--set", "train_limit=512", "--set",
-            "test_limit=128", "--out", run.to_str().unwrap(),
+            "train",
+            "lenet5",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--set",
+            "train_limit=512",
+            "--set",
+            "test_limit=128",
+            "--out",
+            run.to_str().unwrap(),
         ]));
         (tmp, run)
     })
@@ -49,8 +59,22 @@ fn a_run_gets_filters_feature_maps_attributions_top_patches_and_a_report() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("viz");
     let output = zoo(&[
-        "visualize", run_dir().to_str().unwrap(), "--images", "2", "--top-images", "300", "--channels", "0,1,5",
-        "--channels", "pool2=2-3", "--grad-cam-stage", "pool1", "--filters", "conv2", "--out", out.to_str().unwrap(),
+        "visualize",
+        run_dir().to_str().unwrap(),
+        "--images",
+        "2",
+        "--top-images",
+        "300",
+        "--channels",
+        "0,1,5",
+        "--channels",
+        "pool2=2-3",
+        "--grad-cam-stage",
+        "pool1",
+        "--filters",
+        "conv2",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_ok(&output);
     let stdout = text(&output.stdout);
@@ -98,7 +122,15 @@ fn a_run_gets_filters_feature_maps_attributions_top_patches_and_a_report() {
         assert!(!html.contains(reference), "report.html refers to `{reference}`");
     }
     // Running it again replaces the earlier report.
-    assert_ok(&zoo(&["visualize", run_dir().to_str().unwrap(), "--images", "1", "--no-top", "--out", out.to_str().unwrap()]));
+    assert_ok(&zoo(&[
+        "visualize",
+        run_dir().to_str().unwrap(),
+        "--images",
+        "1",
+        "--no-top",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
     assert_eq!(json(&out.join("visualize.json"))["images"].as_array().unwrap().len(), 1);
 }
 
@@ -116,7 +148,16 @@ fn chromium() -> PathBuf {
 fn the_report_opens_in_headless_chromium_without_errors_or_network_requests() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("viz");
-    assert_ok(&zoo(&["visualize", run_dir().to_str().unwrap(), "--images", "1", "--top-images", "200", "--out", out.to_str().unwrap()]));
+    assert_ok(&zoo(&[
+        "visualize",
+        run_dir().to_str().unwrap(),
+        "--images",
+        "1",
+        "--top-images",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
     let page = format!("file://{}", out.join("report.html").display());
     let browser = |extra: &[&str]| {
         let profile = tmp.path().join("profile");
@@ -153,13 +194,34 @@ fn bad_input_is_one_line_and_writes_nothing() {
     let out = tmp.path().join("viz");
     let run = run_dir().to_str().unwrap();
     let o = out.to_str().unwrap();
-    assert_one_line_error(&zoo(&["visualize", run, "--layers", "pool3", "--out", o]), "unknown stage `pool3` (valid: pool1, pool2)");
-    assert_one_line_error(&zoo(&["visualize", run, "--channels", "6", "--out", o]), "channel 6 is out of range: `pool1` has 6 channels");
-    assert_one_line_error(&zoo(&["visualize", run, "--channels", "pool2=16", "--out", o]), "channel 16 is out of range: `pool2` has 16 channels");
-    assert_one_line_error(&zoo(&["visualize", run, "--channels", "pool9=1", "--out", o]), "unknown stage `pool9` (valid: pool1, pool2)");
-    assert_one_line_error(&zoo(&["visualize", run, "--channels", "1-x", "--out", o]), "--channels `1-x`: `1-x` is not a channel index");
-    assert_one_line_error(&zoo(&["visualize", run, "--grad-cam-stage", "conv1", "--out", o]), "unknown stage `conv1` (valid: pool1, pool2)");
-    assert_one_line_error(&zoo(&["visualize", run, "--filters", "fc1", "--out", o]), "unknown convolution `fc1` (valid: conv1, conv2)");
+    assert_one_line_error(
+        &zoo(&["visualize", run, "--layers", "pool3", "--out", o]),
+        "unknown stage `pool3` (valid: pool1, pool2)",
+    );
+    assert_one_line_error(
+        &zoo(&["visualize", run, "--channels", "6", "--out", o]),
+        "channel 6 is out of range: `pool1` has 6 channels",
+    );
+    assert_one_line_error(
+        &zoo(&["visualize", run, "--channels", "pool2=16", "--out", o]),
+        "channel 16 is out of range: `pool2` has 16 channels",
+    );
+    assert_one_line_error(
+        &zoo(&["visualize", run, "--channels", "pool9=1", "--out", o]),
+        "unknown stage `pool9` (valid: pool1, pool2)",
+    );
+    assert_one_line_error(
+        &zoo(&["visualize", run, "--channels", "1-x", "--out", o]),
+        "--channels `1-x`: `1-x` is not a channel index",
+    );
+    assert_one_line_error(
+        &zoo(&["visualize", run, "--grad-cam-stage", "conv1", "--out", o]),
+        "unknown stage `conv1` (valid: pool1, pool2)",
+    );
+    assert_one_line_error(
+        &zoo(&["visualize", run, "--filters", "fc1", "--out", o]),
+        "unknown convolution `fc1` (valid: conv1, conv2)",
+    );
     let garbage = tmp.path().join("garbage.png");
     std::fs::write(&garbage, b"not a picture").unwrap();
     assert_one_line_error(&zoo(&["visualize", run, garbage.to_str().unwrap(), "--no-top", "--out", o]), "garbage.png");
@@ -174,7 +236,10 @@ fn bad_input_is_one_line_and_writes_nothing() {
     let other = tmp.path().join("other");
     std::fs::create_dir(&other).unwrap();
     std::fs::write(other.join("notes.txt"), "mine").unwrap();
-    assert_one_line_error(&zoo(&["visualize", run, "--no-top", "--out", other.to_str().unwrap()]), "not an earlier zoo visualize output");
+    assert_one_line_error(
+        &zoo(&["visualize", run, "--no-top", "--out", other.to_str().unwrap()]),
+        "not an earlier zoo visualize output",
+    );
     assert!(other.join("notes.txt").is_file());
 }
 
@@ -187,8 +252,15 @@ fn image_files_with_model_and_weights_and_pretrained_offline() {
     let out = tmp.path().join("viz");
     let weights = run_dir().join("model.bpk");
     assert_ok(&zoo(&[
-        "visualize", "--model", "lenet5", "--weights", weights.to_str().unwrap(), photo.to_str().unwrap(), "--no-top",
-        "--out", out.to_str().unwrap(),
+        "visualize",
+        "--model",
+        "lenet5",
+        "--weights",
+        weights.to_str().unwrap(),
+        photo.to_str().unwrap(),
+        "--no-top",
+        "--out",
+        out.to_str().unwrap(),
     ]));
     let report = json(&out.join("visualize.json"));
     assert_eq!(report["images"][0]["name"], "photo.png");

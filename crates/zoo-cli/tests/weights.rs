@@ -63,8 +63,16 @@ fn infer_gives_pytorchs_logits_from_pth_bpk_and_the_export() {
 
     let from_pth = dir.path().join("from-pth.npy");
     let out = zoo(&[
-        "infer", "resnet20", "--weights", s(&fixture("resnet20", "weights.pth")),
-        "--input", s(&input), "--output", s(&from_pth), "--batch-size", "1",
+        "infer",
+        "resnet20",
+        "--weights",
+        s(&fixture("resnet20", "weights.pth")),
+        "--input",
+        s(&input),
+        "--output",
+        s(&from_pth),
+        "--batch-size",
+        "1",
     ]);
     assert_ok(&out);
     assert!(stdout(&out).contains("2 images 3x32x32 -> logits [2, 10]"), "{}", stdout(&out));
@@ -74,8 +82,12 @@ fn infer_gives_pytorchs_logits_from_pth_bpk_and_the_export() {
     let bpk = dir.path().join("resnet20.bpk");
     let out = zoo(&["import", "resnet20", "--weights", s(&fixture("resnet20", "weights.pth")), "--out", s(&bpk)]);
     assert_ok(&out);
-    assert!(stdout(&out).contains("116 tensors loaded from a PyTorch file")
-        || stdout(&out).contains("tensors loaded from a PyTorch file"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("116 tensors loaded from a PyTorch file")
+            || stdout(&out).contains("tensors loaded from a PyTorch file"),
+        "{}",
+        stdout(&out)
+    );
     let from_bpk = dir.path().join("from-bpk.npy");
     assert_ok(&zoo(&["infer", "resnet20", "--weights", s(&bpk), "--input", s(&input), "--output", s(&from_bpk)]));
     assert_eq!(max_abs_diff(&from_bpk, &from_pth), 0.0);
@@ -102,7 +114,11 @@ fn strict_by_default_partial_on_request() {
 
     let out = zoo(&[&args[..], &["--allow-partial"]].concat());
     assert_ok(&out);
-    assert!(stdout(&out).contains("8 tensors loaded") && stdout(&out).contains("2 shape mismatches"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("8 tensors loaded") && stdout(&out).contains("2 shape mismatches"),
+        "{}",
+        stdout(&out)
+    );
     assert!(bpk.is_file());
 }
 
@@ -111,7 +127,16 @@ fn bad_npy_inputs_are_one_line_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let weights = fixture("lenet5", "weights.pth");
     let infer = |input: &Path| {
-        zoo(&["infer", "lenet5", "--weights", s(&weights), "--input", s(input), "--output", s(&dir.path().join("y.npy"))])
+        zoo(&[
+            "infer",
+            "lenet5",
+            "--weights",
+            s(&weights),
+            "--input",
+            s(input),
+            "--output",
+            s(&dir.path().join("y.npy")),
+        ])
     };
 
     // float64, as numpy saves by default
@@ -145,7 +170,16 @@ fn bad_npy_inputs_are_one_line_naming_the_file() {
 
     // Not a weights file, through the command line.
     let input = fixture("lenet5", "input.npy");
-    let out = zoo(&["infer", "lenet5", "--weights", s(&text), "--input", s(&input), "--output", s(&dir.path().join("y.npy"))]);
+    let out = zoo(&[
+        "infer",
+        "lenet5",
+        "--weights",
+        s(&text),
+        "--input",
+        s(&input),
+        "--output",
+        s(&dir.path().join("y.npy")),
+    ]);
     assert_one_line_error(&out, &["text.npy", "not a weights file"]);
 }
 
@@ -161,7 +195,11 @@ fn pretrained_offline_and_tampered_downloads_are_one_line() {
     let output = dir.path().join("y.npy");
     let args = ["infer", "resnet18", "--pretrained", "--input", s(&input), "--output", s(&output)];
     let mirror_url = PathBuf::from(format!("file://{}", mirror.display()));
-    let env = [("ZOO_CACHE_DIR", cache.as_path()), ("TORCH_HOME", torch_home.as_path()), ("ZOO_WEIGHTS_MIRROR", mirror_url.as_path())];
+    let env = [
+        ("ZOO_CACHE_DIR", cache.as_path()),
+        ("TORCH_HOME", torch_home.as_path()),
+        ("ZOO_WEIGHTS_MIRROR", mirror_url.as_path()),
+    ];
 
     // Offline: the mirror does not have the file.
     let out = zoo_env(&args, &env);
@@ -175,7 +213,10 @@ fn pretrained_offline_and_tampered_downloads_are_one_line() {
     assert!(cached.is_empty(), "{cached:?}");
 
     // Models without published weights, and unknown tags.
-    assert_one_line_error(&zoo(&["infer", "resnet20", "--pretrained", "--input", s(&input), "--output", s(&output)]), &["no pretrained weights for resnet20"]);
+    assert_one_line_error(
+        &zoo(&["infer", "resnet20", "--pretrained", "--input", s(&input), "--output", s(&output)]),
+        &["no pretrained weights for resnet20"],
+    );
     assert_one_line_error(
         &zoo(&["infer", "resnet50", "--pretrained=IMAGENET1K_V9", "--input", s(&input), "--output", s(&output)]),
         &["IMAGENET1K_V9", "tags: IMAGENET1K_V2, IMAGENET1K_V1"],

@@ -14,9 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use zoo_data::transforms::{CIFAR10_MEAN, CIFAR10_STD};
-use zoo_data::transforms::{
-    HorizontalFlip, Normalize, PaddingMode, Pipeline, RandomCrop, TransformConfig,
-};
+use zoo_data::transforms::{HorizontalFlip, Normalize, PaddingMode, Pipeline, RandomCrop, TransformConfig};
 use zoo_data::{CifarDataset, CifarKind, DataLoader, Dataset, LoaderConfig, Rng, Split};
 
 /// Images per measured epoch: 40 batches of 128.
@@ -49,10 +47,7 @@ fn pipeline() -> Pipeline {
             fill: 0.0,
         }),
         TransformConfig::HorizontalFlip(HorizontalFlip { p: 0.5 }),
-        TransformConfig::Normalize(Normalize {
-            mean: CIFAR10_MEAN.to_vec(),
-            std: CIFAR10_STD.to_vec(),
-        }),
+        TransformConfig::Normalize(Normalize { mean: CIFAR10_MEAN.to_vec(), std: CIFAR10_STD.to_vec() }),
     ])
 }
 

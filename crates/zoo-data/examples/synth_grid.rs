@@ -7,11 +7,7 @@ use zoo_data::{Dataset, Split, SynthDigits};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let out = args.next().unwrap_or_else(|| "synth-digits.png".into());
-    let split = if args.next().as_deref() == Some("test") {
-        Split::Test
-    } else {
-        Split::Train
-    };
+    let split = if args.next().as_deref() == Some("test") { Split::Test } else { Split::Train };
     let ds = SynthDigits::new(split);
     let (cols, size) = (16usize, 32usize);
     let mut sheet = image::GrayImage::new((cols * (size + 2)) as u32, (10 * (size + 2)) as u32);

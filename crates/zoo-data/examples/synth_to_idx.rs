@@ -8,11 +8,7 @@ use std::io::Write;
 use zoo_data::{Dataset, Split, SynthDigits};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::path::PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "synth-digits-idx".into()),
-    );
+    let out = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "synth-digits-idx".into()));
     std::fs::create_dir_all(&out)?;
     for (split, prefix) in [(Split::Train, "train"), (Split::Test, "t10k")] {
         let ds = SynthDigits::new(split);
@@ -30,10 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             images.extend(item.image.to_u8());
             labels.push(item.label as u8);
         }
-        std::fs::File::create(out.join(format!("{prefix}-images-idx3-ubyte")))?
-            .write_all(&images)?;
-        std::fs::File::create(out.join(format!("{prefix}-labels-idx1-ubyte")))?
-            .write_all(&labels)?;
+        std::fs::File::create(out.join(format!("{prefix}-images-idx3-ubyte")))?.write_all(&images)?;
+        std::fs::File::create(out.join(format!("{prefix}-labels-idx1-ubyte")))?.write_all(&labels)?;
     }
     println!("wrote {}", out.display());
     Ok(())

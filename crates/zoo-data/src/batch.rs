@@ -60,11 +60,7 @@ impl HostBatch {
         let mut labels = Vec::with_capacity(items.len());
         for (i, it) in items.iter().enumerate() {
             if it.image.shape() != shape {
-                return Err(DataError::ShapeMismatch {
-                    index: i,
-                    expected: shape,
-                    found: it.image.shape(),
-                });
+                return Err(DataError::ShapeMismatch { index: i, expected: shape, found: it.image.shape() });
             }
             if it.label >= num_classes {
                 return Err(DataError::Config(format!(
@@ -124,9 +120,8 @@ impl HostBatch {
     pub fn into_device(self, device: &Device) -> Batch {
         let n = self.len();
         let labels = self.labels.iter().map(|&l| l as i64).collect::<Vec<_>>();
-        let soft_targets = self.soft_targets.map(|t| {
-            Tensor::<2>::from_data(TensorData::new(t, [n, self.num_classes]), device)
-        });
+        let soft_targets =
+            self.soft_targets.map(|t| Tensor::<2>::from_data(TensorData::new(t, [n, self.num_classes]), device));
         Batch {
             images: Tensor::<4>::from_data(TensorData::new(self.images, self.shape), device),
             labels: Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device),
@@ -177,11 +172,7 @@ impl BatchMix {
         let (cutmix, alpha) = match *self {
             BatchMix::Mixup { alpha } => (false, alpha),
             BatchMix::Cutmix { alpha } => (true, alpha),
-            BatchMix::MixupOrCutmix {
-                mixup_alpha,
-                cutmix_alpha,
-                switch_prob,
-            } => {
+            BatchMix::MixupOrCutmix { mixup_alpha, cutmix_alpha, switch_prob } => {
                 if rng.chance(switch_prob) {
                     (true, cutmix_alpha)
                 } else {
@@ -206,14 +197,8 @@ impl BatchMix {
             let (ry, rx) = (rng.below(h as u64) as isize, rng.below(w as u64) as isize);
             let r = 0.5 * (1.0 - lam).sqrt();
             let (hh, hw) = ((r * h as f32) as isize, (r * w as f32) as isize);
-            let (y1, y2) = (
-                (ry - hh).max(0) as usize,
-                (ry + hh).min(h as isize) as usize,
-            );
-            let (x1, x2) = (
-                (rx - hw).max(0) as usize,
-                (rx + hw).min(w as isize) as usize,
-            );
+            let (y1, y2) = ((ry - hh).max(0) as usize, (ry + hh).min(h as isize) as usize);
+            let (x1, x2) = ((rx - hw).max(0) as usize, (rx + hw).min(w as isize) as usize);
             for i in 0..n {
                 let j = (i + n - 1) % n;
                 for ch in 0..c {
@@ -229,8 +214,7 @@ impl BatchMix {
             for i in 0..n {
                 let j = (i + n - 1) % n;
                 for p in 0..per {
-                    batch.images[i * per + p] =
-                        lam * src[i * per + p] + (1.0 - lam) * src[j * per + p];
+                    batch.images[i * per + p] = lam * src[i * per + p] + (1.0 - lam) * src[j * per + p];
                 }
             }
         }
@@ -253,8 +237,6 @@ impl HostBatch {
     fn labels_before_mix(&self, j: usize, targets: &[f32], k: usize) -> usize {
         // The original (possibly already soft) target's arg-max.
         let row = &targets[j * k..(j + 1) * k];
-        row.iter()
-            .enumerate()
-            .fold(0, |best, (t, &v)| if v > row[best] { t } else { best })
+        row.iter().enumerate().fold(0, |best, (t, &v)| if v > row[best] { t } else { best })
     }
 }

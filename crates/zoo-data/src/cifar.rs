@@ -21,143 +21,27 @@ pub enum CifarKind {
     Cifar100Coarse,
 }
 
-const CIFAR10_CLASSES: [&str; 10] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
+const CIFAR10_CLASSES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
 const CIFAR100_FINE: [&str; 100] = [
-    "apple",
-    "aquarium_fish",
-    "baby",
-    "bear",
-    "beaver",
-    "bed",
-    "bee",
-    "beetle",
-    "bicycle",
-    "bottle",
-    "bowl",
-    "boy",
-    "bridge",
-    "bus",
-    "butterfly",
-    "camel",
-    "can",
-    "castle",
-    "caterpillar",
-    "cattle",
-    "chair",
-    "chimpanzee",
-    "clock",
-    "cloud",
-    "cockroach",
-    "couch",
-    "crab",
-    "crocodile",
-    "cup",
-    "dinosaur",
-    "dolphin",
-    "elephant",
-    "flatfish",
-    "forest",
-    "fox",
-    "girl",
-    "hamster",
-    "house",
-    "kangaroo",
-    "keyboard",
-    "lamp",
-    "lawn_mower",
-    "leopard",
-    "lion",
-    "lizard",
-    "lobster",
-    "man",
-    "maple_tree",
-    "motorcycle",
-    "mountain",
-    "mouse",
-    "mushroom",
-    "oak_tree",
-    "orange",
-    "orchid",
-    "otter",
-    "palm_tree",
-    "pear",
-    "pickup_truck",
-    "pine_tree",
-    "plain",
-    "plate",
-    "poppy",
-    "porcupine",
-    "possum",
-    "rabbit",
-    "raccoon",
-    "ray",
-    "road",
-    "rocket",
-    "rose",
-    "sea",
-    "seal",
-    "shark",
-    "shrew",
-    "skunk",
-    "skyscraper",
-    "snail",
-    "snake",
-    "spider",
-    "squirrel",
-    "streetcar",
-    "sunflower",
-    "sweet_pepper",
-    "table",
-    "tank",
-    "telephone",
-    "television",
-    "tiger",
-    "tractor",
-    "train",
-    "trout",
-    "tulip",
-    "turtle",
-    "wardrobe",
-    "whale",
-    "willow_tree",
-    "wolf",
-    "woman",
-    "worm",
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle", "bowl", "boy",
+    "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle", "chair", "chimpanzee", "clock",
+    "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur", "dolphin", "elephant", "flatfish", "forest",
+    "fox", "girl", "hamster", "house", "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion", "lizard",
+    "lobster", "man", "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange", "orchid",
+    "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy", "porcupine", "possum",
+    "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper",
+    "snail", "snake", "spider", "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone",
+    "television", "tiger", "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf",
+    "woman", "worm",
 ];
 
 const CIFAR100_COARSE: [&str; 20] = [
-    "aquatic_mammals",
-    "fish",
-    "flowers",
-    "food_containers",
-    "fruit_and_vegetables",
-    "household_electrical_devices",
-    "household_furniture",
-    "insects",
-    "large_carnivores",
-    "large_man-made_outdoor_things",
-    "large_natural_outdoor_scenes",
-    "large_omnivores_and_herbivores",
-    "medium_mammals",
-    "non-insect_invertebrates",
-    "people",
-    "reptiles",
-    "small_mammals",
-    "trees",
-    "vehicles_1",
-    "vehicles_2",
+    "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables", "household_electrical_devices",
+    "household_furniture", "insects", "large_carnivores", "large_man-made_outdoor_things",
+    "large_natural_outdoor_scenes", "large_omnivores_and_herbivores", "medium_mammals", "non-insect_invertebrates",
+    "people", "reptiles", "small_mammals", "trees", "vehicles_1", "vehicles_2",
 ];
 
 impl CifarKind {
@@ -183,13 +67,7 @@ impl CifarKind {
     pub fn files(self, split: Split) -> Vec<&'static str> {
         match (self, split) {
             (CifarKind::Cifar10, Split::Train) => {
-                vec![
-                    "data_batch_1.bin",
-                    "data_batch_2.bin",
-                    "data_batch_3.bin",
-                    "data_batch_4.bin",
-                    "data_batch_5.bin",
-                ]
+                vec!["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"]
             }
             (CifarKind::Cifar10, Split::Test) => vec!["test_batch.bin"],
             (_, Split::Train) => vec!["train.bin"],
@@ -244,32 +122,15 @@ impl CifarDataset {
             " (extract the {} binary archive into {}; see datasets/{}.md, or pass --download)",
             kind.name(),
             dir.display(),
-            if kind == CifarKind::Cifar10 {
-                "cifar10"
-            } else {
-                "cifar100"
-            }
+            if kind == CifarKind::Cifar10 { "cifar10" } else { "cifar100" }
         );
         if !dir.is_dir() {
-            return Err(DataError::MissingFolder {
-                path: dir.to_path_buf(),
-                hint,
-            });
+            return Err(DataError::MissingFolder { path: dir.to_path_buf(), hint });
         }
         let files = kind.files(split);
         let sub = dir.join(kind.archive_dir());
-        let base = if !dir.join(files[0]).is_file() && sub.join(files[0]).is_file() {
-            sub
-        } else {
-            dir.to_path_buf()
-        };
-        let mut ds = Self {
-            kind,
-            split,
-            pixels: Vec::new(),
-            labels: Vec::new(),
-            classes: kind.class_names(),
-        };
+        let base = if !dir.join(files[0]).is_file() && sub.join(files[0]).is_file() { sub } else { dir.to_path_buf() };
+        let mut ds = Self { kind, split, pixels: Vec::new(), labels: Vec::new(), classes: kind.class_names() };
         for f in files {
             let path = base.join(f);
             if !path.is_file() {
@@ -282,19 +143,8 @@ impl CifarDataset {
     }
 
     /// Builds a dataset from the bytes of one batch file (`path` is used in errors only).
-    pub fn from_bytes(
-        bytes: &[u8],
-        kind: CifarKind,
-        split: Split,
-        path: impl Into<PathBuf>,
-    ) -> Result<Self> {
-        let mut ds = Self {
-            kind,
-            split,
-            pixels: Vec::new(),
-            labels: Vec::new(),
-            classes: kind.class_names(),
-        };
+    pub fn from_bytes(bytes: &[u8], kind: CifarKind, split: Split, path: impl Into<PathBuf>) -> Result<Self> {
+        let mut ds = Self { kind, split, pixels: Vec::new(), labels: Vec::new(), classes: kind.class_names() };
         ds.append_records(bytes, &path.into())?;
         Ok(ds)
     }
@@ -310,11 +160,7 @@ impl CifarDataset {
                 actual: bytes.len() as u64,
             });
         }
-        let label_pos = if self.kind == CifarKind::Cifar100Fine {
-            1
-        } else {
-            0
-        };
+        let label_pos = if self.kind == CifarKind::Cifar100Fine { 1 } else { 0 };
         let n_classes = self.classes.len();
         self.pixels.reserve(full * CIFAR_IMAGE_BYTES);
         self.labels.reserve(full);
@@ -350,8 +196,7 @@ impl CifarDataset {
 
     /// The raw planar RGB bytes of item `index` (3072 bytes).
     pub fn raw_pixels(&self, index: usize) -> Option<&[u8]> {
-        self.pixels
-            .get(index * CIFAR_IMAGE_BYTES..(index + 1) * CIFAR_IMAGE_BYTES)
+        self.pixels.get(index * CIFAR_IMAGE_BYTES..(index + 1) * CIFAR_IMAGE_BYTES)
     }
 }
 

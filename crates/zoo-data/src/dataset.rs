@@ -100,11 +100,7 @@ pub(crate) fn packed_u8_item(
 
 pub(crate) fn check_index(ds: &dyn Dataset, index: usize) -> Result<()> {
     if index >= ds.len() {
-        return Err(DataError::IndexOutOfRange {
-            dataset: ds.name(),
-            index,
-            len: ds.len(),
-        });
+        return Err(DataError::IndexOutOfRange { dataset: ds.name(), index, len: ds.len() });
     }
     Ok(())
 }
@@ -129,11 +125,7 @@ impl Subset {
     /// A subset of `inner` made of `indices`; fails if one is out of range.
     pub fn new(inner: Arc<dyn Dataset>, indices: Vec<usize>) -> Result<Self> {
         if let Some(&bad) = indices.iter().find(|&&i| i >= inner.len()) {
-            return Err(DataError::IndexOutOfRange {
-                dataset: inner.name(),
-                index: bad,
-                len: inner.len(),
-            });
+            return Err(DataError::IndexOutOfRange { dataset: inner.name(), index: bad, len: inner.len() });
         }
         Ok(Self { inner, indices })
     }
@@ -141,10 +133,7 @@ impl Subset {
     /// The first `n` items (or all of them if the dataset is shorter).
     pub fn head(inner: Arc<dyn Dataset>, n: usize) -> Self {
         let n = n.min(inner.len());
-        Self {
-            inner,
-            indices: (0..n).collect(),
-        }
+        Self { inner, indices: (0..n).collect() }
     }
 
     /// Indices into the wrapped dataset.
@@ -181,9 +170,7 @@ impl Dataset for Subset {
 /// ```
 pub fn split_indices(len: usize, val_fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
     if !(0.0..=1.0).contains(&val_fraction) {
-        return Err(DataError::Config(format!(
-            "validation fraction {val_fraction} is not in [0, 1]"
-        )));
+        return Err(DataError::Config(format!("validation fraction {val_fraction} is not in [0, 1]")));
     }
     let mut idx: Vec<usize> = (0..len).collect();
     Rng::from_key(&[seed, 0x5917]).shuffle(&mut idx);
@@ -201,20 +188,7 @@ pub fn split_indices(len: usize, val_fraction: f64, seed: u64) -> Result<(Vec<us
 /// let (train, val) = zoo_data::train_val_split(ds, 0.1, 0).unwrap();
 /// assert_eq!((train.len(), val.len()), (9_000, 1_000));
 /// ```
-pub fn train_val_split(
-    ds: Arc<dyn Dataset>,
-    val_fraction: f64,
-    seed: u64,
-) -> Result<(Subset, Subset)> {
+pub fn train_val_split(ds: Arc<dyn Dataset>, val_fraction: f64, seed: u64) -> Result<(Subset, Subset)> {
     let (t, v) = split_indices(ds.len(), val_fraction, seed)?;
-    Ok((
-        Subset {
-            inner: ds.clone(),
-            indices: t,
-        },
-        Subset {
-            inner: ds,
-            indices: v,
-        },
-    ))
+    Ok((Subset { inner: ds.clone(), indices: t }, Subset { inner: ds, indices: v }))
 }

@@ -63,15 +63,11 @@ pub struct Resource {
     pub extract: bool,
 }
 
-const MNIST_MIRRORS: [&str; 2] = [
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-];
+const MNIST_MIRRORS: [&str; 2] =
+    ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"];
 const FASHION_MIRRORS: [&str; 1] = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"];
 const IDX_FILES: [&str; 4] = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
+    "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 ];
 const MNIST_MD5: [&str; 4] = [
@@ -132,10 +128,7 @@ pub fn resources(name: &str) -> Result<Vec<Resource>> {
         "mnist" => idx(&MNIST_MIRRORS, MNIST_MD5),
         "fashion-mnist" => idx(&FASHION_MIRRORS, FASHION_MD5),
         "cifar10" => archive("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530"),
-        _ => archive(
-            "cifar-100-binary.tar.gz",
-            "03b5dce01913d631647c71ecec9e9cb8",
-        ),
+        _ => archive("cifar-100-binary.tar.gz", "03b5dce01913d631647c71ecec9e9cb8"),
     })
 }
 
@@ -193,11 +186,7 @@ pub fn fetch_resource_with_progress(res: &Resource, dir: &Path, progress: bool) 
                 .arg(&part)
                 .arg(url);
             // With a bar, curl draws on our stderr (and prints its own error there).
-            let out = if bar {
-                curl.stderr(std::process::Stdio::inherit()).output()
-            } else {
-                curl.output()
-            };
+            let out = if bar { curl.stderr(std::process::Stdio::inherit()).output() } else { curl.output() };
             match out {
                 Ok(o) if o.status.success() => {
                     ok = true;
@@ -236,11 +225,7 @@ pub fn fetch_resource_with_progress(res: &Resource, dir: &Path, progress: bool) 
         }
         if let Err(actual) = res.checksum.verify(&part)? {
             let _ = std::fs::remove_file(&part);
-            return Err(DataError::Checksum {
-                path: dest,
-                expected: res.checksum.to_string(),
-                actual,
-            });
+            return Err(DataError::Checksum { path: dest, expected: res.checksum.to_string(), actual });
         }
         std::fs::rename(&part, &dest).map_err(|e| DataError::io(&dest, e))?;
     }
@@ -251,18 +236,11 @@ pub fn fetch_resource_with_progress(res: &Resource, dir: &Path, progress: bool) 
             .arg("-C")
             .arg(dir)
             .output()
-            .map_err(|e| {
-                DataError::Download(format!("cannot run tar to unpack {} ({e})", dest.display()))
-            })?;
+            .map_err(|e| DataError::Download(format!("cannot run tar to unpack {} ({e})", dest.display())))?;
         if !out.status.success() {
             return Err(DataError::Corrupt {
                 path: dest,
-                reason: format!(
-                    "tar: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                        .trim()
-                        .replace('\n', " ")
-                ),
+                reason: format!("tar: {}", String::from_utf8_lossy(&out.stderr).trim().replace('\n', " ")),
             });
         }
     }

@@ -26,9 +26,7 @@ pub enum DataError {
         hint: String,
     },
     /// The first bytes of a file are not the expected magic number.
-    #[error(
-        "{path}: bad magic number 0x{found:08x} at offset 0 (expected 0x{expected:08x}, {what})"
-    )]
+    #[error("{path}: bad magic number 0x{found:08x} at offset 0 (expected 0x{expected:08x}, {what})")]
     BadMagic {
         /// The file.
         path: PathBuf,
@@ -144,9 +142,7 @@ pub enum DataError {
         reason: String,
     },
     /// Items of one batch have different shapes.
-    #[error(
-        "batch: item {index} has shape {found:?}, the first item has {expected:?} (add a resize or crop)"
-    )]
+    #[error("batch: item {index} has shape {found:?}, the first item has {expected:?} (add a resize or crop)")]
     ShapeMismatch {
         /// Index of the offending item within the batch.
         index: usize,
@@ -172,9 +168,7 @@ pub enum DataError {
         actual: String,
     },
     /// An unknown dataset name.
-    #[error(
-        "unknown dataset `{0}` (known: synth-digits, mnist, fashion-mnist, cifar10, cifar100, folder:<path>)"
-    )]
+    #[error("unknown dataset `{0}` (known: synth-digits, mnist, fashion-mnist, cifar10, cifar100, folder:<path>)")]
     UnknownDataset(String),
     /// A worker thread of the loader panicked (a bug, reported instead of propagated).
     #[error("data loader worker {0} stopped unexpectedly")]
@@ -184,17 +178,11 @@ pub enum DataError {
 impl DataError {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DataError::Io {
-            path: path.into(),
-            source,
-        }
+        DataError::Io { path: path.into(), source }
     }
 
     pub(crate) fn transform(transform: &'static str, reason: impl Into<String>) -> Self {
-        DataError::Transform {
-            transform,
-            reason: reason.into(),
-        }
+        DataError::Transform { transform, reason: reason.into() }
     }
 }
 

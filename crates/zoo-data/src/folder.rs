@@ -49,10 +49,7 @@ impl ImageFolder {
     pub fn open(root: impl AsRef<Path>, channels: usize) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         if channels != 1 && channels != 3 {
-            return Err(DataError::UnsupportedChannels {
-                path: root,
-                channels,
-            });
+            return Err(DataError::UnsupportedChannels { path: root, channels });
         }
         if !root.is_dir() {
             return Err(DataError::MissingFolder {
@@ -66,38 +63,20 @@ impl ImageFolder {
             let label = classes.len();
             let before = files.len();
             for f in sorted_entries(&class_dir)? {
-                let ext = f
-                    .extension()
-                    .map(|e| e.to_string_lossy().to_ascii_lowercase());
+                let ext = f.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
                 if f.is_file() && ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
                     files.push((f, label));
                 }
             }
             if files.len() == before {
-                return Err(DataError::EmptyFolder {
-                    path: class_dir,
-                    reason: "no .png, .jpg, .jpeg or .bmp file",
-                });
+                return Err(DataError::EmptyFolder { path: class_dir, reason: "no .png, .jpg, .jpeg or .bmp file" });
             }
-            classes.push(
-                class_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            );
+            classes.push(class_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         }
         if classes.is_empty() {
-            return Err(DataError::EmptyFolder {
-                path: root,
-                reason: "no class sub-folder",
-            });
+            return Err(DataError::EmptyFolder { path: root, reason: "no class sub-folder" });
         }
-        Ok(Self {
-            root,
-            channels,
-            files,
-            classes,
-        })
+        Ok(Self { root, channels, files, classes })
     }
 
     /// The image files and their labels, in dataset order.
@@ -126,22 +105,14 @@ pub fn load_image(path: impl AsRef<Path>, channels: usize) -> Result<Image> {
 
 /// Decodes PNG / JPEG / BMP bytes (`path` is used in errors only).
 pub fn decode_image(bytes: &[u8], channels: usize, path: &Path) -> Result<Image> {
-    let dynimg = image::load_from_memory(bytes).map_err(|e| DataError::CorruptImage {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let dynimg = image::load_from_memory(bytes)
+        .map_err(|e| DataError::CorruptImage { path: path.to_path_buf(), reason: e.to_string() })?;
     let (w, h) = (dynimg.width() as usize, dynimg.height() as usize);
     match channels {
         1 if !dynimg.color().has_color() => Image::from_hwc_u8(1, h, w, dynimg.to_luma8().as_raw()),
-        1 => Ok(crate::transforms::to_grayscale(
-            &Image::from_hwc_u8(3, h, w, dynimg.to_rgb8().as_raw())?,
-            1,
-        )),
+        1 => Ok(crate::transforms::to_grayscale(&Image::from_hwc_u8(3, h, w, dynimg.to_rgb8().as_raw())?, 1)),
         3 => Image::from_hwc_u8(3, h, w, dynimg.to_rgb8().as_raw()),
-        c => Err(DataError::UnsupportedChannels {
-            path: path.to_path_buf(),
-            channels: c,
-        }),
+        c => Err(DataError::UnsupportedChannels { path: path.to_path_buf(), channels: c }),
     }
 }
 
@@ -152,10 +123,7 @@ impl Dataset for ImageFolder {
     fn get(&self, index: usize) -> Result<Item> {
         check_index(self, index)?;
         let (path, label) = &self.files[index];
-        Ok(Item {
-            image: load_image(path, self.channels)?,
-            label: *label,
-        })
+        Ok(Item { image: load_image(path, self.channels)?, label: *label })
     }
     fn classes(&self) -> &[String] {
         &self.classes

@@ -28,15 +28,7 @@ impl IdxKind {
         let names: &[&str] = match self {
             IdxKind::Mnist => &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
             IdxKind::FashionMnist => &[
-                "T-shirt/top",
-                "Trouser",
-                "Pullover",
-                "Dress",
-                "Coat",
-                "Sandal",
-                "Shirt",
-                "Sneaker",
-                "Bag",
+                "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                 "Ankle boot",
             ],
         };
@@ -59,10 +51,7 @@ pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|e| DataError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!("gzip stream: {e}"),
-            })?;
+            .map_err(|e| DataError::Corrupt { path: path.to_path_buf(), reason: format!("gzip stream: {e}") })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -79,10 +68,7 @@ pub(crate) fn find_file(dir: &Path, name: &str, hint: &str) -> Result<PathBuf> {
     if gz.is_file() {
         return Ok(gz);
     }
-    Err(DataError::MissingFile {
-        path: plain,
-        hint: hint.to_string(),
-    })
+    Err(DataError::MissingFile { path: plain, hint: hint.to_string() })
 }
 
 fn be_u32(bytes: &[u8], offset: usize, path: &Path) -> Result<u32> {
@@ -154,11 +140,7 @@ pub fn parse_idx_labels(bytes: &[u8], path: &Path, num_classes: usize) -> Result
         });
     }
     let labels = bytes[8..8 + n].to_vec();
-    if let Some((i, &l)) = labels
-        .iter()
-        .enumerate()
-        .find(|&(_, &l)| l as usize >= num_classes)
-    {
+    if let Some((i, &l)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= num_classes) {
         return Err(DataError::LabelOutOfRange {
             path: path.to_path_buf(),
             offset: 8 + i as u64,
@@ -206,10 +188,7 @@ impl IdxDataset {
             kind.name()
         );
         if !dir.is_dir() {
-            return Err(DataError::MissingFolder {
-                path: dir.to_path_buf(),
-                hint,
-            });
+            return Err(DataError::MissingFolder { path: dir.to_path_buf(), hint });
         }
         let img_path = find_file(dir, &format!("{prefix}-images-idx3-ubyte"), &hint)?;
         let lbl_path = find_file(dir, &format!("{prefix}-labels-idx1-ubyte"), &hint)?;
@@ -224,15 +203,7 @@ impl IdxDataset {
                 n_labels: labels.len(),
             });
         }
-        Ok(Self {
-            kind,
-            split,
-            rows,
-            cols,
-            pixels,
-            labels,
-            classes,
-        })
+        Ok(Self { kind, split, rows, cols, pixels, labels, classes })
     }
 
     /// Image height and width.

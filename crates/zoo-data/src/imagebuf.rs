@@ -30,12 +30,7 @@ pub struct Image {
 impl Image {
     /// A new image filled with `value`.
     pub fn filled(channels: usize, height: usize, width: usize, value: f32) -> Self {
-        Self {
-            channels,
-            height,
-            width,
-            data: vec![value; channels * height * width],
-        }
+        Self { channels, height, width, data: vec![value; channels * height * width] }
     }
 
     /// Builds an image from CHW `f32` data; fails if the length does not match the shape.
@@ -47,22 +42,12 @@ impl Image {
                 channels * height * width
             )));
         }
-        Ok(Self {
-            channels,
-            height,
-            width,
-            data,
-        })
+        Ok(Self { channels, height, width, data })
     }
 
     /// Builds an image from planar (CHW) bytes, scaling them to `[0, 1]`.
     pub fn from_u8(channels: usize, height: usize, width: usize, bytes: &[u8]) -> Result<Self> {
-        Self::new(
-            channels,
-            height,
-            width,
-            bytes.iter().map(|&b| b as f32 / 255.0).collect(),
-        )
+        Self::new(channels, height, width, bytes.iter().map(|&b| b as f32 / 255.0).collect())
     }
 
     /// Builds an image from interleaved (HWC) bytes, as image decoders produce them.
@@ -81,12 +66,7 @@ impl Image {
                 data[c * plane + p] = b as f32 / 255.0;
             }
         }
-        Ok(Self {
-            channels,
-            height,
-            width,
-            data,
-        })
+        Ok(Self { channels, height, width, data })
     }
 
     /// `[channels, height, width]`.
@@ -114,9 +94,6 @@ impl Image {
 
     /// Converts back to planar bytes (values clamped to `[0, 1]`, rounded).
     pub fn to_u8(&self) -> Vec<u8> {
-        self.data
-            .iter()
-            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-            .collect()
+        self.data.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect()
     }
 }

@@ -44,9 +44,7 @@ pub use cifar::{CIFAR_IMAGE_BYTES, CifarDataset, CifarKind};
 pub use dataset::{Dataset, Item, Subset, split_indices, train_val_split};
 pub use error::{DataError, Result};
 pub use folder::{IMAGE_EXTENSIONS, ImageFolder, decode_image, load_image};
-pub use idx::{
-    IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxDataset, IdxKind, parse_idx_images, parse_idx_labels,
-};
+pub use idx::{IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxDataset, IdxKind, parse_idx_images, parse_idx_labels};
 pub use imagebuf::Image;
 pub use loader::{DataLoader, EpochIter, LoaderConfig};
 pub use rng::Rng;
@@ -73,14 +71,8 @@ impl Split {
 }
 
 /// The dataset names [`open_dataset`] knows (plus `folder:<path>`).
-pub const DATASET_NAMES: [&str; 6] = [
-    "synth-digits",
-    "mnist",
-    "fashion-mnist",
-    "cifar10",
-    "cifar100",
-    "cifar100-coarse",
-];
+pub const DATASET_NAMES: [&str; 6] =
+    ["synth-digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "cifar100-coarse"];
 
 /// Where a dataset that lives in files (`mnist`, `fashion-mnist`, `cifar10`, `cifar100`) is
 /// looked for, in order: `data_dir` (`--data-dir`), `$ZOO_DATA_DIR`, the zoo's cache
@@ -136,44 +128,24 @@ pub fn find_dataset(name: &str, data_dir: &Path) -> Option<PathBuf> {
 /// assert_eq!(ds.len(), 10_000);
 /// assert!(open_dataset("imagenet-21k", "data", Split::Test, 3).is_err());
 /// ```
-pub fn open_dataset(
-    name: &str,
-    root: impl AsRef<Path>,
-    split: Split,
-    channels: usize,
-) -> Result<Arc<dyn Dataset>> {
+pub fn open_dataset(name: &str, root: impl AsRef<Path>, split: Split, channels: usize) -> Result<Arc<dyn Dataset>> {
     let root = root.as_ref();
     Ok(match name {
         name if SynthDigits::is_name(name) => Arc::new(SynthDigits::new(split)),
         "mnist" => Arc::new(IdxDataset::open(root.join("mnist"), IdxKind::Mnist, split)?),
-        "fashion-mnist" | "fashion_mnist" => Arc::new(IdxDataset::open(
-            root.join("fashion-mnist"),
-            IdxKind::FashionMnist,
-            split,
-        )?),
-        "cifar10" | "cifar-10" => Arc::new(CifarDataset::open(
-            root.join("cifar10"),
-            CifarKind::Cifar10,
-            split,
-        )?),
-        "cifar100" | "cifar-100" => Arc::new(CifarDataset::open(
-            root.join("cifar100"),
-            CifarKind::Cifar100Fine,
-            split,
-        )?),
-        "cifar100-coarse" => Arc::new(CifarDataset::open(
-            root.join("cifar100"),
-            CifarKind::Cifar100Coarse,
-            split,
-        )?),
+        "fashion-mnist" | "fashion_mnist" => {
+            Arc::new(IdxDataset::open(root.join("fashion-mnist"), IdxKind::FashionMnist, split)?)
+        }
+        "cifar10" | "cifar-10" => Arc::new(CifarDataset::open(root.join("cifar10"), CifarKind::Cifar10, split)?),
+        "cifar100" | "cifar-100" => {
+            Arc::new(CifarDataset::open(root.join("cifar100"), CifarKind::Cifar100Fine, split)?)
+        }
+        "cifar100-coarse" => Arc::new(CifarDataset::open(root.join("cifar100"), CifarKind::Cifar100Coarse, split)?),
         other => match other.strip_prefix("folder:") {
             Some(path) => {
                 let p = Path::new(path);
                 let sub = p.join(split.name());
-                Arc::new(ImageFolder::open(
-                    if sub.is_dir() { sub } else { p.to_path_buf() },
-                    channels,
-                )?)
+                Arc::new(ImageFolder::open(if sub.is_dir() { sub } else { p.to_path_buf() }, channels)?)
             }
             None => return Err(DataError::UnknownDataset(other.to_string())),
         },

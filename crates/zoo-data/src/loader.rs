@@ -51,14 +51,7 @@ pub struct LoaderConfig {
 impl LoaderConfig {
     /// `batch_size` items per batch, shuffled, no worker, seed 0.
     pub fn new(batch_size: usize) -> Self {
-        Self {
-            batch_size,
-            shuffle: true,
-            drop_last: false,
-            workers: 0,
-            prefetch: 2,
-            seed: 0,
-        }
+        Self { batch_size, shuffle: true, drop_last: false, workers: 0, prefetch: 2, seed: 0 }
     }
 
     /// Sets the number of worker threads.
@@ -112,28 +105,14 @@ pub struct DataLoader {
 
 impl DataLoader {
     /// A loader of `dataset` applying `pipeline` to every item.
-    pub fn new(
-        dataset: Arc<dyn Dataset>,
-        pipeline: Pipeline,
-        config: LoaderConfig,
-    ) -> Result<Self> {
+    pub fn new(dataset: Arc<dyn Dataset>, pipeline: Pipeline, config: LoaderConfig) -> Result<Self> {
         if config.batch_size == 0 {
             return Err(DataError::Config("batch size must be at least 1".into()));
         }
         if dataset.is_empty() {
-            return Err(DataError::Config(format!(
-                "dataset {} is empty",
-                dataset.name()
-            )));
+            return Err(DataError::Config(format!("dataset {} is empty", dataset.name())));
         }
-        Ok(Self {
-            inner: Arc::new(Inner {
-                dataset,
-                pipeline,
-                mix: None,
-                config,
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { dataset, pipeline, mix: None, config }) })
     }
 
     /// Adds batch-level mixup / cutmix (batches then carry soft targets).
@@ -191,24 +170,15 @@ impl DataLoader {
     }
 
     /// Iterates over the batches of `epoch` as tensors on `device`.
-    pub fn iter_device<'a>(
-        &self,
-        epoch: u64,
-        device: &'a Device,
-    ) -> impl Iterator<Item = Result<Batch>> + use<'a> {
-        self.iter(epoch)
-            .map(move |b| b.map(|b| b.into_device(device)))
+    pub fn iter_device<'a>(&self, epoch: u64, device: &'a Device) -> impl Iterator<Item = Result<Batch>> + use<'a> {
+        self.iter(epoch).map(move |b| b.map(|b| b.into_device(device)))
     }
 }
 
 impl Inner {
     fn num_batches(&self) -> usize {
         let (n, b) = (self.dataset.len(), self.config.batch_size);
-        if self.config.drop_last {
-            n / b
-        } else {
-            n.div_ceil(b)
-        }
+        if self.config.drop_last { n / b } else { n.div_ceil(b) }
     }
 
     fn order(&self, epoch: u64) -> Vec<usize> {
@@ -224,25 +194,18 @@ impl Inner {
         let start = b * bs;
         let end = (start + bs).min(order.len());
         if start >= end {
-            return Err(DataError::Config(format!(
-                "batch {b} is past the end of the epoch"
-            )));
+            return Err(DataError::Config(format!("batch {b} is past the end of the epoch")));
         }
         let indices = order[start..end].to_vec();
         let mut items = Vec::with_capacity(indices.len());
         for &i in &indices {
             let mut item = self.dataset.get(i)?;
-            item.image = self
-                .pipeline
-                .apply(item.image, self.config.seed, epoch, i as u64)?;
+            item.image = self.pipeline.apply(item.image, self.config.seed, epoch, i as u64)?;
             items.push(item);
         }
         let mut batch = HostBatch::from_items(items, indices, self.dataset.num_classes())?;
         if let Some(mix) = &self.mix {
-            mix.apply(
-                &mut batch,
-                &mut Rng::from_key(&[self.config.seed, epoch, b as u64, 0x313]),
-            )?;
+            mix.apply(&mut batch, &mut Rng::from_key(&[self.config.seed, epoch, b as u64, 0x313]))?;
         }
         Ok(batch)
     }
@@ -272,17 +235,15 @@ impl EpochIter {
         for w in 0..workers {
             let (tx, rx) = sync_channel(inner.config.prefetch.max(1));
             let (inner_w, order_w) = (inner.clone(), order.clone());
-            let handle = std::thread::Builder::new()
-                .name(format!("zoo-data-worker-{w}"))
-                .spawn(move || {
-                    let mut b = w;
-                    while b < total {
-                        if tx.send(inner_w.make_batch(&order_w, epoch, b)).is_err() {
-                            return; // The iterator was dropped.
-                        }
-                        b += workers;
+            let handle = std::thread::Builder::new().name(format!("zoo-data-worker-{w}")).spawn(move || {
+                let mut b = w;
+                while b < total {
+                    if tx.send(inner_w.make_batch(&order_w, epoch, b)).is_err() {
+                        return; // The iterator was dropped.
                     }
-                });
+                    b += workers;
+                }
+            });
             match handle {
                 Ok(h) => {
                     receivers.push(rx);
@@ -295,16 +256,7 @@ impl EpochIter {
         if receivers.len() != workers {
             receivers.clear();
         }
-        Self {
-            inner,
-            epoch,
-            order,
-            next: 0,
-            total,
-            receivers,
-            handles,
-            failed: false,
-        }
+        Self { inner, epoch, order, next: 0, total, receivers, handles, failed: false }
     }
 
     /// Batches already yielded and batches in the epoch.
@@ -340,11 +292,7 @@ impl Iterator for EpochIter {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = if self.failed {
-            0
-        } else {
-            self.total - self.next
-        };
+        let left = if self.failed { 0 } else { self.total - self.next };
         (left, Some(left))
     }
 }

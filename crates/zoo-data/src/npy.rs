@@ -99,9 +99,7 @@ pub enum NpyError {
         path: PathBuf,
     },
     /// The file holds fewer data bytes than its shape needs.
-    #[error(
-        "{path}: truncated: the shape needs {expected} data bytes after the header, file has {found}"
-    )]
+    #[error("{path}: truncated: the shape needs {expected} data bytes after the header, file has {found}")]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -124,10 +122,7 @@ pub enum NpyError {
 /// assert_eq!((s.rank(), s.data), (0, vec![1.5]));
 /// ```
 pub fn read_f32(path: &Path) -> Result<NpyArray, NpyError> {
-    let bytes = std::fs::read(path).map_err(|source| NpyError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| NpyError::Io { path: path.to_path_buf(), source })?;
     parse(&bytes).map_err(|e| e.at(path))
 }
 
@@ -148,10 +143,7 @@ pub fn read_f32(path: &Path) -> Result<NpyArray, NpyError> {
 /// assert!(npy::write_f32(&path, &[2, 10], &[0.5; 10]).is_err());
 /// ```
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), NpyError> {
-    let io_err = |source| NpyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_err = |source| NpyError::Io { path: path.to_path_buf(), source };
     if element_count(shape) != Some(data.len()) {
         return Err(io_err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -159,10 +151,7 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), NpyEr
         )));
     }
     let Some(name) = path.file_name() else {
-        return Err(io_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file name",
-        )));
+        return Err(io_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name")));
     };
     // Hidden, per-process name in the same directory: rename is only atomic within a filesystem.
     let mut tmp_name = std::ffi::OsString::from(".");
@@ -269,11 +258,7 @@ impl ParseError {
             ParseError::NotNpy(reason) => NpyError::NotNpy { path, reason },
             ParseError::DType(found) => NpyError::DType { path, found },
             ParseError::FortranOrder => NpyError::FortranOrder { path },
-            ParseError::Truncated { expected, found } => NpyError::Truncated {
-                path,
-                expected,
-                found,
-            },
+            ParseError::Truncated { expected, found } => NpyError::Truncated { path, expected, found },
         }
     }
 }
@@ -287,12 +272,7 @@ fn parse(bytes: &[u8]) -> Result<NpyArray, ParseError> {
     if !bytes.starts_with(MAGIC) {
         return Err(not_npy("it does not start with the \\x93NUMPY magic"));
     }
-    let too_short = || {
-        not_npy(format!(
-            "header cut short: file has only {} bytes",
-            bytes.len()
-        ))
-    };
+    let too_short = || not_npy(format!("header cut short: file has only {} bytes", bytes.len()));
     let (major, minor) = match bytes.get(6..8) {
         Some(v) => (v[0], v[1]),
         None => return Err(too_short()),
@@ -301,9 +281,7 @@ fn parse(bytes: &[u8]) -> Result<NpyArray, ParseError> {
         (1, 0) => 2,
         (2, 0) | (3, 0) => 4,
         _ => {
-            return Err(not_npy(format!(
-                "unsupported format version {major}.{minor}"
-            )));
+            return Err(not_npy(format!("unsupported format version {major}.{minor}")));
         }
     };
     let start = 8 + len_bytes;
@@ -312,10 +290,7 @@ fn parse(bytes: &[u8]) -> Result<NpyArray, ParseError> {
         Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as usize,
         _ => return Err(too_short()),
     };
-    let header = start
-        .checked_add(header_len)
-        .and_then(|end| bytes.get(start..end))
-        .ok_or_else(too_short)?;
+    let header = start.checked_add(header_len).and_then(|end| bytes.get(start..end)).ok_or_else(too_short)?;
     let shape = parse_header(header)?;
 
     let expected = element_count(&shape)
@@ -323,21 +298,12 @@ fn parse(bytes: &[u8]) -> Result<NpyArray, ParseError> {
         .ok_or_else(|| not_npy(format!("shape {shape:?} is too large")))?;
     let body = &bytes[start + header_len..];
     if body.len() < expected {
-        return Err(ParseError::Truncated {
-            expected,
-            found: body.len(),
-        });
+        return Err(ParseError::Truncated { expected, found: body.len() });
     }
     if body.len() > expected {
-        return Err(not_npy(format!(
-            "trailing bytes: the shape needs {expected} data bytes, file has {}",
-            body.len()
-        )));
+        return Err(not_npy(format!("trailing bytes: the shape needs {expected} data bytes, file has {}", body.len())));
     }
-    let data = body
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let data = body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     Ok(NpyArray { shape, data })
 }
 
@@ -354,11 +320,7 @@ enum Lit {
 /// Parses the header dict, checks the dtype (first, so a wrong dtype is reported as such even
 /// when other fields are odd) and the order, and returns the shape.
 fn parse_header(header: &[u8]) -> Result<Vec<usize>, ParseError> {
-    let mut p = Lexer {
-        s: header,
-        i: 0,
-        depth: 0,
-    };
+    let mut p = Lexer { s: header, i: 0, depth: 0 };
     let mut descr = None;
     let mut fortran = None;
     let mut shape = None;
@@ -412,9 +374,7 @@ fn parse_header(header: &[u8]) -> Result<Vec<usize>, ParseError> {
     dims.into_iter()
         .map(|d| match d {
             Lit::Int(Some(n)) => Ok(n),
-            _ => Err(not_npy(
-                "'shape' holds something other than a non-negative integer",
-            )),
+            _ => Err(not_npy("'shape' holds something other than a non-negative integer")),
         })
         .collect()
 }
@@ -477,10 +437,7 @@ impl Lexer<'_> {
         if self.eat(b) {
             Ok(())
         } else {
-            Err(not_npy(format!(
-                "bad header dict: expected '{}' at header byte {}",
-                b as char, self.i
-            )))
+            Err(not_npy(format!("bad header dict: expected '{}' at header byte {}", b as char, self.i)))
         }
     }
 
@@ -525,9 +482,7 @@ impl Lexer<'_> {
             }
             Some(b) if b.is_ascii_alphanumeric() || b == b'-' || b == b'+' => {
                 let start = self.i;
-                while self.peek().is_some_and(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.' | b'_')
-                }) {
+                while self.peek().is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.' | b'_')) {
                     self.i += 1;
                 }
                 let word = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
@@ -535,11 +490,7 @@ impl Lexer<'_> {
                     "True" => Lit::Bool(true),
                     "False" => Lit::Bool(false),
                     // Python 2 era files may write `3L`; numpy accepts them too.
-                    w if w
-                        .bytes()
-                        .next()
-                        .is_some_and(|b| b.is_ascii_digit() || b == b'-') =>
-                    {
+                    w if w.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-') => {
                         let digits = w.strip_suffix('L').unwrap_or(w);
                         if digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
                             Lit::Int(digits.replace('_', "").parse().ok())
@@ -571,17 +522,15 @@ mod tests {
     /// `np.save(f, np.arange(6, dtype=np.float32).reshape(2, 3))`, as written by numpy 2.4.6
     /// (numpy 1.x writes the same bytes): a 128-byte header, then six little-endian floats.
     const NUMPY_2X3: [u8; 152] = [
-        0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0x00, 0x76, 0x00, 0x7b, 0x27, 0x64, 0x65, 0x73,
-        0x63, 0x72, 0x27, 0x3a, 0x20, 0x27, 0x3c, 0x66, 0x34, 0x27, 0x2c, 0x20, 0x27, 0x66, 0x6f,
-        0x72, 0x74, 0x72, 0x61, 0x6e, 0x5f, 0x6f, 0x72, 0x64, 0x65, 0x72, 0x27, 0x3a, 0x20, 0x46,
-        0x61, 0x6c, 0x73, 0x65, 0x2c, 0x20, 0x27, 0x73, 0x68, 0x61, 0x70, 0x65, 0x27, 0x3a, 0x20,
-        0x28, 0x32, 0x2c, 0x20, 0x33, 0x29, 0x2c, 0x20, 0x7d, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80,
-        0x3f, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x40, 0x40, 0x00, 0x00, 0x80, 0x40, 0x00, 0x00,
-        0xa0, 0x40,
+        0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0x00, 0x76, 0x00, 0x7b, 0x27, 0x64, 0x65, 0x73, 0x63, 0x72, 0x27,
+        0x3a, 0x20, 0x27, 0x3c, 0x66, 0x34, 0x27, 0x2c, 0x20, 0x27, 0x66, 0x6f, 0x72, 0x74, 0x72, 0x61, 0x6e, 0x5f,
+        0x6f, 0x72, 0x64, 0x65, 0x72, 0x27, 0x3a, 0x20, 0x46, 0x61, 0x6c, 0x73, 0x65, 0x2c, 0x20, 0x27, 0x73, 0x68,
+        0x61, 0x70, 0x65, 0x27, 0x3a, 0x20, 0x28, 0x32, 0x2c, 0x20, 0x33, 0x29, 0x2c, 0x20, 0x7d, 0x20, 0x20, 0x20,
+        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+        0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+        0x20, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x40, 0x40,
+        0x00, 0x00, 0x80, 0x40, 0x00, 0x00, 0xa0, 0x40,
     ];
 
     /// A hand-made file: `dict` padded like numpy would, in the given format version.
@@ -613,13 +562,7 @@ mod tests {
             let path = dir.path().join(format!("a{}.npy", shape.len()));
             write_f32(&path, &shape, &data).unwrap();
             let back = read_f32(&path).unwrap();
-            assert_eq!(
-                back,
-                NpyArray {
-                    shape: shape.clone(),
-                    data
-                }
-            );
+            assert_eq!(back, NpyArray { shape: shape.clone(), data });
             assert_eq!(back.rank(), shape.len());
         }
         // Only the final file is left: the temporary sibling was renamed away.
@@ -637,13 +580,7 @@ mod tests {
 
     #[test]
     fn npy_header_is_aligned_and_parseable() {
-        for shape in [
-            vec![],
-            vec![5],
-            vec![2, 3, 32, 32],
-            vec![1; 17],
-            vec![123_456_789, 0],
-        ] {
+        for shape in [vec![], vec![5], vec![2, 3, 32, 32], vec![1; 17], vec![123_456_789, 0]] {
             let n: usize = shape.iter().product();
             let bytes = to_bytes(&shape, &vec![1.0; n]);
             let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
@@ -659,19 +596,16 @@ mod tests {
         let data: Vec<f32> = (0..6).map(|i| i as f32).collect();
         assert_eq!(to_bytes(&[2, 3], &data), NUMPY_2X3);
         let header = std::str::from_utf8(&NUMPY_2X3[10..128]).unwrap();
-        assert_eq!(
-            header.trim_end(),
-            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
-        );
+        assert_eq!(header.trim_end(), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }");
         // numpy's spare room for the first axis pushes this header from 128 to 192 bytes
         // (checked against np.save(f, np.zeros((1,) * 17, np.float32))).
         let bytes = to_bytes(&[1; 17], &[0.0]);
         assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 192 - 10);
         // Scalars and 1-D arrays use Python's tuple spelling.
         let scalar = to_bytes(&[], &[0.0]);
-        assert!(scalar.starts_with(
-            b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (), }"
-        ));
+        assert!(
+            scalar.starts_with(b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (), }")
+        );
         assert!(String::from_utf8_lossy(&to_bytes(&[5], &[0.0; 5])).contains("'shape': (5,), }"));
     }
 
@@ -689,13 +623,7 @@ mod tests {
         for version in [2, 3] {
             let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }";
             let (_dir, _path, a) = read_bytes(&file_with_header(version, dict, &data));
-            assert_eq!(
-                a.unwrap(),
-                NpyArray {
-                    shape: vec![3],
-                    data: vec![1.0, 2.0, 3.0]
-                }
-            );
+            assert_eq!(a.unwrap(), NpyArray { shape: vec![3], data: vec![1.0, 2.0, 3.0] });
         }
     }
 
@@ -706,12 +634,7 @@ mod tests {
         let a = parse(&file_with_header(1, dict, &f32_bytes(&[1.0, 2.0, 3.0]))).unwrap();
         assert_eq!(a.shape, vec![1, 3]);
         let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': ( 2 , 1 , ), }";
-        assert_eq!(
-            parse(&file_with_header(1, dict, &f32_bytes(&[1.0, 2.0])))
-                .unwrap()
-                .shape,
-            [2, 1]
-        );
+        assert_eq!(parse(&file_with_header(1, dict, &f32_bytes(&[1.0, 2.0]))).unwrap().shape, [2, 1]);
     }
 
     #[test]
@@ -719,16 +642,10 @@ mod tests {
         let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }";
         let (_dir, path, err) = read_bytes(&file_with_header(1, dict, &[0; 16]));
         let err = err.unwrap_err();
-        assert!(
-            matches!(&err, NpyError::DType { found, .. } if found.contains("'<f8'")),
-            "{err:?}"
-        );
+        assert!(matches!(&err, NpyError::DType { found, .. } if found.contains("'<f8'")), "{err:?}");
         let msg = err.to_string();
         assert!(msg.starts_with(&path.display().to_string()), "{msg}");
-        assert!(
-            msg.contains("'<f8' (float64)") && msg.contains("x.astype(np.float32)"),
-            "{msg}"
-        );
+        assert!(msg.contains("'<f8' (float64)") && msg.contains("x.astype(np.float32)"), "{msg}");
         assert!(!msg.contains('\n'));
 
         for (descr, expect) in [
@@ -760,9 +677,7 @@ mod tests {
     fn npy_truncated_and_trailing_data() {
         let (_dir, _path, err) = read_bytes(&NUMPY_2X3[..150]);
         match err {
-            Err(NpyError::Truncated {
-                expected, found, ..
-            }) => assert_eq!((expected, found), (24, 22)),
+            Err(NpyError::Truncated { expected, found, .. }) => assert_eq!((expected, found), (24, 22)),
             other => panic!("{other:?}"),
         }
         let mut long = NUMPY_2X3.to_vec();
@@ -783,19 +698,13 @@ mod tests {
         let err = err.unwrap_err();
         assert!(matches!(err, NpyError::NotNpy { .. }), "{err:?}");
         let msg = err.to_string();
-        assert!(
-            msg.starts_with(&path.display().to_string()) && msg.contains("not a .npy file"),
-            "{msg}"
-        );
+        assert!(msg.starts_with(&path.display().to_string()) && msg.contains("not a .npy file"), "{msg}");
 
         let mut bad_version = NUMPY_2X3.to_vec();
         bad_version[6] = 4;
         for bytes in [&b""[..], b"\x93NUM", b"\x93NUMPY\x01", &bad_version] {
             let (_dir, _path, err) = read_bytes(bytes);
-            assert!(
-                matches!(err, Err(NpyError::NotNpy { .. })),
-                "{bytes:?}: {err:?}"
-            );
+            assert!(matches!(err, Err(NpyError::NotNpy { .. })), "{bytes:?}: {err:?}");
         }
         for dict in [
             "{'descr': '<f4', 'fortran_order': False}",
@@ -806,16 +715,10 @@ mod tests {
             "not a dict",
         ] {
             let (_dir, _path, err) = read_bytes(&file_with_header(1, dict, &[]));
-            assert!(
-                matches!(err, Err(NpyError::NotNpy { .. })),
-                "{dict}: {err:?}"
-            );
+            assert!(matches!(err, Err(NpyError::NotNpy { .. })), "{dict}: {err:?}");
         }
         // Deep nesting is refused before it can overflow the stack.
-        let deep = format!(
-            "{{'descr': '<f4', 'fortran_order': False, 'shape': {}",
-            "(".repeat(100_000)
-        );
+        let deep = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {}", "(".repeat(100_000));
         match parse(&file_with_header(2, &deep, &[])) {
             Err(ParseError::NotNpy(reason)) => {
                 assert!(reason.contains("nested too deeply"), "{reason}")

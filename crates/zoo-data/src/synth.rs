@@ -46,10 +46,7 @@ fn bez(p0: Pt, p1: Pt, p2: Pt) -> Stroke {
         .map(|i| {
             let t = i as f32 / n as f32;
             let u = 1.0 - t;
-            (
-                u * u * p0.0 + 2.0 * u * t * p1.0 + t * t * p2.0,
-                u * u * p0.1 + 2.0 * u * t * p1.1 + t * t * p2.1,
-            )
+            (u * u * p0.0 + 2.0 * u * t * p1.0 + t * t * p2.0, u * u * p0.1 + 2.0 * u * t * p1.1 + t * t * p2.1)
         })
         .collect()
 }
@@ -73,11 +70,7 @@ fn glyph(digit: usize, style: u64, r: &mut Rng) -> Vec<Stroke> {
             match style % 3 {
                 0 => vec![stem],
                 1 => vec![vec![(v(-0.25, -0.12), v(-0.35, -0.22)), (0.0, -0.5)], stem],
-                _ => vec![
-                    vec![(v(-0.25, -0.12), v(-0.35, -0.22)), (0.0, -0.5)],
-                    stem,
-                    vec![(-0.18, 0.5), (0.18, 0.5)],
-                ],
+                _ => vec![vec![(v(-0.25, -0.12), v(-0.35, -0.22)), (0.0, -0.5)], stem, vec![(-0.18, 0.5), (0.18, 0.5)]],
             }
         }
         2 => {
@@ -110,10 +103,7 @@ fn glyph(digit: usize, style: u64, r: &mut Rng) -> Vec<Stroke> {
             let bar = v(0.1, 0.25);
             match style % 2 {
                 0 => vec![vec![(0.1, 0.5), (0.1, -0.5), (-0.3, bar), (0.3, bar)]],
-                _ => vec![
-                    vec![(-0.2, -0.5), (-0.28, bar), (0.3, bar)],
-                    vec![(0.12, -0.3), (0.12, 0.5)],
-                ],
+                _ => vec![vec![(-0.2, -0.5), (-0.28, bar), (0.3, bar)], vec![(0.12, -0.3), (0.12, 0.5)]],
             }
         }
         5 => {
@@ -143,11 +133,7 @@ fn glyph(digit: usize, style: u64, r: &mut Rng) -> Vec<Stroke> {
                     s
                 }
             };
-            if style / 2 % 2 == 1 {
-                vec![stroke, vec![(-0.12, 0.0), (0.22, 0.0)]]
-            } else {
-                vec![stroke]
-            }
+            if style / 2 % 2 == 1 { vec![stroke, vec![(-0.12, 0.0), (0.22, 0.0)]] } else { vec![stroke] }
         }
         8 => {
             let ry = v(0.22, 0.26);
@@ -184,18 +170,8 @@ fn render(label: usize, r: &mut Rng) -> Vec<f32> {
 
     // A smooth random displacement field (two sinusoids per axis) bends the strokes.
     let amp = r.uniform(0.0, 0.06);
-    let (f1, f2, p1, p2) = (
-        r.uniform(2.0, 6.0),
-        r.uniform(2.0, 6.0),
-        r.uniform(0.0, 6.3),
-        r.uniform(0.0, 6.3),
-    );
-    let (g1, g2, q1, q2) = (
-        r.uniform(2.0, 6.0),
-        r.uniform(2.0, 6.0),
-        r.uniform(0.0, 6.3),
-        r.uniform(0.0, 6.3),
-    );
+    let (f1, f2, p1, p2) = (r.uniform(2.0, 6.0), r.uniform(2.0, 6.0), r.uniform(0.0, 6.3), r.uniform(0.0, 6.3));
+    let (g1, g2, q1, q2) = (r.uniform(2.0, 6.0), r.uniform(2.0, 6.0), r.uniform(0.0, 6.3), r.uniform(0.0, 6.3));
 
     // Geometry: height of the glyph in pixels, width stretch, slant, rotation, position.
     let n = SYNTH_SIZE as f32;
@@ -234,11 +210,7 @@ fn render(label: usize, r: &mut Rng) -> Vec<f32> {
     let last_is_stray = distractor < 3;
     let n_strokes = strokes.len();
     for (si, s) in strokes.iter().enumerate() {
-        let (hw, weight) = if last_is_stray && si == n_strokes - 1 {
-            (0.6, 0.7)
-        } else {
-            (half_width, 1.0)
-        };
+        let (hw, weight) = if last_is_stray && si == n_strokes - 1 { (0.6, 0.7) } else { (half_width, 1.0) };
         for seg in s.windows(2) {
             draw_segment(&mut cov, seg[0], seg[1], hw, weight);
         }
@@ -273,11 +245,7 @@ fn draw_segment(cov: &mut [f32], a: Pt, b: Pt, hw: f32, weight: f32) {
     for y in y0..=y1 {
         for x in x0..=x1 {
             let (px, py) = (x as f32 + 0.5 - a.0, y as f32 + 0.5 - a.1);
-            let t = if len2 > 0.0 {
-                ((px * dx + py * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
+            let t = if len2 > 0.0 { ((px * dx + py * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
             let (ex, ey) = (px - t * dx, py - t * dy);
             let d = (ex * ex + ey * ey).sqrt();
             let c = ((hw + 0.5 - d).clamp(0.0, 1.0)) * weight;
@@ -326,12 +294,7 @@ impl SynthDigits {
 
     /// A variant with another length or seed (for quick experiments and tests).
     pub fn with_len(split: Split, len: usize, seed: u64) -> Self {
-        Self {
-            split,
-            len,
-            seed,
-            classes: (0..10).map(|d| d.to_string()).collect(),
-        }
+        Self { split, len, seed, classes: (0..10).map(|d| d.to_string()).collect() }
     }
 
     /// The label of item `index` (cheap: no rendering).
@@ -359,10 +322,7 @@ impl Dataset for SynthDigits {
         let label = self.label(index);
         let mut r = Rng::from_key(&[self.seed, self.split_id(), index as u64]);
         let data = render(label, &mut r);
-        Ok(Item {
-            image: Image::new(1, SYNTH_SIZE, SYNTH_SIZE, data)?,
-            label,
-        })
+        Ok(Item { image: Image::new(1, SYNTH_SIZE, SYNTH_SIZE, data)?, label })
     }
     fn classes(&self) -> &[String] {
         &self.classes

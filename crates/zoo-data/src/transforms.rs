@@ -67,19 +67,9 @@ fn map_index(i: isize, n: usize, mode: PaddingMode) -> Option<usize> {
 
 /// Crops the window `[top, top + h) x [left, left + w)` of `img` padded virtually by `mode`:
 /// coordinates may be negative or past the edge (this is pad-then-crop without the padded copy).
-pub fn crop_padded(
-    img: &Image,
-    top: isize,
-    left: isize,
-    h: usize,
-    w: usize,
-    mode: PaddingMode,
-    fill: f32,
-) -> Image {
+pub fn crop_padded(img: &Image, top: isize, left: isize, h: usize, w: usize, mode: PaddingMode, fill: f32) -> Image {
     let mut out = Image::filled(img.channels, h, w, fill);
-    let cols: Vec<Option<usize>> = (0..w)
-        .map(|x| map_index(left + x as isize, img.width, mode))
-        .collect();
+    let cols: Vec<Option<usize>> = (0..w).map(|x| map_index(left + x as isize, img.width, mode)).collect();
     let inside_cols = left >= 0 && left as usize + w <= img.width;
     for c in 0..img.channels {
         let src = img.plane(c);
@@ -108,35 +98,16 @@ pub fn crop(img: &Image, top: usize, left: usize, h: usize, w: usize) -> Result<
     if top + h > img.height || left + w > img.width {
         return Err(DataError::transform(
             "crop",
-            format!(
-                "window {h}x{w} at ({top}, {left}) leaves the {}x{} image",
-                img.height, img.width
-            ),
+            format!("window {h}x{w} at ({top}, {left}) leaves the {}x{} image", img.height, img.width),
         ));
     }
-    Ok(crop_padded(
-        img,
-        top as isize,
-        left as isize,
-        h,
-        w,
-        PaddingMode::Zero,
-        0.0,
-    ))
+    Ok(crop_padded(img, top as isize, left as isize, h, w, PaddingMode::Zero, 0.0))
 }
 
 /// Pads every side by `padding` pixels.
 pub fn pad(img: &Image, padding: usize, mode: PaddingMode, fill: f32) -> Image {
     let p = padding as isize;
-    crop_padded(
-        img,
-        -p,
-        -p,
-        img.height + 2 * padding,
-        img.width + 2 * padding,
-        mode,
-        fill,
-    )
+    crop_padded(img, -p, -p, img.height + 2 * padding, img.width + 2 * padding, mode, fill)
 }
 
 /// Mirrors the image left-right.
@@ -184,12 +155,7 @@ pub fn to_grayscale(img: &Image, out_channels: usize) -> Image {
     for _ in 0..out_channels {
         data.extend_from_slice(&grey);
     }
-    Image {
-        channels: out_channels,
-        height: img.height,
-        width: img.width,
-        data,
-    }
+    Image { channels: out_channels, height: img.height, width: img.width, data }
 }
 
 /// `(x - mean[c]) / std[c]` per channel.
@@ -197,19 +163,11 @@ pub fn normalize(mut img: Image, mean: &[f32], std: &[f32]) -> Result<Image> {
     if mean.len() != img.channels || std.len() != img.channels {
         return Err(DataError::transform(
             "normalize",
-            format!(
-                "{} means and {} stds for an image of {} channels",
-                mean.len(),
-                std.len(),
-                img.channels
-            ),
+            format!("{} means and {} stds for an image of {} channels", mean.len(), std.len(), img.channels),
         ));
     }
     if let Some(s) = std.iter().find(|s| **s <= 0.0 || !s.is_finite()) {
-        return Err(DataError::transform(
-            "normalize",
-            format!("std {s} must be positive"),
-        ));
+        return Err(DataError::transform("normalize", format!("std {s} must be positive")));
     }
     let n = img.height * img.width;
     for c in 0..img.channels {
@@ -263,10 +221,7 @@ pub fn affine(img: &Image, degrees: f32, translate: (f32, f32), scale: f32, fill
     let mut out = Image::filled(img.channels, h, w, fill);
     for y in 0..h {
         for x in 0..w {
-            let (px, py) = (
-                x as f32 + 0.5 - cx - translate.0,
-                y as f32 + 0.5 - cy - translate.1,
-            );
+            let (px, py) = (x as f32 + 0.5 - cx - translate.0, y as f32 + 0.5 - cy - translate.1);
             let sx = a * px + b * py + cx - 0.5;
             let sy = cc * px + d * py + cy - 0.5;
             if sx <= -1.0 || sy <= -1.0 || sx >= w as f32 || sy >= h as f32 {
@@ -326,9 +281,7 @@ fn hsv_to_rgb(h: f32, s: f32, v: f32) -> (f32, f32, f32) {
 
 /// Multiplies brightness by `f` (clamped to `[0, 1]`).
 pub fn adjust_brightness(mut img: Image, f: f32) -> Image {
-    img.data
-        .iter_mut()
-        .for_each(|v| *v = (*v * f).clamp(0.0, 1.0));
+    img.data.iter_mut().for_each(|v| *v = (*v * f).clamp(0.0, 1.0));
     img
 }
 
@@ -336,9 +289,7 @@ pub fn adjust_brightness(mut img: Image, f: f32) -> Image {
 pub fn adjust_contrast(mut img: Image, f: f32) -> Image {
     let grey = to_grayscale(&img, 1);
     let mean = grey.data.iter().sum::<f32>() / grey.data.len().max(1) as f32;
-    img.data
-        .iter_mut()
-        .for_each(|v| *v = (mean + f * (*v - mean)).clamp(0.0, 1.0));
+    img.data.iter_mut().for_each(|v| *v = (mean + f * (*v - mean)).clamp(0.0, 1.0));
     img
 }
 
@@ -404,10 +355,7 @@ impl RandomCrop {
         if self.size[0] > ph || self.size[1] > pw {
             return Err(DataError::transform(
                 "random_crop",
-                format!(
-                    "crop {:?} is larger than the padded {ph}x{pw} image",
-                    self.size
-                ),
+                format!("crop {:?} is larger than the padded {ph}x{pw} image", self.size),
             ));
         }
         let top = rng.below((ph - self.size[0] + 1) as u64) as usize;
@@ -418,15 +366,10 @@ impl RandomCrop {
 
 impl Transform for RandomCrop {
     fn apply(&self, img: Image, rng: &mut Rng) -> Result<Image> {
-        if self.padding_mode == PaddingMode::Reflect
-            && (self.padding >= img.height || self.padding >= img.width)
-        {
+        if self.padding_mode == PaddingMode::Reflect && (self.padding >= img.height || self.padding >= img.width) {
             return Err(DataError::transform(
                 "random_crop",
-                format!(
-                    "reflect padding {} needs an image larger than {}x{}",
-                    self.padding, img.height, img.width
-                ),
+                format!("reflect padding {} needs an image larger than {}x{}", self.padding, img.height, img.width),
             ));
         }
         let (top, left) = self.offsets(img.height, img.width, rng)?;
@@ -514,10 +457,7 @@ fn unit_scale() -> [f32; 2] {
 impl Transform for RandomAffine {
     fn apply(&self, img: Image, rng: &mut Rng) -> Result<Image> {
         if self.scale[0] <= 0.0 || self.scale[1] < self.scale[0] {
-            return Err(DataError::transform(
-                "random_affine",
-                format!("bad scale range {:?}", self.scale),
-            ));
+            return Err(DataError::transform("random_affine", format!("bad scale range {:?}", self.scale)));
         }
         let deg = rng.uniform(-self.degrees, self.degrees);
         let mx = self.translate[0] * img.width as f32;
@@ -549,23 +489,16 @@ pub struct ColorJitter {
 impl Transform for ColorJitter {
     fn apply(&self, mut img: Image, rng: &mut Rng) -> Result<Image> {
         if !(0.0..=0.5).contains(&self.hue) {
-            return Err(DataError::transform(
-                "color_jitter",
-                format!("hue {} is not in [0, 0.5]", self.hue),
-            ));
+            return Err(DataError::transform("color_jitter", format!("hue {} is not in [0, 0.5]", self.hue)));
         }
         let mut order = [0usize, 1, 2, 3];
         rng.shuffle(&mut order);
         let factor = |x: f32, rng: &mut Rng| rng.uniform((1.0 - x).max(0.0), 1.0 + x);
         for op in order {
             img = match op {
-                0 if self.brightness > 0.0 => {
-                    adjust_brightness(img, factor(self.brightness, &mut *rng))
-                }
+                0 if self.brightness > 0.0 => adjust_brightness(img, factor(self.brightness, &mut *rng)),
                 1 if self.contrast > 0.0 => adjust_contrast(img, factor(self.contrast, &mut *rng)),
-                2 if self.saturation > 0.0 => {
-                    adjust_saturation(img, factor(self.saturation, &mut *rng))
-                }
+                2 if self.saturation > 0.0 => adjust_saturation(img, factor(self.saturation, &mut *rng)),
                 3 if self.hue > 0.0 => adjust_hue(img, rng.uniform(-self.hue, self.hue)),
                 _ => img,
             };
@@ -587,10 +520,7 @@ pub struct Grayscale {
 impl Transform for Grayscale {
     fn apply(&self, img: Image, rng: &mut Rng) -> Result<Image> {
         if self.channels != 1 && self.channels != 3 {
-            return Err(DataError::transform(
-                "grayscale",
-                format!("{} output channels (1 or 3)", self.channels),
-            ));
+            return Err(DataError::transform("grayscale", format!("{} output channels (1 or 3)", self.channels)));
         }
         if rng.chance(self.p) {
             Ok(to_grayscale(&img, self.channels))
@@ -662,10 +592,7 @@ impl Transform for CenterCrop {
         if h > img.height || w > img.width {
             return Err(DataError::transform(
                 "center_crop",
-                format!(
-                    "crop {h}x{w} is larger than the {}x{} image",
-                    img.height, img.width
-                ),
+                format!("crop {h}x{w} is larger than the {}x{} image", img.height, img.width),
             ));
         }
         crop(&img, (img.height - h) / 2, (img.width - w) / 2, h, w)
@@ -853,10 +780,7 @@ impl Pipeline {
     }
 
     fn cifar_normalize() -> TransformConfig {
-        TransformConfig::Normalize(Normalize {
-            mean: CIFAR10_MEAN.to_vec(),
-            std: CIFAR10_STD.to_vec(),
-        })
+        TransformConfig::Normalize(Normalize { mean: CIFAR10_MEAN.to_vec(), std: CIFAR10_STD.to_vec() })
     }
 
     /// Grey digits (synth-digits, MNIST): normalize with [`MNIST_MEAN`] / [`MNIST_STD`]; MNIST's
@@ -864,16 +788,9 @@ impl Pipeline {
     pub fn digits_eval(pad_to_32: bool) -> Self {
         let mut t = Vec::new();
         if pad_to_32 {
-            t.push(TransformConfig::Pad(Pad {
-                padding: 2,
-                padding_mode: PaddingMode::Zero,
-                fill: 0.0,
-            }));
+            t.push(TransformConfig::Pad(Pad { padding: 2, padding_mode: PaddingMode::Zero, fill: 0.0 }));
         }
-        t.push(TransformConfig::Normalize(Normalize {
-            mean: vec![MNIST_MEAN],
-            std: vec![MNIST_STD],
-        }));
+        t.push(TransformConfig::Normalize(Normalize { mean: vec![MNIST_MEAN], std: vec![MNIST_STD] }));
         Self::new(t)
     }
 }

@@ -15,23 +15,14 @@ fn published_resources() {
         let r = resources(name).unwrap();
         assert!(!r.is_empty());
         assert!(
-            r.iter()
-                .all(|r| matches!(&r.checksum, Checksum::Md5(h) if h.len() == 32) && r.urls.iter().all(|u| u.ends_with(&r.file)))
+            r.iter().all(|r| matches!(&r.checksum, Checksum::Md5(h) if h.len() == 32)
+                && r.urls.iter().all(|u| u.ends_with(&r.file)))
         );
     }
-    assert_eq!(
-        resources("mnist").unwrap()[0].checksum,
-        Checksum::Md5("f68b3c2dcbeaaa9fbdd348bbdeb94873".into())
-    );
-    assert_eq!(
-        resources("cifar100").unwrap()[0].checksum,
-        Checksum::Md5("03b5dce01913d631647c71ecec9e9cb8".into())
-    );
+    assert_eq!(resources("mnist").unwrap()[0].checksum, Checksum::Md5("f68b3c2dcbeaaa9fbdd348bbdeb94873".into()));
+    assert_eq!(resources("cifar100").unwrap()[0].checksum, Checksum::Md5("03b5dce01913d631647c71ecec9e9cb8".into()));
     assert_eq!(cache_subdir("cifar100-coarse").unwrap(), "cifar100");
-    assert!(matches!(
-        resources("synth-digits"),
-        Err(DataError::UnknownDataset(_))
-    ));
+    assert!(matches!(resources("synth-digits"), Err(DataError::UnknownDataset(_))));
 }
 
 #[test]
@@ -56,15 +47,10 @@ fn fetch_verifies_and_caches() {
 
     // Wrong checksum: a typed error naming the file, and nothing left behind.
     std::fs::write(&source, b"tampered").unwrap();
-    let bad = Resource {
-        file: "other.bin".into(),
-        ..res.clone()
-    };
+    let bad = Resource { file: "other.bin".into(), ..res.clone() };
     let e = fetch_resource(&bad, cache.path()).unwrap_err();
     assert!(matches!(e, DataError::Checksum { .. }), "{e}");
-    assert!(
-        !cache.path().join("other.bin").exists() && !cache.path().join("other.bin.part").exists()
-    );
+    assert!(!cache.path().join("other.bin").exists() && !cache.path().join("other.bin.part").exists());
 
     // The first mirror failing falls through to the next.
     let two = Resource {
@@ -92,11 +78,8 @@ fn sha256_prefixes_are_checked_like_torch_hub() {
         extract: false,
     };
     assert!(fetch_resource(&res, cache.path()).is_ok());
-    let bad = Resource {
-        file: "weights-00000000.pth".into(),
-        checksum: Checksum::Sha256Prefix("00000000".into()),
-        ..res
-    };
+    let bad =
+        Resource { file: "weights-00000000.pth".into(), checksum: Checksum::Sha256Prefix("00000000".into()), ..res };
     let e = fetch_resource(&bad, cache.path()).unwrap_err().to_string();
     assert!(e.contains("expected sha256 00000000...") && e.contains(&full), "{e}");
 }
@@ -115,17 +98,8 @@ fn no_network_gives_one_line_saying_where_to_put_the_file() {
     let msg = e.to_string();
     assert!(matches!(e, DataError::Download(_)));
     assert!(!msg.contains('\n'), "{msg}");
-    assert!(
-        msg.contains("train-images-idx3-ubyte.gz")
-            && msg.contains(&cache.path().display().to_string()),
-        "{msg}"
-    );
-    assert!(
-        !cache
-            .path()
-            .join("train-images-idx3-ubyte.gz.part")
-            .exists()
-    );
+    assert!(msg.contains("train-images-idx3-ubyte.gz") && msg.contains(&cache.path().display().to_string()), "{msg}");
+    assert!(!cache.path().join("train-images-idx3-ubyte.gz.part").exists());
 }
 
 #[test]
@@ -159,13 +133,7 @@ fn archives_are_unpacked_for_the_reader() {
     assert_eq!((ds.len(), ds.get(0).unwrap().label), (1, 4));
     // A corrupt archive with a matching checksum is reported as corrupt, not a panic.
     std::fs::write(&archive, b"not gzip").unwrap();
-    let res = Resource {
-        checksum: Checksum::Md5(md5_file(&archive).unwrap()),
-        ..res
-    };
+    let res = Resource { checksum: Checksum::Md5(md5_file(&archive).unwrap()), ..res };
     std::fs::remove_file(dir.join("cifar-10-binary.tar.gz")).unwrap();
-    assert!(matches!(
-        fetch_resource(&res, &dir),
-        Err(DataError::Corrupt { .. })
-    ));
+    assert!(matches!(fetch_resource(&res, &dir), Err(DataError::Corrupt { .. })));
 }

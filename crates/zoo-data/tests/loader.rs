@@ -22,16 +22,8 @@ fn augmenting_pipeline() -> Pipeline {
             scale: [0.9, 1.1],
             fill: 0.0,
         }),
-        TransformConfig::RandomErasing(RandomErasing {
-            p: 0.5,
-            scale: [0.02, 0.2],
-            ratio: [0.3, 3.3],
-            value: 0.0,
-        }),
-        TransformConfig::Normalize(Normalize {
-            mean: vec![0.13],
-            std: vec![0.31],
-        }),
+        TransformConfig::RandomErasing(RandomErasing { p: 0.5, scale: [0.02, 0.2], ratio: [0.3, 3.3], value: 0.0 }),
+        TransformConfig::Normalize(Normalize { mean: vec![0.13], std: vec![0.31] }),
     ])
 }
 
@@ -39,15 +31,7 @@ fn loader(workers: usize, mix: bool) -> DataLoader {
     let ds = Arc::new(SynthDigits::with_len(Split::Train, 203, 5));
     let cfg = LoaderConfig::new(32).with_workers(workers).with_seed(99);
     let l = DataLoader::new(ds, augmenting_pipeline(), cfg).unwrap();
-    if mix {
-        l.with_mix(BatchMix::MixupOrCutmix {
-            mixup_alpha: 0.2,
-            cutmix_alpha: 1.0,
-            switch_prob: 0.5,
-        })
-    } else {
-        l
-    }
+    if mix { l.with_mix(BatchMix::MixupOrCutmix { mixup_alpha: 0.2, cutmix_alpha: 1.0, switch_prob: 0.5 }) } else { l }
 }
 
 fn epoch(l: &DataLoader, e: u64) -> Vec<HostBatch> {
@@ -62,21 +46,14 @@ fn identical_batches_with_0_1_and_4_workers() {
         assert_eq!(reference[6].len(), 11);
         for workers in [1, 4] {
             let got = epoch(&loader(workers, mix), 3);
-            assert!(
-                got == reference,
-                "{workers} workers (mix {mix}) gave different batches"
-            );
+            assert!(got == reference, "{workers} workers (mix {mix}) gave different batches");
         }
         // Every item appears exactly once per epoch.
         let mut seen: Vec<usize> = reference.iter().flat_map(|b| b.indices.clone()).collect();
         seen.sort();
         assert_eq!(seen, (0..203).collect::<Vec<_>>());
         if mix {
-            assert!(reference.iter().all(|b| {
-                b.soft_targets
-                    .as_ref()
-                    .is_some_and(|t| t.len() == b.len() * 10)
-            }));
+            assert!(reference.iter().all(|b| { b.soft_targets.as_ref().is_some_and(|t| t.len() == b.len() * 10) }));
         }
     }
 }
@@ -85,10 +62,7 @@ fn identical_batches_with_0_1_and_4_workers() {
 fn epochs_differ_and_seeds_matter() {
     let l = loader(2, false);
     let (e0, e1) = (epoch(&l, 0), epoch(&l, 1));
-    assert_ne!(
-        e0[0].indices, e1[0].indices,
-        "shuffle order must change with the epoch"
-    );
+    assert_ne!(e0[0].indices, e1[0].indices, "shuffle order must change with the epoch");
     // Without shuffling the items are the same, the augmentations are not.
     let ds = Arc::new(SynthDigits::with_len(Split::Train, 64, 5));
     let cfg = LoaderConfig::new(64).with_shuffle(false).with_workers(1);
@@ -97,13 +71,8 @@ fn epochs_differ_and_seeds_matter() {
     assert_eq!(a.indices, b.indices);
     assert_eq!(a.labels, b.labels);
     let per = 32 * 32;
-    let changed = (0..64)
-        .filter(|&i| a.images[i * per..(i + 1) * per] != b.images[i * per..(i + 1) * per])
-        .count();
-    assert!(
-        changed >= 60,
-        "only {changed} of 64 images changed between epochs"
-    );
+    let changed = (0..64).filter(|&i| a.images[i * per..(i + 1) * per] != b.images[i * per..(i + 1) * per]).count();
+    assert!(changed >= 60, "only {changed} of 64 images changed between epochs");
     // Same epoch, other seed → other augmentations.
     let other = DataLoader::new(ds, augmenting_pipeline(), cfg.with_seed(1)).unwrap();
     assert_ne!(other.batch(0, 0).unwrap().images, a.images);
@@ -114,35 +83,17 @@ fn epochs_differ_and_seeds_matter() {
 #[test]
 fn batch_counts_and_config_errors() {
     let ds: Arc<dyn Dataset> = Arc::new(SynthDigits::with_len(Split::Test, 10, 0));
-    let l = DataLoader::new(
-        ds.clone(),
-        Pipeline::default(),
-        LoaderConfig::new(4).with_drop_last(true),
-    )
-    .unwrap();
+    let l = DataLoader::new(ds.clone(), Pipeline::default(), LoaderConfig::new(4).with_drop_last(true)).unwrap();
     assert_eq!(l.num_batches(), 2);
     assert_eq!(epoch(&l, 0).len(), 2);
-    let l = DataLoader::new(
-        ds.clone(),
-        Pipeline::default(),
-        LoaderConfig::new(4).with_workers(8),
-    )
-    .unwrap();
+    let l = DataLoader::new(ds.clone(), Pipeline::default(), LoaderConfig::new(4).with_workers(8)).unwrap();
     let batches = epoch(&l, 0);
-    assert_eq!(
-        batches.iter().map(HostBatch::len).collect::<Vec<_>>(),
-        vec![4, 4, 2]
-    );
+    assert_eq!(batches.iter().map(HostBatch::len).collect::<Vec<_>>(), vec![4, 4, 2]);
     assert!(DataLoader::new(ds.clone(), Pipeline::default(), LoaderConfig::new(0)).is_err());
     let empty: Arc<dyn Dataset> = Arc::new(SynthDigits::with_len(Split::Test, 0, 0));
     assert!(DataLoader::new(empty, Pipeline::default(), LoaderConfig::new(4)).is_err());
     // Dropping an iterator early stops its workers without blocking.
-    let l = DataLoader::new(
-        ds,
-        Pipeline::default(),
-        LoaderConfig::new(1).with_workers(3),
-    )
-    .unwrap();
+    let l = DataLoader::new(ds, Pipeline::default(), LoaderConfig::new(1).with_workers(3)).unwrap();
     let mut it = l.iter(0);
     assert!(it.next().unwrap().is_ok());
     drop(it);
@@ -161,34 +112,18 @@ fn reader_errors_reach_the_caller_through_workers() {
     std::fs::write(tmp.path().join("a/3.png"), b"corrupt").unwrap();
     let ds = Arc::new(ImageFolder::open(tmp.path(), 1).unwrap());
     for workers in [0, 2] {
-        let cfg = LoaderConfig::new(2)
-            .with_shuffle(false)
-            .with_workers(workers);
+        let cfg = LoaderConfig::new(2).with_shuffle(false).with_workers(workers);
         let l = DataLoader::new(ds.clone(), Pipeline::default(), cfg).unwrap();
         let results: Vec<_> = l.iter(0).collect();
         assert_eq!(results.len(), 3);
         assert!(results[0].is_ok() && results[2].is_ok());
         let e = results[1].as_ref().unwrap_err();
-        assert!(
-            matches!(e, DataError::CorruptImage { path, .. } if path.ends_with("a/3.png")),
-            "{e}"
-        );
+        assert!(matches!(e, DataError::CorruptImage { path, .. } if path.ends_with("a/3.png")), "{e}");
     }
     // Images of different sizes cannot be batched without a resize: a typed error, not a panic.
-    image::GrayImage::from_raw(5, 4, vec![0; 20])
-        .unwrap()
-        .save(tmp.path().join("a/3.png"))
-        .unwrap();
-    let l = DataLoader::new(
-        ds.clone(),
-        Pipeline::default(),
-        LoaderConfig::new(6).with_shuffle(false),
-    )
-    .unwrap();
-    assert!(matches!(
-        l.batch(0, 0),
-        Err(DataError::ShapeMismatch { index: 3, .. })
-    ));
+    image::GrayImage::from_raw(5, 4, vec![0; 20]).unwrap().save(tmp.path().join("a/3.png")).unwrap();
+    let l = DataLoader::new(ds.clone(), Pipeline::default(), LoaderConfig::new(6).with_shuffle(false)).unwrap();
+    assert!(matches!(l.batch(0, 0), Err(DataError::ShapeMismatch { index: 3, .. })));
     let resized = Pipeline::new(vec![TransformConfig::Resize(Resize { size: [4, 4] })]);
     let l = DataLoader::new(ds, resized, LoaderConfig::new(6).with_shuffle(false)).unwrap();
     assert_eq!(l.batch(0, 0).unwrap().shape, [6, 1, 4, 4]);
@@ -205,16 +140,11 @@ fn batches_become_tensors_on_the_device() {
     assert_eq!(images, host.images);
     let labels: Tensor<1, Int> = batch.labels;
     let labels: Vec<i64> = labels.into_data().convert::<i64>().try_to_vec().unwrap();
-    assert_eq!(
-        labels,
-        host.labels.iter().map(|&l| l as i64).collect::<Vec<_>>()
-    );
+    assert_eq!(labels, host.labels.iter().map(|&l| l as i64).collect::<Vec<_>>());
     assert!(batch.soft_targets.is_none());
 
     let mixed = loader(0, true).batch(0, 0).unwrap().to_device(&device);
-    let soft = mixed
-        .soft_targets
-        .expect("mixed batches carry soft targets");
+    let soft = mixed.soft_targets.expect("mixed batches carry soft targets");
     assert_eq!(soft.dims(), [32, 10]);
     let sums: Vec<f32> = soft.sum_dim(1).into_data().try_to_vec().unwrap();
     assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5));

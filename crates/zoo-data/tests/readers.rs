@@ -38,11 +38,7 @@ fn write(path: &Path, bytes: &[u8]) {
 fn write_idx(dir: &Path, compress: bool, split: &str) {
     let pixels: Vec<u8> = (0..12).map(|i| i * 20).collect();
     let (img, lbl) = (idx_images(3, 2, 2, &pixels), idx_labels(&[7, 0, 9]));
-    let (img, lbl, ext) = if compress {
-        (gz(&img), gz(&lbl), ".gz")
-    } else {
-        (img, lbl, "")
-    };
+    let (img, lbl, ext) = if compress { (gz(&img), gz(&lbl), ".gz") } else { (img, lbl, "") };
     write(&dir.join(format!("{split}-images-idx3-ubyte{ext}")), &img);
     write(&dir.join(format!("{split}-labels-idx1-ubyte{ext}")), &lbl);
 }
@@ -50,11 +46,7 @@ fn write_idx(dir: &Path, compress: bool, split: &str) {
 fn assert_one_line_naming(err: &DataError, path: &Path) {
     let msg = err.to_string();
     assert!(!msg.contains('\n'), "multi-line message: {msg}");
-    assert!(
-        msg.contains(&path.display().to_string()),
-        "message does not name {}: {msg}",
-        path.display()
-    );
+    assert!(msg.contains(&path.display().to_string()), "message does not name {}: {msg}", path.display());
 }
 
 #[test]
@@ -73,14 +65,7 @@ fn idx_raw_and_gzipped() {
             assert_eq!(it.image.shape(), [1, 2, 2]);
             assert_eq!(it.image.to_u8(), vec![80, 100, 120, 140]);
             assert_eq!(it.image.data[0], 80.0 / 255.0);
-            assert!(matches!(
-                ds.get(3),
-                Err(DataError::IndexOutOfRange {
-                    index: 3,
-                    len: 3,
-                    ..
-                })
-            ));
+            assert!(matches!(ds.get(3), Err(DataError::IndexOutOfRange { index: 3, len: 3, .. })));
         }
         let f = IdxDataset::open(tmp.path(), IdxKind::FashionMnist, Split::Test).unwrap();
         assert_eq!(f.classes()[9], "Ankle boot");
@@ -88,12 +73,7 @@ fn idx_raw_and_gzipped() {
         // Through open_dataset, which reads root/<name>.
         let root = tempfile::tempdir().unwrap();
         write_idx(&root.path().join("mnist"), compress, "t10k");
-        assert_eq!(
-            open_dataset("mnist", root.path(), Split::Test, 1)
-                .unwrap()
-                .len(),
-            3
-        );
+        assert_eq!(open_dataset("mnist", root.path(), Split::Test, 1).unwrap().len(), 3);
     }
 }
 
@@ -111,104 +91,46 @@ fn idx_errors() {
     assert!(matches!(e, DataError::MissingFolder { .. }));
     assert_one_line_naming(&e, &missing);
     let e = open().unwrap_err();
-    assert!(
-        matches!(&e, DataError::MissingFile { path, .. } if *path == img_path),
-        "{e}"
-    );
+    assert!(matches!(&e, DataError::MissingFile { path, .. } if *path == img_path), "{e}");
     assert!(e.to_string().contains("--download"));
 
     // Wrong magic number: a label file where the images should be.
     write(&img_path, &idx_labels(&[1, 2]));
     write(&lbl_path, &idx_labels(&[1, 2]));
     let e = open().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::BadMagic {
-                found: 0x801,
-                expected: 0x803,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::BadMagic { found: 0x801, expected: 0x803, .. }), "{e}");
     assert_one_line_naming(&e, &img_path);
     assert!(e.to_string().contains("offset 0"));
 
     // Truncated: the header promises 3 images of 2x2, only 11 pixel bytes follow.
     write(&img_path, &idx_images(3, 2, 2, &[0; 11]));
     let e = open().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::Truncated {
-                offset: 27,
-                expected: 28,
-                actual: 27,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::Truncated { offset: 27, expected: 28, actual: 27, .. }), "{e}");
     assert_one_line_naming(&e, &img_path);
     // Truncated inside the header.
     write(&img_path, &idx_images(3, 2, 2, &[])[..10]);
-    assert!(matches!(
-        open().unwrap_err(),
-        DataError::Truncated { offset: 10, .. }
-    ));
+    assert!(matches!(open().unwrap_err(), DataError::Truncated { offset: 10, .. }));
     // Zero-size images.
     write(&img_path, &idx_images(3, 0, 2, &[]));
-    assert!(matches!(
-        open().unwrap_err(),
-        DataError::BadHeader { offset: 8, .. }
-    ));
+    assert!(matches!(open().unwrap_err(), DataError::BadHeader { offset: 8, .. }));
 
     // Image / label count mismatch.
     write(&img_path, &idx_images(3, 2, 2, &[0; 12]));
     write(&lbl_path, &idx_labels(&[1, 2]));
     let e = open().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::CountMismatch {
-                n_images: 3,
-                n_labels: 2,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::CountMismatch { n_images: 3, n_labels: 2, .. }), "{e}");
     assert_one_line_naming(&e, &img_path);
     assert_one_line_naming(&e, &lbl_path);
 
     // Label out of range for 10 classes, at byte offset 8 + 1.
     write(&lbl_path, &idx_labels(&[1, 10, 2]));
     let e = open().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::LabelOutOfRange {
-                offset: 9,
-                label: 10,
-                num_classes: 10,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::LabelOutOfRange { offset: 9, label: 10, num_classes: 10, .. }), "{e}");
     assert_one_line_naming(&e, &lbl_path);
 
     // Truncated label file.
     write(&lbl_path, &idx_labels(&[1, 2, 3])[..10]);
-    assert!(matches!(
-        open().unwrap_err(),
-        DataError::Truncated {
-            offset: 10,
-            expected: 11,
-            ..
-        }
-    ));
+    assert!(matches!(open().unwrap_err(), DataError::Truncated { offset: 10, expected: 11, .. }));
 
     // A corrupt gzip file.
     std::fs::remove_file(&img_path).unwrap();
@@ -244,10 +166,7 @@ fn cifar10_and_cifar100_binary() {
     assert_eq!((it.label, it.image.shape()), (7, [3, 32, 32]));
     // Planar RGB: byte i of the record's image is channel i / 1024, pixel i % 1024.
     assert_eq!(it.image.to_u8()[..3], [102, 103, 104]);
-    assert_eq!(
-        it.image.get(1, 0, 0),
-        ((102 + 1024 % 251) % 256) as f32 / 255.0
-    );
+    assert_eq!(it.image.get(1, 0, 0), ((102 + 1024 % 251) % 256) as f32 / 255.0);
     assert_eq!(train.classes()[0], "airplane");
     // The batches directory itself works too.
     let test = CifarDataset::open(&bin, CifarKind::Cifar10, Split::Test).unwrap();
@@ -262,10 +181,7 @@ fn cifar10_and_cifar100_binary() {
     assert_eq!((fine.labels(), fine.num_classes()), (&[99u8, 42][..], 100));
     assert_eq!(fine.classes()[99], "worm");
     let coarse = CifarDataset::open(&c100, CifarKind::Cifar100Coarse, Split::Train).unwrap();
-    assert_eq!(
-        (coarse.labels(), coarse.num_classes()),
-        (&[19u8, 0][..], 20)
-    );
+    assert_eq!((coarse.labels(), coarse.num_classes()), (&[19u8, 0][..], 20));
     assert_eq!(coarse.classes()[19], "vehicles_2");
 }
 
@@ -277,10 +193,7 @@ fn cifar_errors() {
     let open = || CifarDataset::open(dir, CifarKind::Cifar10, Split::Test);
 
     let e = open().unwrap_err();
-    assert!(
-        matches!(&e, DataError::MissingFile { path: p, .. } if *p == path),
-        "{e}"
-    );
+    assert!(matches!(&e, DataError::MissingFile { path: p, .. } if *p == path), "{e}");
 
     // Truncated: two full records and 100 bytes of a third.
     let mut f = cifar_record(&[1], 0);
@@ -288,93 +201,36 @@ fn cifar_errors() {
     f.extend(&cifar_record(&[3], 0)[..100]);
     write(&path, &f);
     let e = open().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::Truncated {
-                offset: 6146,
-                expected: 9219,
-                actual: 6246,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::Truncated { offset: 6146, expected: 9219, actual: 6246, .. }), "{e}");
     assert_one_line_naming(&e, &path);
     // An empty file is truncated at offset 0.
     write(&path, &[]);
-    assert!(matches!(
-        open().unwrap_err(),
-        DataError::Truncated { offset: 0, .. }
-    ));
+    assert!(matches!(open().unwrap_err(), DataError::Truncated { offset: 0, .. }));
 
     // Label 10 in the second record of a CIFAR-10 file.
     let mut f = cifar_record(&[1], 0);
     f.extend(cifar_record(&[10], 0));
     write(&path, &f);
     let e = open().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::LabelOutOfRange {
-                offset: 3073,
-                label: 10,
-                num_classes: 10,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::LabelOutOfRange { offset: 3073, label: 10, num_classes: 10, .. }), "{e}");
     assert_one_line_naming(&e, &path);
 
     // CIFAR-100: a coarse label of 20 and a fine label of 100 are both caught.
     let p100 = dir.join("test.bin");
     write(&p100, &cifar_record(&[20, 5], 0));
     let e = CifarDataset::open(dir, CifarKind::Cifar100Fine, Split::Test).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::LabelOutOfRange {
-                offset: 0,
-                label: 20,
-                num_classes: 20,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::LabelOutOfRange { offset: 0, label: 20, num_classes: 20, .. }), "{e}");
     write(&p100, &cifar_record(&[5, 100], 0));
     let e = CifarDataset::open(dir, CifarKind::Cifar100Coarse, Split::Test).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::LabelOutOfRange {
-                offset: 1,
-                label: 100,
-                num_classes: 100,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::LabelOutOfRange { offset: 1, label: 100, num_classes: 100, .. }), "{e}");
     // A CIFAR-100 file read as CIFAR-10 has the wrong record size.
     write(&path, &cifar_record(&[5, 5], 0));
-    assert!(matches!(
-        open().unwrap_err(),
-        DataError::Truncated {
-            offset: 3073,
-            expected: 6146,
-            ..
-        }
-    ));
+    assert!(matches!(open().unwrap_err(), DataError::Truncated { offset: 3073, expected: 6146, .. }));
 }
 
 fn save_png_rgb(path: &Path, w: u32, h: u32, px: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    image::RgbImage::from_raw(w, h, px.to_vec())
-        .unwrap()
-        .save(path)
-        .unwrap();
+    image::RgbImage::from_raw(w, h, px.to_vec()).unwrap().save(path).unwrap();
 }
 
 #[test]
@@ -384,14 +240,8 @@ fn image_folder() {
     // cat/a.png: 2x1 RGB (red, blue); dog/b.bmp: 1x1 grey; dog/c.jpg: 4x4 grey JPEG; a stray text file.
     save_png_rgb(&root.join("cat/a.png"), 2, 1, &[255, 0, 0, 0, 0, 255]);
     std::fs::create_dir_all(root.join("dog")).unwrap();
-    image::GrayImage::from_raw(1, 1, vec![51])
-        .unwrap()
-        .save(root.join("dog/b.bmp"))
-        .unwrap();
-    image::GrayImage::from_raw(4, 4, vec![128; 16])
-        .unwrap()
-        .save(root.join("dog/c.jpg"))
-        .unwrap();
+    image::GrayImage::from_raw(1, 1, vec![51]).unwrap().save(root.join("dog/b.bmp")).unwrap();
+    image::GrayImage::from_raw(4, 4, vec![128; 16]).unwrap().save(root.join("dog/c.jpg")).unwrap();
     write(&root.join("dog/notes.txt"), b"not an image");
 
     let rgb = ImageFolder::open(root, 3).unwrap();
@@ -417,13 +267,7 @@ fn image_folder() {
     // open_dataset("folder:...") uses <path>/train when it exists.
     let split_root = tempfile::tempdir().unwrap();
     save_png_rgb(&split_root.path().join("train/x/1.png"), 1, 1, &[1, 2, 3]);
-    let ds = open_dataset(
-        &format!("folder:{}", split_root.path().display()),
-        "unused",
-        Split::Train,
-        3,
-    )
-    .unwrap();
+    let ds = open_dataset(&format!("folder:{}", split_root.path().display()), "unused", Split::Train, 3).unwrap();
     assert_eq!((ds.len(), ds.classes()[0].as_str()), (1, "x"));
 }
 
@@ -445,24 +289,15 @@ fn image_folder_errors() {
     // A class folder without an image.
     write(&root.join("a/readme.txt"), b"hello");
     let e = ImageFolder::open(root, 3).unwrap_err();
-    assert!(
-        matches!(&e, DataError::EmptyFolder { path, .. } if *path == root.join("a")),
-        "{e}"
-    );
+    assert!(matches!(&e, DataError::EmptyFolder { path, .. } if *path == root.join("a")), "{e}");
 
     // Unsupported channel counts, for the folder and for a single decode.
     save_png_rgb(&root.join("a/ok.png"), 1, 1, &[1, 2, 3]);
     let e = ImageFolder::open(root, 2).unwrap_err();
-    assert!(
-        matches!(e, DataError::UnsupportedChannels { channels: 2, .. }),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::UnsupportedChannels { channels: 2, .. }), "{e}");
     let bytes = std::fs::read(root.join("a/ok.png")).unwrap();
     let e = decode_image(&bytes, 4, &root.join("a/ok.png")).unwrap_err();
-    assert!(matches!(
-        e,
-        DataError::UnsupportedChannels { channels: 4, .. }
-    ));
+    assert!(matches!(e, DataError::UnsupportedChannels { channels: 4, .. }));
     assert_one_line_naming(&e, &root.join("a/ok.png"));
 
     // A corrupt image fails when read, naming the file; the others still load.
@@ -477,19 +312,13 @@ fn image_folder_errors() {
     // A truncated JPEG too.
     let jpg = root.join("b/t.jpg");
     std::fs::create_dir_all(root.join("b")).unwrap();
-    image::GrayImage::from_raw(8, 8, vec![9; 64])
-        .unwrap()
-        .save(&jpg)
-        .unwrap();
+    image::GrayImage::from_raw(8, 8, vec![9; 64]).unwrap().save(&jpg).unwrap();
     let full = std::fs::read(&jpg).unwrap();
     write(&jpg, &full[..full.len() / 3]);
     let e = load_image(&jpg, 1).unwrap_err();
     assert!(matches!(e, DataError::CorruptImage { .. }), "{e}");
 
-    assert!(matches!(
-        open_dataset("imagenet", root, Split::Train, 3),
-        Err(DataError::UnknownDataset(_))
-    ));
+    assert!(matches!(open_dataset("imagenet", root, Split::Train, 3), Err(DataError::UnknownDataset(_))));
 }
 
 /// The real Fashion-MNIST files, where Debian's `dataset-fashion-mnist` package put them (CI

@@ -29,23 +29,10 @@ fn deterministic_across_instances_and_runs() {
     // dependency versions (all randomness is this crate's own SplitMix64).
     let train = fingerprint(&a, 300);
     let test = fingerprint(&SynthDigits::new(Split::Test), 300);
-    assert_eq!(
-        (train, test),
-        (PINNED_TRAIN, PINNED_TEST),
-        "synth-digits changed: got ({train:#x}, {test:#x})"
-    );
+    assert_eq!((train, test), (PINNED_TRAIN, PINNED_TEST), "synth-digits changed: got ({train:#x}, {test:#x})");
     // Train and test are different images; another seed is another dataset.
-    assert_ne!(
-        a.get(0).unwrap().image,
-        SynthDigits::new(Split::Test).get(0).unwrap().image
-    );
-    assert_ne!(
-        a.get(0).unwrap().image,
-        SynthDigits::with_len(Split::Train, 10, 1)
-            .get(0)
-            .unwrap()
-            .image
-    );
+    assert_ne!(a.get(0).unwrap().image, SynthDigits::new(Split::Test).get(0).unwrap().image);
+    assert_ne!(a.get(0).unwrap().image, SynthDigits::with_len(Split::Train, 10, 1).get(0).unwrap().image);
 }
 
 const PINNED_TRAIN: u64 = 0x71729d60091d0e2a;
@@ -100,22 +87,12 @@ fn learnable_but_not_trivial() {
     let correct = (0..test.len())
         .filter(|&i| {
             let it = test.get(i).unwrap();
-            let dist = |m: &Vec<f32>| {
-                m.iter()
-                    .zip(&it.image.data)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f32>()
-            };
-            let best = (0..10)
-                .min_by(|&a, &b| dist(&means[a]).total_cmp(&dist(&means[b])))
-                .unwrap();
+            let dist = |m: &Vec<f32>| m.iter().zip(&it.image.data).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+            let best = (0..10).min_by(|&a, &b| dist(&means[a]).total_cmp(&dist(&means[b]))).unwrap();
             best == it.label
         })
         .count();
     let acc = correct as f32 / test.len() as f32;
     eprintln!("nearest-class-mean accuracy on synth-digits: {acc}");
-    assert!(
-        (0.2..0.8).contains(&acc),
-        "nearest-class-mean accuracy {acc}"
-    );
+    assert!((0.2..0.8).contains(&acc), "nearest-class-mean accuracy {acc}");
 }

@@ -6,8 +6,8 @@
 use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::{activation, Device, Distribution, Tensor};
-use zoo_kernels::{conv_batch_norm, kernel_calls, Kernels};
+use burn::tensor::{Device, Distribution, Tensor, activation};
+use zoo_kernels::{Kernels, conv_batch_norm, kernel_calls};
 
 mod common;
 use common::{on, values};
@@ -78,7 +78,11 @@ fn inference_is_one_fused_kernel_equal_to_burn() {
                 assert!(calls.conv_batch_norm_fused >= 1, "{calls:?}");
             }
             let expected = reference(&conv, &norm, x.clone(), r, relu);
-            assert_close(&format!("stride {stride}, residual {with_residual}, relu {relu}"), values(fused), values(expected));
+            assert_close(
+                &format!("stride {stride}, residual {with_residual}, relu {relu}"),
+                values(fused),
+                values(expected),
+            );
         }
     }
 }

@@ -52,7 +52,11 @@ fn max_pooling_matches_burn() {
             [2, 64, 15, 17],
             MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
         ),
-        ("GoogLeNet 3x3/2 ceil", [2, 8, 14, 13], MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_ceil_mode(true)),
+        (
+            "GoogLeNet 3x3/2 ceil",
+            [2, 8, 14, 13],
+            MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_ceil_mode(true),
+        ),
         (
             "3x3/1 pad 1",
             [1, 3, 7, 7],

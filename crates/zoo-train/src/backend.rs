@@ -36,7 +36,9 @@ pub fn check_backend(name: &str) -> Result<(), TrainError> {
     }
     let compiled = compiled_backends().join(", ");
     Err(TrainError::Config(if BACKEND_NAMES.contains(&name) {
-        format!("backend `{name}` is not compiled into this build (compiled: {compiled}; rebuild with `--features {name}`)")
+        format!(
+            "backend `{name}` is not compiled into this build (compiled: {compiled}; rebuild with `--features {name}`)"
+        )
     } else {
         format!("unknown backend `{name}` (compiled: {compiled})")
     }))

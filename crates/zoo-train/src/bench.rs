@@ -366,13 +366,10 @@ impl BenchReport {
     /// Reads a report (for `--compare`), with one-line errors naming the file.
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::file(path, e))?;
-        let report: BenchReport = serde_json::from_str(&text)
-            .map_err(|e| TrainError::file(path, format!("not a benchmark report: {e}")))?;
+        let report: BenchReport =
+            serde_json::from_str(&text).map_err(|e| TrainError::file(path, format!("not a benchmark report: {e}")))?;
         if report.schema != SCHEMA {
-            return Err(TrainError::file(
-                path,
-                format!("schema `{}` is not `{SCHEMA}`", report.schema),
-            ));
+            return Err(TrainError::file(path, format!("schema `{}` is not `{SCHEMA}`", report.schema)));
         }
         Ok(report)
     }
@@ -419,7 +416,8 @@ pub fn run_bench(plan: &BenchPlan, on_event: &mut dyn FnMut(BenchEvent)) -> Benc
                     // speed affects both alike.
                     for variant in plan.kernel_variants(backend) {
                         let index = rows.len();
-                        let shown = variant.map(|k| format!("{backend}/{}", k.name())).unwrap_or_else(|| backend.clone());
+                        let shown =
+                            variant.map(|k| format!("{backend}/{}", k.name())).unwrap_or_else(|| backend.clone());
                         let label = format!("{model} · {shown} · {} · b{batch_size}", mode.name());
                         on_event(BenchEvent::Start { index, total, label });
                         let previous = zoo_kernels::kernels();
@@ -500,13 +498,8 @@ pub fn run_case(model: &str, backend: &str, mode: BenchMode, batch_size: usize, 
     if let Some(message) = error {
         row.error = Some(message.lines().next().unwrap_or("failed").to_string());
         for figure in [
-            &mut row.samples_per_s,
-            &mut row.ms_per_step,
-            &mut row.forward_ms,
-            &mut row.backward_ms,
-            &mut row.step_ms,
-            &mut row.gflops,
-            &mut row.peak_memory_mb,
+            &mut row.samples_per_s, &mut row.ms_per_step, &mut row.forward_ms, &mut row.backward_ms, &mut row.step_ms,
+            &mut row.gflops, &mut row.peak_memory_mb,
         ] {
             *figure = None;
         }
@@ -578,11 +571,8 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
             (median(&mut times), None)
         }
         BenchMode::Train => {
-            let labels = Tensor::<1, Int>::random(
-                [row.batch_size],
-                Distribution::Uniform(0.0, classes as f64),
-                &device,
-            );
+            let labels =
+                Tensor::<1, Int>::random([row.batch_size], Distribution::Uniform(0.0, classes as f64), &device);
             let mut optimizer = crate::optim::build_optimizer(&OptimizerConfig::Sgd {
                 momentum: 0.9,
                 dampening: 0.0,
@@ -648,11 +638,7 @@ fn median(values: &mut [f64]) -> f64 {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
+    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
 }
 
 /// The CPU's model name (`/proc/cpuinfo` on Linux).
@@ -688,9 +674,10 @@ pub struct Ratios {
 
 /// The baseline row matching `row` (same model, mode and batch size), if any.
 pub fn baseline_row<'a>(row: &BenchRow, baseline: &'a BenchReport) -> Option<&'a BenchRow> {
-    baseline.rows.iter().find(|b| {
-        b.model == row.model && b.mode == row.mode && b.batch_size == row.batch_size && b.error.is_none()
-    })
+    baseline
+        .rows
+        .iter()
+        .find(|b| b.model == row.model && b.mode == row.mode && b.batch_size == row.batch_size && b.error.is_none())
 }
 
 /// `row` against its baseline row.
@@ -725,8 +712,8 @@ fn fmt_ratio(value: Option<f64>) -> String {
 /// baseline's own rows below.
 pub fn render_table(report: &BenchReport, baseline: Option<&BenchReport>) -> String {
     let mut headers = vec![
-        "model", "backend", "mode", "batch", "samples/s", "ms/step", "fwd ms", "bwd ms", "step ms",
-        "GFLOP/s", "peak MiB",
+        "model", "backend", "mode", "batch", "samples/s", "ms/step", "fwd ms", "bwd ms", "step ms", "GFLOP/s",
+        "peak MiB",
     ];
     if baseline.is_some() {
         headers.extend(["x PyTorch", "fwd x", "bwd x", "step x"]);
@@ -768,7 +755,11 @@ pub fn render_table(report: &BenchReport, baseline: Option<&BenchReport>) -> Str
     let mut text = render_rows(&headers, &rows, &right);
     text.push_str(&format!(
         "Burn {} on {}, {} cores; medians of {} iterations after {} warm-up.\n",
-        report.framework_version, report.machine.cpu, report.machine.cores, report.settings.iters, report.settings.warmup
+        report.framework_version,
+        report.machine.cpu,
+        report.machine.cores,
+        report.settings.iters,
+        report.settings.warmup
     ));
     if let Some(b) = baseline {
         text.push_str(&format!(
@@ -790,11 +781,7 @@ pub fn to_csv(report: &BenchReport, baseline: Option<&BenchReport>) -> String {
     out.push('\n');
     let num = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
     let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
+        if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
     };
     for row in &report.rows {
         let fields = [
@@ -909,13 +896,10 @@ impl ProgressBar {
             BenchEvent::Done { index, total, row } => {
                 let result = match &row.error {
                     Some(e) => format!("error: {e}"),
-                    None => format!(
-                        "{} samples/s, {} ms/step",
-                        fmt(row.samples_per_s, 4),
-                        fmt(row.ms_per_step, 4)
-                    ),
+                    None => format!("{} samples/s, {} ms/step", fmt(row.samples_per_s, 4), fmt(row.ms_per_step, 4)),
                 };
-                let label = format!("{} · {} · {} · b{}", row.model, row.backend_label(), row.mode.name(), row.batch_size);
+                let label =
+                    format!("{} · {} · {} · b{}", row.model, row.backend_label(), row.mode.name(), row.batch_size);
                 if self.terminal {
                     let _ = write!(err, "\r\x1b[2K{} {label}: {result}", self.bar(index + 1, *total));
                     if index + 1 == *total {
@@ -1000,7 +984,8 @@ mod tests {
         let mut events = 0;
         let report = run_bench(&p, &mut |_| events += 1);
         assert_eq!(events, 8);
-        let errors: Vec<_> = report.rows.iter().map(|r| (r.model.as_str(), r.backend.as_str(), r.error.clone())).collect();
+        let errors: Vec<_> =
+            report.rows.iter().map(|r| (r.model.as_str(), r.backend.as_str(), r.error.clone())).collect();
         assert!(errors[0].2.as_deref().unwrap().contains("unknown backend `tpu`"), "{errors:?}");
         assert!(errors[1].2.is_some(), "LeNet-5 on 4x4 must fail: {errors:?}");
         // ResNet-20 pools adaptively, so a 1x4x4 input works.

@@ -6,8 +6,8 @@
 
 use serde_json::{Value, json};
 use zoo_data::transforms::{CIFAR10_MEAN, CIFAR10_STD, MNIST_MEAN, MNIST_STD};
-use zoo_models::{ImageClassifier, ModelOptions};
 use zoo_models::summary::format_shape;
+use zoo_models::{ImageClassifier, ModelOptions};
 
 use crate::config::{RECIPES, recipe_json};
 use crate::error::TrainError;
@@ -192,12 +192,19 @@ struct InputFit {
 enum FitAction {
     Keep,
     /// Zero-pad by `pad` on every side, then centre-crop to `side` (when the growth is odd).
-    Pad { pad: usize, side: usize },
+    Pad {
+        pad: usize,
+        side: usize,
+    },
     /// Resize to `side x side`.
-    Resize { side: usize },
+    Resize {
+        side: usize,
+    },
     /// An image folder: resize the shorter side to `side * 8 / 7` and crop `side` (torchvision's
     /// ImageNet evaluation; random crops in training).
-    Folder { side: usize },
+    Folder {
+        side: usize,
+    },
 }
 
 /// Padding grows an image by up to this many pixels; beyond, it is resized.
@@ -320,7 +327,8 @@ fn transforms_for(profile: &DatasetProfile, fit: &InputFit) -> (Value, Value) {
         if side > 0 && !matches!(fit.action, FitAction::Folder { .. }) {
             // CIFAR's augmentation: 4 pixels at 32, an eighth of the side in general.
             let padding = (side / 8).max(1);
-            train.push(json!({"type": "random_crop", "size": [side, side], "padding": padding, "padding_mode": "zero"}));
+            train
+                .push(json!({"type": "random_crop", "size": [side, side], "padding": padding, "padding_mode": "zero"}));
         }
         train.push(json!({"type": "horizontal_flip", "p": 0.5}));
     }

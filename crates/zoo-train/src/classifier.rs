@@ -64,10 +64,7 @@ pub fn training_loss(
     label_smoothing: f64,
 ) -> Tensor<1> {
     let loss = |logits: &Tensor<2>| cross_entropy(logits.clone(), labels.clone(), soft.cloned(), label_smoothing);
-    output
-        .aux
-        .iter()
-        .fold(loss(&output.logits), |total, aux| total + loss(&aux.logits).mul_scalar(aux.loss_weight))
+    output.aux.iter().fold(loss(&output.logits), |total, aux| total + loss(&aux.logits).mul_scalar(aux.loss_weight))
 }
 
 /// Mean cross-entropy between `logits` and the targets: `soft` when given (mixed batches), else
@@ -123,7 +120,7 @@ impl InferenceStep for Classifier {
 #[cfg(test)]
 mod tests {
     use burn::tensor::{Device, Distribution};
-    use zoo_models::{create, ModelOptions};
+    use zoo_models::{ModelOptions, create};
 
     use super::*;
 

@@ -327,19 +327,9 @@ macro_rules! recipes {
 }
 
 recipes!(
-    "lenet5-synth",
-    "lenet5-mnist",
-    "lenet5-fashion-mnist",
-    "resnet20-cifar10",
-    "resnet20-fashion-mnist",
-    "googlenet-fashion-mnist",
-    "densenet121-fashion-mnist",
-    "resnet32-cifar10",
-    "resnet44-cifar10",
-    "resnet56-cifar10",
-    "resnet110-cifar10",
-    "vgg16_bn-cifar10",
-    "alexnet-imagenette",
+    "lenet5-synth", "lenet5-mnist", "lenet5-fashion-mnist", "resnet20-cifar10", "resnet20-fashion-mnist",
+    "googlenet-fashion-mnist", "densenet121-fashion-mnist", "resnet32-cifar10", "resnet44-cifar10", "resnet56-cifar10",
+    "resnet110-cifar10", "vgg16_bn-cifar10", "alexnet-imagenette",
 );
 
 /// The embedded recipe `name`, parsed.
@@ -356,13 +346,9 @@ pub fn recipe(name: &str) -> Result<TrainConfig, TrainError> {
 pub(crate) fn recipe_json(name: &str) -> Result<Value, TrainError> {
     let recipe = RECIPES.iter().find(|r| r.name == name).ok_or_else(|| {
         let names: Vec<_> = RECIPES.iter().map(|r| r.name).collect();
-        TrainError::Config(format!(
-            "unknown recipe `{name}` (recipes: {}; or pass a JSON file)",
-            names.join(", ")
-        ))
+        TrainError::Config(format!("unknown recipe `{name}` (recipes: {}; or pass a JSON file)", names.join(", ")))
     })?;
-    serde_json::from_str(recipe.json)
-        .map_err(|e| TrainError::Config(format!("recipe {name}: {e}")))
+    serde_json::from_str(recipe.json).map_err(|e| TrainError::Config(format!("recipe {name}: {e}")))
 }
 
 /// The JSON of a recipe given as a name (`lenet5-synth`) or a file path; with no recipe, the
@@ -370,18 +356,13 @@ pub(crate) fn recipe_json(name: &str) -> Result<Value, TrainError> {
 pub fn load_recipe_json(recipe: Option<&str>, model: Option<&str>) -> Result<Value, TrainError> {
     match recipe {
         Some(r) if Path::new(r).is_file() => {
-            let text = std::fs::read_to_string(r)
-                .map_err(|e| TrainError::Config(format!("{r}: {e}")))?;
+            let text = std::fs::read_to_string(r).map_err(|e| TrainError::Config(format!("{r}: {e}")))?;
             serde_json::from_str(&text).map_err(|e| TrainError::Config(format!("{r}: {e}")))
         }
-        Some(r) if r.ends_with(".json") => Err(TrainError::Config(format!(
-            "{r}: recipe file not found"
-        ))),
+        Some(r) if r.ends_with(".json") => Err(TrainError::Config(format!("{r}: recipe file not found"))),
         Some(r) => recipe_json(r),
         None => {
-            let model = model.ok_or_else(|| {
-                TrainError::Config("give a MODEL or a --recipe".to_string())
-            })?;
+            let model = model.ok_or_else(|| TrainError::Config("give a MODEL or a --recipe".to_string()))?;
             Ok(crate::choose::choose_recipe(model, None)?.json)
         }
     }
@@ -402,24 +383,22 @@ pub fn set_field(config: &mut Value, path: &str, value: &str) -> Result<(), Trai
     let mut node = config;
     let mut keys = path.split('.').peekable();
     while let Some(key) = keys.next() {
-        let object = node.as_object_mut().ok_or_else(|| {
-            TrainError::Config(format!("--set {path}: `{key}` is not inside an object"))
-        })?;
+        let object = node
+            .as_object_mut()
+            .ok_or_else(|| TrainError::Config(format!("--set {path}: `{key}` is not inside an object")))?;
         if keys.peek().is_none() {
             object.insert(key.to_string(), parsed);
             return Ok(());
         }
-        node = object
-            .entry(key.to_string())
-            .or_insert_with(|| Value::Object(Default::default()));
+        node = object.entry(key.to_string()).or_insert_with(|| Value::Object(Default::default()));
     }
     Err(TrainError::Config(format!("--set {path}: empty path")))
 }
 
 /// Parses and validates a configuration.
 pub fn parse_config(json: &Value, source: &str) -> Result<TrainConfig, TrainError> {
-    let config: TrainConfig = serde_json::from_value(json.clone())
-        .map_err(|e| TrainError::Config(format!("{source}: {e}")))?;
+    let config: TrainConfig =
+        serde_json::from_value(json.clone()).map_err(|e| TrainError::Config(format!("{source}: {e}")))?;
     config.validate()?;
     Ok(config)
 }

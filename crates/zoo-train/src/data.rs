@@ -69,7 +69,8 @@ pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>
         Err(e @ (zoo_data::DataError::MissingFile { .. } | zoo_data::DataError::MissingFolder { .. }))
             if !config.download && !name.starts_with("folder:") =>
         {
-            let looked: Vec<String> = zoo_data::data_roots(&config.data_dir).iter().map(|r| r.display().to_string()).collect();
+            let looked: Vec<String> =
+                zoo_data::data_roots(&config.data_dir).iter().map(|r| r.display().to_string()).collect();
             return Err(TrainError::Config(format!(
                 "{e}; also looked under {} (pass --download to fetch {name})",
                 looked[1..].join(", ")
@@ -235,9 +236,8 @@ impl BurnDataLoader<Batch> for EpochLoader {
         // Multi-device training gives each device a contiguous share of the dataset.
         let dataset = self.loader.dataset().clone();
         let indices: Vec<usize> = (start..end.min(dataset.len())).collect();
-        let subset: Arc<dyn Dataset> = Arc::new(
-            Subset::new(dataset, indices).expect("slice bounds come from num_items"),
-        );
+        let subset: Arc<dyn Dataset> =
+            Arc::new(Subset::new(dataset, indices).expect("slice bounds come from num_items"));
         let loader = DataLoader::new(subset, self.loader.pipeline().clone(), self.loader.config().clone())
             .expect("a non-empty slice of a valid loader is valid");
         let mut sliced = self.with_device(&self.device.clone().unwrap_or_default());
@@ -247,16 +247,10 @@ impl BurnDataLoader<Batch> for EpochLoader {
 }
 
 /// A zoo-data loader for a dataset of a configuration.
-pub fn make_loader(
-    config: &TrainConfig,
-    dataset: Arc<dyn Dataset>,
-    train: bool,
-) -> Result<DataLoader, TrainError> {
+pub fn make_loader(config: &TrainConfig, dataset: Arc<dyn Dataset>, train: bool) -> Result<DataLoader, TrainError> {
     let pipeline = if train { &config.train_transforms } else { &config.eval_transforms };
-    let settings = LoaderConfig::new(config.batch_size)
-        .with_workers(config.workers)
-        .with_seed(config.seed)
-        .with_shuffle(train);
+    let settings =
+        LoaderConfig::new(config.batch_size).with_workers(config.workers).with_seed(config.seed).with_shuffle(train);
     let loader = DataLoader::new(dataset, pipeline.clone(), settings)?;
     Ok(match (&config.mix, train) {
         (Some(mix), true) => loader.with_mix(mix.clone()),

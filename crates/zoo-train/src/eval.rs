@@ -123,11 +123,7 @@ impl Preprocess {
             Some(TransformConfig::Resize(_) | TransformConfig::ResizeShorter(_))
         );
         let [_, h, w] = self.raw_input;
-        let image = if !resizes_first && (image.height, image.width) != (h, w) {
-            resize(&image, h, w)
-        } else {
-            image
-        };
+        let image = if !resizes_first && (image.height, image.width) != (h, w) { resize(&image, h, w) } else { image };
         let image = self.transforms.apply(image, 0, 0, 0)?;
         if image.shape() != self.input {
             return Err(TrainError::Config(format!(

@@ -180,9 +180,8 @@ impl MetricLogger for CsvMetricLogger {
                     if !value.is_finite() && divergence.is_none() {
                         let iteration = self.iterations[&epoch];
                         *divergence = Some(Divergence { epoch, iteration, value });
-                        self.interrupter.stop(Some(&format!(
-                            "loss became {value} at epoch {epoch}, iteration {iteration}"
-                        )));
+                        self.interrupter
+                            .stop(Some(&format!("loss became {value} at epoch {epoch}, iteration {iteration}")));
                     }
                 }
                 _ => {}
@@ -225,10 +224,7 @@ impl MetricLogger for CsvMetricLogger {
         if let Err(e) = self.append(&row) {
             // The run stops (reported by the caller from the interruption's reason) rather than
             // training on without a record of its epochs.
-            self.interrupter.stop(Some(&format!(
-                "{}: cannot append a row: {e}",
-                self.path.display()
-            )));
+            self.interrupter.stop(Some(&format!("{}: cannot append a row: {e}", self.path.display())));
         }
     }
 }

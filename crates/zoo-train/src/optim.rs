@@ -1,9 +1,9 @@
 //! Optimizers from an [`OptimizerConfig`], with PyTorch's defaults and semantics.
 
+use burn::optim::LearningRate;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, Optimizer, SgdConfig};
-use burn::optim::LearningRate;
 use burn::tensor::{Device, Tensor};
 
 use crate::config::OptimizerConfig;
@@ -38,11 +38,7 @@ impl<O: Optimizer> Optimizer for ExemptRankOne<O> {
 }
 
 fn split<O: Optimizer>(decayed: O, plain: O, exempt: bool) -> ModuleOptimizer {
-    if exempt {
-        ExemptRankOne { decayed, plain }.into()
-    } else {
-        decayed.into()
-    }
+    if exempt { ExemptRankOne { decayed, plain }.into() } else { decayed.into() }
 }
 
 /// The module optimizer a configuration describes.
@@ -66,12 +62,7 @@ pub fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
                 dampening: *dampening,
                 nesterov: *nesterov,
             });
-            let make = |wd| {
-                SgdConfig::new()
-                    .with_momentum(momentum.clone())
-                    .with_weight_decay(decay(wd))
-                    .build()
-            };
+            let make = |wd| SgdConfig::new().with_momentum(momentum.clone()).with_weight_decay(decay(wd)).build();
             split(make(*weight_decay), make(0.0), *no_decay_bn_bias)
         }
         OptimizerConfig::Adam { betas, eps, weight_decay, no_decay_bn_bias } => {

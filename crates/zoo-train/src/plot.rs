@@ -77,11 +77,7 @@ pub fn draw_curves(points: &[CurvePoint], title: &str, path: &Path) -> Result<()
     }
     let first = points.iter().map(|p| p.epoch).min().unwrap_or(0);
     let last = points.iter().map(|p| p.epoch).max().unwrap_or(1);
-    let pad = if first == last {
-        0.5
-    } else {
-        (last - first) as f64 * 0.03
-    };
+    let pad = if first == last { 0.5 } else { (last - first) as f64 * 0.03 };
     let epochs = first as f64 - pad..last as f64 + pad;
     let ticks = ticks(first, last, 10);
 
@@ -89,18 +85,10 @@ pub fn draw_curves(points: &[CurvePoint], title: &str, path: &Path) -> Result<()
         let panels = titled(root, title, 24.0)?.split_evenly((1, 2));
         let panel = |area: &Area, y_desc: &str, value: fn(&CurvePoint) -> f64, empty, legend| {
             let values = points.iter().map(value).filter(|v| v.is_finite());
-            let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
-            let mut chart = ChartBuilder::on(area)
-                .margin(MARGIN)
-                .x_label_area_size(45)
-                .y_label_area_size(65)
-                .build_cartesian_2d(
-                    TickedAxis {
-                        range: epochs.clone(),
-                        ticks: ticks.iter().map(|&e| e as f64).collect(),
-                    },
+            let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            let mut chart =
+                ChartBuilder::on(area).margin(MARGIN).x_label_area_size(45).y_label_area_size(65).build_cartesian_2d(
+                    TickedAxis { range: epochs.clone(), ticks: ticks.iter().map(|&e| e as f64).collect() },
                     if lo <= hi { value_range(lo, hi) } else { empty },
                 )?;
             chart
@@ -128,9 +116,7 @@ pub fn draw_curves(points: &[CurvePoint], title: &str, path: &Path) -> Result<()
                     .collect();
                 line.sort_by(|a, b| a.0.total_cmp(&b.0));
                 chart
-                    .draw_series(
-                        LineSeries::new(line, colour.filled().stroke_width(2)).point_size(4),
-                    )?
+                    .draw_series(LineSeries::new(line, colour.filled().stroke_width(2)).point_size(4))?
                     .label(split)
                     .legend(move |(x, y)| {
                         EmptyElement::at((x + 10, y))
@@ -150,20 +136,8 @@ pub fn draw_curves(points: &[CurvePoint], title: &str, path: &Path) -> Result<()
             DrawResult::Ok(())
         };
         // Loss falls and accuracy rises, so those corners are usually free for the legend.
-        panel(
-            &panels[0],
-            "loss",
-            |p| p.loss,
-            0.0..1.0,
-            SeriesLabelPosition::UpperRight,
-        )?;
-        panel(
-            &panels[1],
-            "top-1 (%)",
-            |p| p.top1,
-            0.0..100.0,
-            SeriesLabelPosition::LowerRight,
-        )
+        panel(&panels[0], "loss", |p| p.loss, 0.0..1.0, SeriesLabelPosition::UpperRight)?;
+        panel(&panels[1], "top-1 (%)", |p| p.top1, 0.0..100.0, SeriesLabelPosition::LowerRight)
     })
 }
 
@@ -175,12 +149,7 @@ pub fn draw_curves(points: &[CurvePoint], title: &str, path: &Path) -> Result<()
 /// the cells for up to 20 classes, class names label both axes for up to 30 (beyond that, class
 /// indices every few classes). The image is square, about `max(500, 40 * classes + 150)` px,
 /// capped at 2000.
-pub fn draw_confusion(
-    matrix: &[Vec<u64>],
-    class_names: &[String],
-    title: &str,
-    path: &Path,
-) -> Result<(), PlotError> {
+pub fn draw_confusion(matrix: &[Vec<u64>], class_names: &[String], title: &str, path: &Path) -> Result<(), PlotError> {
     let n = class_names.len();
     if matrix.len() != n || matrix.iter().any(|row| row.len() != n) {
         return Err(PlotError::Draw {
@@ -190,17 +159,9 @@ pub fn draw_confusion(
     }
     let side = (40 * n as u32 + 150).clamp(500, 2000);
     let label = |i: usize| {
-        if n <= 30 {
-            shorten(&class_names[i])
-        } else {
-            i.to_string()
-        }
+        if n <= 30 { shorten(&class_names[i]) } else { i.to_string() }
     };
-    let ticks = if n <= 30 {
-        (0..n).collect()
-    } else {
-        ticks(0, n - 1, 15)
-    };
+    let ticks = if n <= 30 { (0..n).collect() } else { ticks(0, n - 1, 15) };
 
     render(path, (side, side), |root| {
         // Text grows with big images, which are usually viewed scaled down.
@@ -216,14 +177,9 @@ pub fn draw_confusion(
         let y_label_width = widest + (45.0 * scale) as u32;
         // Labels wider than the space between two ticks are written vertically.
         let tick_step = ticks.get(1).map_or(1, |second| second - ticks[0]);
-        let tick_space = width.saturating_sub(y_label_width + 2 * MARGIN) as f64 * tick_step as f64
-            / n.max(1) as f64;
+        let tick_space = width.saturating_sub(y_label_width + 2 * MARGIN) as f64 * tick_step as f64 / n.max(1) as f64;
         let vertical = widest as f64 > 0.9 * tick_space;
-        let x_label_height = if vertical {
-            widest
-        } else {
-            label_style.font.get_size() as u32
-        } + (40.0 * scale) as u32;
+        let x_label_height = if vertical { widest } else { label_style.font.get_size() as u32 } + (40.0 * scale) as u32;
         // Square cells: the matrix is the largest square that fits, centred by the margins.
         let free_width = width.saturating_sub(y_label_width + 2 * MARGIN);
         let free_height = height.saturating_sub(x_label_height + 2 * MARGIN);
@@ -234,16 +190,9 @@ pub fn draw_confusion(
         // x in p..p+1 and y in n-t-1..n-t.
         let axis = |flip: bool| {
             let centre = move |i: usize| {
-                if flip {
-                    (n - i) as f64 - 0.5
-                } else {
-                    i as f64 + 0.5
-                }
+                if flip { (n - i) as f64 - 0.5 } else { i as f64 + 0.5 }
             };
-            TickedAxis {
-                range: 0.0..n.max(1) as f64,
-                ticks: ticks.iter().map(|&i| centre(i)).collect(),
-            }
+            TickedAxis { range: 0.0..n.max(1) as f64, ticks: ticks.iter().map(|&i| centre(i)).collect() }
         };
         let mut chart = ChartBuilder::on(&area)
             .margin_left(MARGIN + extra_width / 2)
@@ -259,11 +208,7 @@ pub fn draw_confusion(
             .x_desc("predicted")
             .y_desc("true")
             .x_label_formatter(&|x| {
-                if vertical {
-                    String::new()
-                } else {
-                    label(*x as usize)
-                }
+                if vertical { String::new() } else { label(*x as usize) }
             })
             .y_label_formatter(&|y| label(n - 1 - *y as usize))
             .label_style(label_style.clone())
@@ -272,9 +217,7 @@ pub fn draw_confusion(
         if vertical {
             // plotters centres bottom labels on their tick whatever the rotation, which puts half of
             // a vertical name inside the matrix; so these hang from the tick, drawn by hand.
-            let style = label_style
-                .transform(FontTransform::Rotate270)
-                .pos(Pos::new(HPos::Right, VPos::Center));
+            let style = label_style.transform(FontTransform::Rotate270).pos(Pos::new(HPos::Right, VPos::Center));
             for &i in &ticks {
                 let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
                 root.draw_text(&label(i), &style, (x, y + 10))?;
@@ -292,31 +235,16 @@ pub fn draw_confusion(
         let corner = |t: usize, p: usize| (p as f64, (n - t) as f64);
         chart.draw_series(cells.clone().map(|(t, p)| {
             let (x, y) = corner(t, p);
-            Rectangle::new(
-                [(x, y), (x + 1.0, y - 1.0)],
-                blend(fractions[t][p]).filled(),
-            )
+            Rectangle::new([(x, y), (x + 1.0, y - 1.0)], blend(fractions[t][p]).filled())
         }))?;
         if n <= 20 {
             // Shrink the count font for long counts so they stay inside their cell.
-            let digits = matrix
-                .iter()
-                .flatten()
-                .max()
-                .map_or(1, |m| m.to_string().len());
-            let size = (cell * 0.4)
-                .min(16.0)
-                .min(0.9 * cell / (0.64 * digits as f64));
+            let digits = matrix.iter().flatten().max().map_or(1, |m| m.to_string().len());
+            let size = (cell * 0.4).min(16.0).min(0.9 * cell / (0.64 * digits as f64));
             chart.draw_series(cells.map(|(t, p)| {
                 let (x, y) = corner(t, p);
-                let colour = if fractions[t][p] > 0.5 {
-                    &WHITE
-                } else {
-                    &BLACK
-                };
-                let style = TextStyle::from((FONT, size))
-                    .color(colour)
-                    .pos(Pos::new(HPos::Center, VPos::Center));
+                let colour = if fractions[t][p] > 0.5 { &WHITE } else { &BLACK };
+                let style = TextStyle::from((FONT, size)).color(colour).pos(Pos::new(HPos::Center, VPos::Center));
                 Text::new(matrix[t][p].to_string(), (x + 0.5, y - 0.5), style)
             }))?;
         }
@@ -343,10 +271,8 @@ pub fn draw_bench(
             report.rows.iter().any(|r| r.model == b.model && r.mode == b.mode && r.batch_size == b.batch_size)
         }));
     }
-    let modes: Vec<BenchMode> = [BenchMode::Infer, BenchMode::Train]
-        .into_iter()
-        .filter(|m| rows.iter().any(|r| r.mode == *m))
-        .collect();
+    let modes: Vec<BenchMode> =
+        [BenchMode::Infer, BenchMode::Train].into_iter().filter(|m| rows.iter().any(|r| r.mode == *m)).collect();
     let mut backends: Vec<String> = Vec::new();
     for r in &rows {
         if !backends.contains(&r.backend_label()) {
@@ -411,9 +337,9 @@ pub fn draw_bench(
                     .iter()
                     .enumerate()
                     .filter_map(|(g, (model, batch))| {
-                        let row = in_mode.iter().find(|r| {
-                            r.backend_label() == *backend && &r.model == model && r.batch_size == *batch
-                        })?;
+                        let row = in_mode
+                            .iter()
+                            .find(|r| r.backend_label() == *backend && &r.model == model && r.batch_size == *batch)?;
                         let value = row.samples_per_s.filter(|v| *v > 0.0)?;
                         let x0 = g as f64 + 0.1 + k as f64 * width;
                         Some(Rectangle::new([(x0, lo), (x0 + width * 0.9, value)], colour.filled()))
@@ -450,18 +376,12 @@ fn format_si(value: f64) -> String {
 /// The part of `root` below `title`. The top margin makes room for the ascenders, which the
 /// ab_glyph renderer draws a little above the anchor of top-aligned text.
 fn titled<'a>(root: &Area<'a>, title: &str, size: f64) -> Result<Area<'a>, Box<dyn Error>> {
-    Ok(root
-        .margin((0.25 * size) as i32, 0, 0, 0)
-        .titled(title, (FONT, size))?)
+    Ok(root.margin((0.25 * size) as i32, 0, 0, 0).titled(title, (FONT, size))?)
 }
 
 /// Renders into a temporary PNG next to `path`, then renames it over `path`, so a reader never
 /// sees a half-written chart.
-fn render(
-    path: &Path,
-    size: (u32, u32),
-    draw: impl FnOnce(&Area) -> DrawResult,
-) -> Result<(), PlotError> {
+fn render(path: &Path, size: (u32, u32), draw: impl FnOnce(&Area) -> DrawResult) -> Result<(), PlotError> {
     static FONT_ONCE: Once = Once::new();
     FONT_ONCE.call_once(|| {
         // The font is compiled in, so a parse failure is a build defect, not a runtime condition.
@@ -469,23 +389,16 @@ fn render(
             panic!("the embedded DejaVuSans-ASCII.ttf is not a valid font");
         }
     });
-    let error = |message: String| PlotError::Draw {
-        path: path.display().to_string(),
-        message,
-    };
+    let error = |message: String| PlotError::Draw { path: path.display().to_string(), message };
     let tmp = temp_path(path).ok_or_else(|| error("the path has no file name".into()))?;
     let drawn = {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(Box::from)
-            .and_then(|()| draw(&root))
-            .and_then(|()| Ok(root.present()?))
+        root.fill(&WHITE).map_err(Box::from).and_then(|()| draw(&root)).and_then(|()| Ok(root.present()?))
         // The backend is dropped here; after a failure it may still write `tmp`, removed below.
     };
-    let result = drawn.map_err(|e| error(e.to_string())).and_then(|()| {
-        std::fs::rename(&tmp, path)
-            .map_err(|e| error(format!("cannot rename {}: {e}", tmp.display())))
-    });
+    let result = drawn
+        .map_err(|e| error(e.to_string()))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| error(format!("cannot rename {}: {e}", tmp.display()))));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -516,11 +429,7 @@ impl Ranged for TickedAxis {
 
     fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
         // Only bold grid lines: a light grid between epochs or classes is noise.
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
-        }
+        if hint.weight().allow_light_points() { Vec::new() } else { self.ticks.clone() }
     }
 
     fn range(&self) -> Range<f64> {
@@ -541,26 +450,14 @@ fn ticks(first: usize, last: usize, max: usize) -> Vec<usize> {
 /// Axis range for values in `lo..=hi` (`lo <= hi`) with a 5% margin, not below 0 for
 /// non-negative data.
 fn value_range(lo: f64, hi: f64) -> Range<f64> {
-    let margin = if hi > lo {
-        (hi - lo) * 0.05
-    } else {
-        (hi.abs() * 0.1).max(0.1)
-    };
-    let start = if lo >= 0.0 {
-        (lo - margin).max(0.0)
-    } else {
-        lo - margin
-    };
+    let margin = if hi > lo { (hi - lo) * 0.05 } else { (hi.abs() * 0.1).max(0.1) };
+    let start = if lo >= 0.0 { (lo - margin).max(0.0) } else { lo - margin };
     start..hi + margin
 }
 
 /// `name`, cut to 20 characters so that one long class name cannot squeeze the matrix away.
 fn shorten(name: &str) -> String {
-    if name.chars().count() <= 20 {
-        name.to_string()
-    } else {
-        name.chars().take(17).chain("...".chars()).collect()
-    }
+    if name.chars().count() <= 20 { name.to_string() } else { name.chars().take(17).chain("...".chars()).collect() }
 }
 
 /// White at fraction 0, dark blue at 1.
@@ -584,12 +481,7 @@ mod tests {
     }
 
     fn point(epoch: usize, split: &str, loss: f64, top1: f64) -> CurvePoint {
-        CurvePoint {
-            epoch,
-            split: split.into(),
-            loss,
-            top1,
-        }
+        CurvePoint { epoch, split: split.into(), loss, top1 }
     }
 
     #[test]
@@ -599,10 +491,7 @@ mod tests {
         let points: Vec<_> = (1..=3)
             .flat_map(|e| {
                 let e_f = e as f64;
-                [
-                    point(e, "train", 2.0 / e_f, 40.0 + 15.0 * e_f),
-                    point(e, "valid", 2.2 / e_f, 35.0 + 14.0 * e_f),
-                ]
+                [point(e, "train", 2.0 / e_f, 40.0 + 15.0 * e_f), point(e, "valid", 2.2 / e_f, 35.0 + 14.0 * e_f)]
             })
             .collect();
         draw_curves(&points, "lenet5 on synth-digits", &path).unwrap();
@@ -610,10 +499,7 @@ mod tests {
         // A blank white 1200x500 PNG deflates to a few KB; text, axes and lines take far more.
         assert!(std::fs::metadata(&path).unwrap().len() > 20_000);
         // Only the final file is left behind.
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["curves.png"]);
     }
 
@@ -625,12 +511,7 @@ mod tests {
         assert_eq!(png_size(&path), (1200, 500));
         draw_curves(&[], "no epochs", &path).unwrap();
         assert_eq!(png_size(&path), (1200, 500));
-        draw_curves(
-            &[point(1, "valid", f64::NAN, f64::NAN)],
-            "unknown values",
-            &path,
-        )
-        .unwrap();
+        draw_curves(&[point(1, "valid", f64::NAN, f64::NAN)], "unknown values", &path).unwrap();
     }
 
     #[test]
@@ -639,17 +520,7 @@ mod tests {
         let path = dir.path().join("confusion.png");
         let names: Vec<String> = (0..10).map(|i| format!("digit {i}")).collect();
         let matrix: Vec<Vec<u64>> = (0..10)
-            .map(|t| {
-                (0..10)
-                    .map(|p| {
-                        if t == p {
-                            90 + t as u64
-                        } else {
-                            (t * p % 7) as u64
-                        }
-                    })
-                    .collect()
-            })
+            .map(|t| (0..10).map(|p| if t == p { 90 + t as u64 } else { (t * p % 7) as u64 }).collect())
             .collect();
         draw_confusion(&matrix, &names, "lenet5 on synth-digits (valid)", &path).unwrap();
         let (w, h) = png_size(&path);
@@ -662,9 +533,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("confusion.png");
         let names: Vec<String> = (0..100).map(|i| format!("class{i}")).collect();
-        let matrix: Vec<Vec<u64>> = (0..100)
-            .map(|t| (0..100).map(|p| u64::from(t == p) * 50 + 1).collect())
-            .collect();
+        let matrix: Vec<Vec<u64>> = (0..100).map(|t| (0..100).map(|p| u64::from(t == p) * 50 + 1).collect()).collect();
         draw_confusion(&matrix, &names, "100 classes", &path).unwrap();
         assert_eq!(png_size(&path), (2000, 2000));
         draw_confusion(&[], &[], "no classes", &path).unwrap();

@@ -11,8 +11,8 @@
 
 use std::path::PathBuf;
 
-use zoo_data::download::{Checksum, Resource, fetch_resource_with_progress};
 use zoo_data::DataError;
+use zoo_data::download::{Checksum, Resource, fetch_resource_with_progress};
 use zoo_models::pretrained::PretrainedWeights;
 
 use crate::error::TrainError;
@@ -54,9 +54,7 @@ pub fn fetch(weights: &PretrainedWeights) -> Result<PathBuf, TrainError> {
     let file = weights.file_name();
     let checksum = Checksum::Sha256Prefix(weights.sha256_prefix.to_string());
     let torch_copy = torch_hub_dir().join(file);
-    if torch_copy.is_file()
-        && checksum.verify(&torch_copy)?.is_ok()
-    {
+    if torch_copy.is_file() && checksum.verify(&torch_copy)?.is_ok() {
         return Ok(torch_copy);
     }
     let url = match std::env::var("ZOO_WEIGHTS_MIRROR") {

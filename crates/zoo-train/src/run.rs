@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
-use zoo_models::weights::{LoadOptions, LoadReport};
 use burn::tensor::Device;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError, KeepLastNCheckpoints};
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, Metric, TopKAccuracyMetric};
 use burn::train::renderer::{MetricsRenderer, default_renderer};
 use burn::train::{Interrupter, Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
+use zoo_models::weights::{LoadOptions, LoadReport};
 use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
 
 use crate::classifier::Classifier;
@@ -95,9 +95,8 @@ impl RunDir {
     /// Reads `config.json`.
     pub fn read_config(&self) -> Result<TrainConfig, TrainError> {
         let path = self.config();
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            TrainError::file(&path, format!("{e} (is {} a run directory?)", self.root.display()))
-        })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| TrainError::file(&path, format!("{e} (is {} a run directory?)", self.root.display())))?;
         let json = serde_json::from_str(&text).map_err(|e| TrainError::file(&path, e))?;
         crate::config::parse_config(&json, &path.display().to_string())
     }
@@ -111,11 +110,7 @@ impl RunDir {
                 let name = e.ok()?.file_name().into_string().ok()?;
                 name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse::<usize>().ok()
             })
-            .filter(|epoch| {
-                ["optim", "scheduler"]
-                    .iter()
-                    .all(|kind| dir.join(format!("{kind}-{epoch}.bpk")).is_file())
-            })
+            .filter(|epoch| ["optim", "scheduler"].iter().all(|kind| dir.join(format!("{kind}-{epoch}.bpk")).is_file()))
             .max()
     }
 }
@@ -178,18 +173,12 @@ pub fn load_weights_with(model: &mut ZooModel, path: &Path, options: &LoadOption
 pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
     let [y, m, d, hh, mm, ss] = utc_now();
     let dataset = config.dataset.rsplit(['/', ':']).next().unwrap_or("data");
-    PathBuf::from("runs").join(format!(
-        "{}-{}-{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}",
-        config.model, dataset
-    ))
+    PathBuf::from("runs").join(format!("{}-{}-{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}", config.model, dataset))
 }
 
 /// The current UTC time as `[year, month, day, hour, minute, second]`.
 pub(crate) fn utc_now() -> [u64; 6] {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
     [y as u64, m.into(), d.into(), rem / 3600, (rem / 60) % 60, rem % 60]
@@ -355,17 +344,13 @@ impl Resolved {
 /// The configured model, sized for the resolved input and classes, on `device`; an input the
 /// network cannot take (a vanishing feature map) is an error here rather than mid-training.
 pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, TrainError> {
-    let resolved = config
-        .resolved
-        .as_ref()
-        .ok_or_else(|| TrainError::Config("the configuration has no resolved input".into()))?;
-    let mut options = ModelOptions::default()
-        .with_num_classes(resolved.classes.len())
-        .with_in_channels(resolved.input[0]);
+    let resolved =
+        config.resolved.as_ref().ok_or_else(|| TrainError::Config("the configuration has no resolved input".into()))?;
+    let mut options =
+        ModelOptions::default().with_num_classes(resolved.classes.len()).with_in_channels(resolved.input[0]);
     options.dropout = config.dropout;
     options.aux_logits = config.aux_logits;
-    let model = zoo_models::create(&config.model, &options, device)
-        .map_err(|e| TrainError::Config(e.to_string()))?;
+    let model = zoo_models::create(&config.model, &options, device).map_err(|e| TrainError::Config(e.to_string()))?;
     let info = zoo_models::info(&config.model).map_err(|e| TrainError::Config(e.to_string()))?;
     let summary = model.summary(info.name, resolved.input).map_err(|e| {
         let [channels, h, w] = resolved.input;
@@ -427,8 +412,8 @@ fn fit(
 
     if start_epoch < config.epochs {
         let clock = SplitClock::default();
-        let train_batches = EpochLoader::new(train_loader, "train", start_epoch + 1, clock.clone())
-            .reseeding(config.seed);
+        let train_batches =
+            EpochLoader::new(train_loader, "train", start_epoch + 1, clock.clone()).reseeding(config.seed);
         let valid_batches = EpochLoader::new(valid_loader, "valid", start_epoch + 1, clock.clone());
 
         let names = MetricNames {
@@ -439,13 +424,7 @@ fn fit(
         };
         let interrupter = Interrupter::new();
         let divergence: Arc<Mutex<Option<Divergence>>> = Arc::default();
-        let logger = CsvMetricLogger::new(
-            run.metrics(),
-            names.clone(),
-            clock,
-            interrupter.clone(),
-            divergence.clone(),
-        );
+        let logger = CsvMetricLogger::new(run.metrics(), names.clone(), clock, interrupter.clone(), divergence.clone());
         let renderer: Box<dyn MetricsRenderer> = if std::io::stdout().is_terminal() {
             default_renderer(interrupter.clone(), (start_epoch > 0).then_some(start_epoch))
         } else {
@@ -496,9 +475,7 @@ fn fit(
             return Err(TrainError::Training(error.to_string()));
         }
         if let Some(interruption) = outcome.interrupted {
-            return Err(TrainError::Training(
-                interruption.reason.unwrap_or_else(|| "interrupted".to_string()),
-            ));
+            return Err(TrainError::Training(interruption.reason.unwrap_or_else(|| "interrupted".to_string())));
         }
         finish(config, run, outcome.model.model, datasets.test, &device, started)
     } else {

@@ -61,10 +61,7 @@ impl Schedule {
                 if t_f < self.iters(*warmup, *unit) {
                     return lr * warmup_factor;
                 }
-                let passed = milestones
-                    .iter()
-                    .filter(|&&m| t_f >= self.iters(m, *unit))
-                    .count();
+                let passed = milestones.iter().filter(|&&m| t_f >= self.iters(m, *unit)).count();
                 lr * gamma.powi(passed as i32)
             }
             ScheduleConfig::Cosine { warmup, unit, warmup_start_factor, min_lr } => {
@@ -161,12 +158,8 @@ mod tests {
 
     #[test]
     fn cosine_warms_up_linearly_and_ends_at_min_lr() {
-        let config = ScheduleConfig::Cosine {
-            warmup: 10.0,
-            unit: Unit::Iterations,
-            warmup_start_factor: 0.0,
-            min_lr: 0.001,
-        };
+        let config =
+            ScheduleConfig::Cosine { warmup: 10.0, unit: Unit::Iterations, warmup_start_factor: 0.0, min_lr: 0.001 };
         let s = Schedule::new(&config, 0.1, 100, 1);
         assert!(close(s.lr_at(0), 0.0));
         assert!(close(s.lr_at(5), 0.05));

@@ -5,8 +5,8 @@
 //! holds a single test so that no other test allocates during the measurements.
 
 use burn::tensor::{Device, Distribution, Tensor};
-use zoo_models::densenet::{forward_block, DenseLayer};
-use zoo_train::bench::{peak_heap_during, PeakAlloc};
+use zoo_models::densenet::{DenseLayer, forward_block};
+use zoo_train::bench::{PeakAlloc, peak_heap_during};
 
 #[global_allocator]
 static ALLOCATOR: PeakAlloc = PeakAlloc;
@@ -16,7 +16,8 @@ const GROWTH: usize = 32;
 
 /// Peak heap bytes of one forward pass through a block of `layers` layers on `[2, 64, 16, 16]`.
 fn block_peak(layers: usize, device: &Device) -> usize {
-    let block: Vec<DenseLayer> = (0..layers).map(|i| DenseLayer::new(STEM + i * GROWTH, GROWTH, 4, 0.0, device)).collect();
+    let block: Vec<DenseLayer> =
+        (0..layers).map(|i| DenseLayer::new(STEM + i * GROWTH, GROWTH, 4, 0.0, device)).collect();
     let x = Tensor::<4>::random([2, STEM, 16, 16], Distribution::Normal(0.0, 1.0), device);
     // Burn creates parameters lazily: a first pass materialises them outside the measurement.
     let warm = forward_block(&block, x.clone());

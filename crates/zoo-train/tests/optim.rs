@@ -36,7 +36,13 @@ fn close(a: f32, b: f32) -> bool {
 
 #[test]
 fn sgd_momentum_has_no_dampening_like_pytorch() {
-    let config = OptimizerConfig::Sgd { momentum: 0.9, dampening: 0.0, nesterov: false, weight_decay: 0.0, no_decay_bn_bias: false };
+    let config = OptimizerConfig::Sgd {
+        momentum: 0.9,
+        dampening: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        no_decay_bn_bias: false,
+    };
     let mut optim = build_optimizer(&config);
     let mut l = layer();
     // PyTorch: v1 = g = 1, p = 1 - 0.1; v2 = 0.9 v1 + g = 1.9, p = 0.9 - 0.19.
@@ -50,7 +56,13 @@ fn sgd_momentum_has_no_dampening_like_pytorch() {
 
 #[test]
 fn nesterov_uses_gradient_plus_momentum_times_velocity() {
-    let config = OptimizerConfig::Sgd { momentum: 0.9, dampening: 0.0, nesterov: true, weight_decay: 0.0, no_decay_bn_bias: false };
+    let config = OptimizerConfig::Sgd {
+        momentum: 0.9,
+        dampening: 0.0,
+        nesterov: true,
+        weight_decay: 0.0,
+        no_decay_bn_bias: false,
+    };
     let mut optim = build_optimizer(&config);
     let mut l = layer();
     // Step 1: v = 1, update g + 0.9 v = 1.9 -> p = 1 - 0.19.
@@ -63,7 +75,13 @@ fn nesterov_uses_gradient_plus_momentum_times_velocity() {
 #[test]
 fn weight_decay_can_spare_biases_and_batchnorm() {
     for (exempt, expected_bias) in [(false, 1.0 - 0.1 * 0.5), (true, 1.0)] {
-        let config = OptimizerConfig::Sgd { momentum: 0.0, dampening: 0.0, nesterov: false, weight_decay: 0.5, no_decay_bn_bias: exempt };
+        let config = OptimizerConfig::Sgd {
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.5,
+            no_decay_bn_bias: exempt,
+        };
         let mut optim = build_optimizer(&config);
         let l = layer();
         let g = grads(&l, 0.0); // only the decay moves the parameters

@@ -115,15 +115,7 @@ pub fn occlusion(
         }
     }
     let per_pixel = sum.iter().zip(&count).map(|(&s, &n)| if n > 0 { s / n as f32 } else { unoccluded }).collect();
-    Occlusion {
-        size,
-        stride,
-        class,
-        unoccluded,
-        positions: [rows.len(), columns.len()],
-        probabilities,
-        per_pixel,
-    }
+    Occlusion { size, stride, class, unoccluded, positions: [rows.len(), columns.len()], probabilities, per_pixel }
 }
 
 /// `|d score / d pixel|`, the largest over the channels (Simonyan et al.'s image-specific class
@@ -240,10 +232,10 @@ pub fn grad_cam(network: &HookedLogits, stage: &str, image: Tensor<4>, class: us
     let gradient = features.grad(&grads).map(crate::host_values).unwrap_or_else(|| vec![0.0; c * h * w]);
     let activations = crate::host_values(features);
     let plane = h * w;
-    let weights: Vec<f32> = (0..c).map(|k| gradient[k * plane..(k + 1) * plane].iter().sum::<f32>() / plane as f32).collect();
-    let map = (0..plane)
-        .map(|i| (0..c).map(|k| weights[k] * activations[k * plane + i]).sum::<f32>().max(0.0))
-        .collect();
+    let weights: Vec<f32> =
+        (0..c).map(|k| gradient[k * plane..(k + 1) * plane].iter().sum::<f32>() / plane as f32).collect();
+    let map =
+        (0..plane).map(|i| (0..c).map(|k| weights[k] * activations[k * plane + i]).sum::<f32>().max(0.0)).collect();
     Ok(GradCam { stage: stage.to_string(), shape: [h, w], weights, map })
 }
 

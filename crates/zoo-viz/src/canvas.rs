@@ -161,11 +161,7 @@ pub fn grid(tiles: &[Canvas], columns: usize, gap: usize) -> Canvas {
     let rows = tiles.len().div_ceil(columns).max(1);
     let cell_w = tiles.iter().map(|t| t.width).max().unwrap_or(1);
     let cell_h = tiles.iter().map(|t| t.height).max().unwrap_or(1);
-    let mut out = Canvas::new(
-        columns * cell_w + (columns + 1) * gap,
-        rows * cell_h + (rows + 1) * gap,
-        BACKGROUND,
-    );
+    let mut out = Canvas::new(columns * cell_w + (columns + 1) * gap, rows * cell_h + (rows + 1) * gap, BACKGROUND);
     for (i, tile) in tiles.iter().enumerate() {
         let (row, column) = (i / columns, i % columns);
         out.blit(tile, gap + column * (cell_w + gap), gap + row * (cell_h + gap));

@@ -4,7 +4,7 @@ use burn::tensor::Tensor;
 use serde::Serialize;
 use zoo_models::{ImageClassifier, ZooModel};
 
-use crate::canvas::{grid, range, square_columns, Canvas};
+use crate::canvas::{Canvas, grid, range, square_columns};
 
 /// One stage's activation maps for one image, as a grid of grey tiles.
 #[derive(Debug, Clone)]
@@ -39,7 +39,13 @@ pub struct StageLabel {
 impl StageMaps {
     /// The text facts of the picture.
     pub fn label(&self) -> StageLabel {
-        StageLabel { stage: self.stage.clone(), shape: self.shape, min: self.range.0, max: self.range.1, shown: self.shown }
+        StageLabel {
+            stage: self.stage.clone(),
+            shape: self.shape,
+            min: self.range.0,
+            max: self.range.1,
+            shown: self.shown,
+        }
     }
 }
 
@@ -52,8 +58,9 @@ impl StageMaps {
 /// ```
 pub fn feature_grid(values: &[f32], [c, h, w]: [usize; 3], tile: usize, max_channels: usize) -> Canvas {
     let plane = h * w;
-    let tiles: Vec<Canvas> =
-        (0..c.min(max_channels)).map(|k| Canvas::grey(&values[k * plane..(k + 1) * plane], h, w).at_least(tile)).collect();
+    let tiles: Vec<Canvas> = (0..c.min(max_channels))
+        .map(|k| Canvas::grey(&values[k * plane..(k + 1) * plane], h, w).at_least(tile))
+        .collect();
     grid(&tiles, square_columns(tiles.len()), 2)
 }
 

@@ -5,8 +5,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use zoo_models::{ModelSummary, ZooModel};
 
-use crate::canvas::{grid, square_columns, Canvas};
 use crate::VizError;
+use crate::canvas::{Canvas, grid, square_columns};
 
 /// A convolution's weights, `[out channels, in channels, height, width]`, on the host.
 #[derive(Debug, Clone, PartialEq)]

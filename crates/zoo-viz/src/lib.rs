@@ -30,13 +30,14 @@ pub mod report;
 pub mod top;
 
 pub use attribution::{
-    differentiable, grad_cam, guided_projections, hooked_logits, occlusion, projection_image, saliency, GradCam, HookedLogits, Occlusion, Unit,
+    GradCam, HookedLogits, Occlusion, Unit, differentiable, grad_cam, guided_projections, hooked_logits, occlusion,
+    projection_image, saliency,
 };
-pub use canvas::{colour_map, grid, upsample, Canvas};
-pub use features::{feature_grid, stage_maps, StageLabel, StageMaps};
-pub use filters::{conv_kernels, first_convolution, kernel_grid, per_channel_grid, Kernels};
-pub use report::{write_report, Report};
-pub use top::{crop_field, Hit, TopUnits};
+pub use canvas::{Canvas, colour_map, grid, upsample};
+pub use features::{StageLabel, StageMaps, feature_grid, stage_maps};
+pub use filters::{Kernels, conv_kernels, first_convolution, kernel_grid, per_channel_grid};
+pub use report::{Report, write_report};
+pub use top::{Hit, TopUnits, crop_field};
 
 /// A tensor's values on the host as `f32`, in row-major order (empty if they cannot be read).
 pub fn host_values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Vec<f32> {

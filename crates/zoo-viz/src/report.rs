@@ -6,12 +6,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
-use zoo_models::summary::{format_shape, group_digits};
 use zoo_models::ModelSummary;
+use zoo_models::summary::{format_shape, group_digits};
 
+use crate::VizError;
 use crate::features::StageLabel;
 use crate::top::Hit;
-use crate::VizError;
 
 /// Everything a report shows; picture fields are paths relative to the report.
 #[derive(Debug, Clone, Serialize)]
@@ -281,7 +281,8 @@ impl Report {
                     image.stages.iter().map(|(l, _)| (l.stage.clone(), l.stage.clone())).collect();
                 select(&mut out, &group, "stage", &options);
                 for (label, picture) in &image.stages {
-                    let _ = write!(out, "<div data-group=\"{}\" data-value=\"{}\">", escape(&group), escape(&label.stage));
+                    let _ =
+                        write!(out, "<div data-group=\"{}\" data-value=\"{}\">", escape(&group), escape(&label.stage));
                     let caption = format!(
                         "{}: {}, values {:.3} to {:.3}{}",
                         label.stage,
@@ -322,8 +323,11 @@ impl Report {
                     }
                 );
                 let group = format!("top-{s}");
-                let options: Vec<(String, String)> =
-                    section.channels.iter().map(|c| (c.channel.to_string(), format!("channel {}", c.channel))).collect();
+                let options: Vec<(String, String)> = section
+                    .channels
+                    .iter()
+                    .map(|c| (c.channel.to_string(), format!("channel {}", c.channel)))
+                    .collect();
                 select(&mut out, &group, "channel", &options);
                 for channel in &section.channels {
                     let _ = write!(out, "<div data-group=\"{}\" data-value=\"{}\">", escape(&group), channel.channel);
@@ -331,7 +335,11 @@ impl Report {
                     let caption = format!("channel {}: activations {}", channel.channel, values.join(", "));
                     figure(&mut out, &channel.picture, &caption);
                     if let Some(projections) = &channel.projections {
-                        figure(&mut out, projections, &format!("channel {}: guided-backpropagation projections", channel.channel));
+                        figure(
+                            &mut out,
+                            projections,
+                            &format!("channel {}: guided-backpropagation projections", channel.channel),
+                        );
                     }
                     out.push_str("</div>");
                 }

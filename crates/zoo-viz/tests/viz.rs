@@ -9,8 +9,8 @@ use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use zoo_data::{Image, Rng};
 use zoo_models::summary::{ReceptiveField, Window};
-use zoo_models::{create, ImageClassifier, ModelOptions, ZooModel};
-use zoo_viz::{crop_field, TopUnits};
+use zoo_models::{ImageClassifier, ModelOptions, ZooModel, create};
+use zoo_viz::{TopUnits, crop_field};
 
 const SIDE: usize = 16;
 
@@ -145,8 +145,9 @@ fn check_grad_cam(stage: &str, shape: [usize; 2], seed: u64, class: usize) {
     let image = random_image(seed);
     let differentiable = zoo_viz::differentiable(&model, &device);
     let network = zoo_viz::hooked_logits(&differentiable);
-    let cam = zoo_viz::grad_cam(&network, stage, tensor(std::slice::from_ref(&image), &device.clone().autodiff()), class)
-        .unwrap();
+    let cam =
+        zoo_viz::grad_cam(&network, stage, tensor(std::slice::from_ref(&image), &device.clone().autodiff()), class)
+            .unwrap();
     assert_eq!((cam.stage.as_str(), cam.shape), (stage, shape));
 
     let input = tensor(std::slice::from_ref(&image), &device);
@@ -179,7 +180,11 @@ fn check_grad_cam(stage: &str, shape: [usize; 2], seed: u64, class: usize) {
     }
     for i in 0..plane {
         let expected = (0..channels).map(|c| numeric_weights[c] * activations[c * plane + i]).sum::<f32>().max(0.0);
-        assert!((cam.map[i] - expected).abs() <= 1e-3 + 2e-2 * expected, "{stage} unit {i}: {} against {expected}", cam.map[i]);
+        assert!(
+            (cam.map[i] - expected).abs() <= 1e-3 + 2e-2 * expected,
+            "{stage} unit {i}: {} against {expected}",
+            cam.map[i]
+        );
     }
 }
 
@@ -210,7 +215,8 @@ fn guided_backpropagation_passes_only_positive_gradients_through_relus() {
     let w: [f32; 12] = [0.5, -1.0, 0.25, 2.0, -0.75, 0.5, 1.0, -0.5, 1.5, 0.25, -2.0, 0.75];
     let v: [f32; 3] = [1.0, -2.0, 0.5];
     let x: [f32; 4] = [1.0, -0.5, 2.0, 0.25];
-    let weight = |values: &[f32], shape: [usize; 4]| Tensor::<4>::from_data(TensorData::new(values.to_vec(), shape), &device);
+    let weight =
+        |values: &[f32], shape: [usize; 4]| Tensor::<4>::from_data(TensorData::new(values.to_vec(), shape), &device);
     let network = |input: Tensor<4>, hook: &mut zoo_models::StageHook| {
         let options = || ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
         let hidden = zoo_kernels::relu(conv2d(input, weight(&w, [3, 4, 1, 1]), None, options()));

@@ -48,11 +48,7 @@ pub fn write_cifar10(dir: &Path, per_batch: usize) {
     let root = dir.join("cifar10");
     std::fs::create_dir_all(&root).unwrap();
     let files = [
-        "data_batch_1.bin",
-        "data_batch_2.bin",
-        "data_batch_3.bin",
-        "data_batch_4.bin",
-        "data_batch_5.bin",
+        "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin",
         "test_batch.bin",
     ];
     for (b, file) in files.iter().enumerate() {

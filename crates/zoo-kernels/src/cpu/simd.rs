@@ -387,21 +387,8 @@ mod x86 {
     ) {
         unsafe {
             tile_body!(
-                __m512,
-                16,
-                _mm512_setzero_ps,
-                _mm512_loadu_ps,
-                _mm512_storeu_ps,
-                _mm512_set1_ps,
-                _mm512_fmadd_ps,
-                x,
-                cstride,
-                channels,
-                offsets,
-                w,
-                dst,
-                pitch,
-                accumulate
+                __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, x,
+                cstride, channels, offsets, w, dst, pitch, accumulate
             )
         }
     }
@@ -418,19 +405,8 @@ mod x86 {
     ) {
         unsafe {
             wgrad_body!(
-                __m256,
-                8,
-                _mm256_loadu_ps,
-                _mm256_storeu_ps,
-                _mm256_set1_ps,
-                _mm256_fmadd_ps,
-                _mm256_add_ps,
-                dyt,
-                dy_stride,
-                x,
-                pixels,
-                out,
-                out_stride
+                __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, dyt,
+                dy_stride, x, pixels, out, out_stride
             )
         }
     }
@@ -447,19 +423,8 @@ mod x86 {
     ) {
         unsafe {
             wgrad_body!(
-                __m512,
-                16,
-                _mm512_loadu_ps,
-                _mm512_storeu_ps,
-                _mm512_set1_ps,
-                _mm512_fmadd_ps,
-                _mm512_add_ps,
-                dyt,
-                dy_stride,
-                x,
-                pixels,
-                out,
-                out_stride
+                __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, dyt,
+                dy_stride, x, pixels, out, out_stride
             )
         }
     }
