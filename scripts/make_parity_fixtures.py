@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Writes PyTorch parity fixtures for the zoo's models: weights, an input batch, and the logits
-PyTorch computes for them in eval mode. The Rust test `tests/parity.rs` loads the weights into the
+PyTorch computes for them in eval mode. The Rust test `models/tests/parity.rs` loads the weights into the
 zoo's model, runs the same input on flex and compares.
 
 Needs torch and torchvision (`pip install torch torchvision safetensors`); CI never runs this.
-The small fixtures committed in tests/fixtures/parity were written by
+The small fixtures committed in models/tests/fixtures/parity were written by
 
     python scripts/make_parity_fixtures.py --models lenet5 --formats pth,legacy,safetensors
     python scripts/make_parity_fixtures.py --models resnet20,resnet32
@@ -177,7 +177,7 @@ def check_export(name, file, fixture_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="lenet5,resnet20,resnet32", help="comma-separated names or globs")
-    parser.add_argument("--out", default="tests/fixtures/parity", help="directory; one sub-directory per model")
+    parser.add_argument("--out", default="models/tests/fixtures/parity", help="directory; one sub-directory per model")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -7,7 +7,7 @@
 # Needs torch, torchvision and safetensors in $PYTHON (default: python3). For each model it writes a
 # randomly initialised PyTorch model's state dict, an input batch and PyTorch's eval-mode logits
 # (scripts/make_parity_fixtures.py) under $PARITY_DIR (default target/parity), then runs the Rust
-# parity test (tests/parity.rs) over them on flex: pass when max |Δlogit| <= 1e-4 x max(1, max |logit|).
+# parity test (models/tests/parity.rs) over them on flex: pass when max |Δlogit| <= 1e-4 x max(1, max |logit|).
 # For resnet18 and vgg11_bn (when listed) it also exports the zoo's weights with `zoo export` and
 # loads them back into torchvision with load_state_dict(strict=True), comparing the logits.
 # The table goes to stdout and to $PARITY_DIR/parity.md; the fixtures of the big VGGs are ~0.5 GB.

@@ -347,7 +347,7 @@ impl DenseNet {
 impl ImageClassifier for DenseNet {
     /// Stages: `features.relu0` (stride 2), `features.denseblock1` (4), `denseblock2` (8),
     /// `denseblock3` (16), `features.norm5` (32).
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let f = &self.features;
         let x = conv_bn_relu(&f.conv0, f.norm0.as_ref(), x);
         let x = on_stage("features.relu0", x);

@@ -346,7 +346,7 @@ impl GoogLeNet {
 impl ImageClassifier for GoogLeNet {
     /// Stages: `conv1` (stride 2), `conv3` (4), `inception3b` (8), `inception4e` (16),
     /// `inception5b` (32).
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         self.body(x, on_stage, None)
     }
 

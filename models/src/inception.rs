@@ -558,7 +558,7 @@ impl Inception3 {
 impl ImageClassifier for Inception3 {
     /// Stages: `Conv2d_2b_3x3` (stride 2), `Conv2d_4a_3x3` (4), `Mixed_5d` (8), `Mixed_6e` (16),
     /// `Mixed_7c` (32).
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         self.body(x, on_stage, None)
     }
 

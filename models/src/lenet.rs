@@ -88,7 +88,7 @@ impl LeNet5Config {
 }
 
 impl ImageClassifier for LeNet5 {
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let x = self.pool1.forward(self.activation.forward(conv_forward(&self.conv1, x)));
         let x = on_stage("pool1", x);
         let x = self.pool2.forward(self.activation.forward(conv_forward(&self.conv2, x)));

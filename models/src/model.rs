@@ -13,6 +13,18 @@ pub struct FeatureMap {
     pub tensor: Tensor<4>,
 }
 
+/// A stage of the body: its name, output channels and reduction (timm's `feature_info` entry).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FeatureInfo {
+    /// The stage's name, as [`FeatureMap::name`].
+    pub name: String,
+    /// Channels of its output.
+    pub channels: usize,
+    /// Input pixels per output pixel along the height (2 for a stride-2 stage, 32 for ResNet's
+    /// last).
+    pub reduction: usize,
+}
+
 /// The logits of one auxiliary classifier (GoogLeNet's `aux1`/`aux2`, Inception v3's
 /// `AuxLogits`) and the weight its loss gets in training.
 #[derive(Debug, Clone)]
@@ -46,7 +58,7 @@ pub(crate) fn forward_with_aux<M: ImageClassifier + ?Sized>(
     TrainingOutput { logits: model.forward_head(features), aux }
 }
 
-/// What [`ImageClassifier::forward_body`] calls at the end of each stage with the stage's name and
+/// What [`ImageClassifier::forward_stages`] calls at the end of each stage with the stage's name and
 /// output; what it returns goes on through the network. Returning the tensor unchanged observes
 /// (feature extraction); returning another one replaces the stage's output, as a PyTorch forward
 /// hook can: Grad-CAM returns `x.detach().require_grad()` to read the gradient at that stage.
@@ -64,10 +76,13 @@ pub type StageHook<'a> = dyn FnMut(&str, Tensor<4>) -> Tensor<4> + 'a;
 /// let images = Tensor::<4>::zeros([2, 1, 32, 32], &device);
 /// assert_eq!(model.forward(images.clone()).dims(), [2, 10]);
 ///
-/// // The stages' outputs, for feature extraction or visualisation.
-/// let stages = model.forward_features(images);
+/// // The last feature map (timm's `forward_features`), and the stages' outputs on the way
+/// // (timm's `forward_intermediates`), for feature extraction or visualisation.
+/// assert_eq!(model.forward_features(images.clone()).dims(), [2, 16, 5, 5]);
+/// let (last, stages) = model.forward_intermediates(images, None);
 /// assert_eq!(stages[0].name, "pool1");
 /// assert_eq!(stages[0].tensor.dims(), [2, 6, 14, 14]);
+/// assert_eq!(last.dims(), stages[1].tensor.dims());
 ///
 /// // Shapes, parameters and MACs, computed without running the network.
 /// let summary = model.summary("lenet5", [1, 32, 32]).unwrap();
@@ -76,20 +91,24 @@ pub type StageHook<'a> = dyn FnMut(&str, Tensor<4>) -> Tensor<4> + 'a;
 pub trait ImageClassifier {
     /// Runs the convolutional body, passing each stage's output (each resolution level) through
     /// `on_stage(name, output)`, and returns the last feature map.
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4>;
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4>;
 
     /// Turns the body's last feature map into logits.
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2>;
 
     /// Walks the layers for one sample of shape `input` (`[C, H, W]`), recording each layer in
-    /// `tracer`, and returns the output shape. Mirrors [`forward_body`](Self::forward_body)
+    /// `tracer`, and returns the output shape. Mirrors [`forward_stages`](Self::forward_stages)
     /// followed by [`forward_head`](Self::forward_head).
     fn trace(&self, tracer: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError>;
 
     /// Logits for a batch of images.
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let features = self.forward_body(x, &mut |_, x| x);
-        self.forward_head(features)
+        self.forward_head(self.forward_features(x))
+    }
+
+    /// The body's last feature map, before the head's pooling (timm's `forward_features`).
+    fn forward_features(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_stages(x, &mut |_, x| x)
     }
 
     /// The training forward pass: the main logits plus the auxiliary classifiers' logits for the
@@ -112,14 +131,43 @@ pub trait ImageClassifier {
         TrainingOutput { logits: self.forward(x), aux: Vec::new() }
     }
 
-    /// The output of every stage of the body, shallowest first.
-    fn forward_features(&self, x: Tensor<4>) -> Vec<FeatureMap> {
+    /// The body's last feature map and the outputs of the stages at `indices` (shallowest first;
+    /// `None`: every stage), as timm's `forward_intermediates`. Indices past the last stage are
+    /// ignored.
+    fn forward_intermediates(&self, x: Tensor<4>, indices: Option<&[usize]>) -> (Tensor<4>, Vec<FeatureMap>) {
         let mut stages = Vec::new();
-        self.forward_body(x, &mut |name, tensor| {
-            stages.push(FeatureMap { name: name.to_string(), tensor: tensor.clone() });
+        let mut index = 0;
+        let last = self.forward_stages(x, &mut |name, tensor| {
+            if indices.is_none_or(|wanted| wanted.contains(&index)) {
+                stages.push(FeatureMap { name: name.to_string(), tensor: tensor.clone() });
+            }
+            index += 1;
             tensor
         });
+        (last, stages)
+    }
+
+    /// Each stage's name, channels and reduction (input pixels per map pixel), found by running
+    /// a zero image of shape `input` on `device` (timm's `feature_info`).
+    ///
+    /// ```
+    /// use burn::tensor::Device;
+    /// use zoo_models::{create, ImageClassifier, ModelOptions};
+    /// let resnet = create("resnet18", &ModelOptions::default(), &Device::flex()).unwrap();
+    /// let info = resnet.feature_info([3, 64, 64], &Device::flex());
+    /// let last = info.last().unwrap();
+    /// assert_eq!((last.name.as_str(), last.channels, last.reduction), ("layer4", 512, 32));
+    /// ```
+    fn feature_info(&self, input: [usize; 3], device: &burn::tensor::Device) -> Vec<FeatureInfo> {
+        let [c, h, w] = input;
+        let (_, stages) = self.forward_intermediates(Tensor::zeros([1, c, h, w], device), None);
         stages
+            .into_iter()
+            .map(|stage| {
+                let [_, channels, height, _] = stage.tensor.dims();
+                FeatureInfo { name: stage.name, channels, reduction: h / height.max(1) }
+            })
+            .collect()
     }
 
     /// The per-layer summary for one input of shape `[C, H, W]`, or the layer where it fails.

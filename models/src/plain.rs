@@ -162,7 +162,7 @@ impl PlainNet {
 
 impl ImageClassifier for PlainNet {
     /// Stages end at each max pool (`features.<i>`).
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         forward_layers(&self.features, x, |i, out| {
             if matches!(self.features[i], Layer2d::MaxPool(_)) { on_stage(&format!("features.{i}"), out) } else { out }
         })

@@ -56,8 +56,8 @@ macro_rules! each_variant {
 }
 
 impl ImageClassifier for ZooModel {
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        each_variant!(self, m => m.forward_body(x, on_stage))
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+        each_variant!(self, m => m.forward_stages(x, on_stage))
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

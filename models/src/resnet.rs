@@ -223,7 +223,7 @@ pub fn trace_stage(
 }
 
 /// Runs named stages in order, reporting each stage's output.
-pub fn forward_stages(stages: &[(&str, &[ResidualBlock])], mut x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+pub fn run_stages(stages: &[(&str, &[ResidualBlock])], mut x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
     for (name, blocks) in stages {
         x = on_stage(name, forward_stage(blocks, x));
     }
@@ -350,10 +350,10 @@ pub struct ResNet {
 
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
         let x = on_stage("relu", x);
-        forward_stages(&self.stages(), pool_forward(&self.maxpool, x), on_stage)
+        run_stages(&self.stages(), pool_forward(&self.maxpool, x), on_stage)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

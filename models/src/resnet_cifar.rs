@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor};
 use crate::layers::{conv_bn_relu, conv2d_kaiming_out, trace_batch_norm};
 use crate::model::{ImageClassifier, StageHook};
 use crate::resnet::{
-    BlockKind, ResidualBlock, ShortcutKind, forward_pooled_head, forward_stages, make_stage, trace_pooled_head,
+    BlockKind, ResidualBlock, ShortcutKind, forward_pooled_head, make_stage, run_stages, trace_pooled_head,
     trace_stages,
 };
 use crate::summary::{SampleShape, ShapeError, Tracer};
@@ -100,9 +100,9 @@ impl CifarResNet {
 
 impl ImageClassifier for CifarResNet {
     /// Stages: `layer1`, `layer2`, `layer3`.
-    fn forward_body(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
-        forward_stages(&self.stages(), x, on_stage)
+        run_stages(&self.stages(), x, on_stage)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

@@ -197,7 +197,7 @@ fn check_model_with(name: &str, options: ModelOptions, input: [usize; 3]) {
     let model: ZooModel = create(name, &options, &device).unwrap();
     let images = Tensor::<4>::random([2, input[0], input[1], input[2]], Distribution::Normal(0.0, 1.0), &device);
 
-    let features = model.forward_features(images.clone());
+    let (last, features) = model.forward_intermediates(images.clone(), None);
     let summary = model.summary(name, input).unwrap();
     assert!(!features.is_empty(), "{name}: no feature maps");
     for feature in &features {
@@ -208,6 +208,22 @@ fn check_model_with(name: &str, options: ModelOptions, input: [usize; 3]) {
             .find(|l| l.name == feature.name || l.name.starts_with(&format!("{}.", feature.name)))
             .unwrap_or_else(|| panic!("{name}: no summary row for stage {}", feature.name));
         assert_eq!(feature.tensor.dims()[1..], row.output_shape[..], "{name}: stage {}", feature.name);
+    }
+    // The last map is the last stage's, and what forward_features returns.
+    assert_eq!(last.dims(), features.last().unwrap().tensor.dims(), "{name}");
+    assert_eq!(model.forward_features(images.clone()).dims(), last.dims(), "{name}");
+    let (_, chosen) = model.forward_intermediates(images.clone(), Some(&[0, features.len() - 1, 99]));
+    let names: Vec<&str> = chosen.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, [features[0].name.as_str(), features.last().unwrap().name.as_str()], "{name}");
+    let info = model.feature_info(input, &device);
+    assert_eq!(info.len(), features.len(), "{name}");
+    for (entry, feature) in info.iter().zip(&features) {
+        let [_, channels, height, _] = feature.tensor.dims();
+        assert_eq!(
+            (&entry.name, entry.channels, entry.reduction),
+            (&feature.name, channels, input[1] / height),
+            "{name}"
+        );
     }
 
     let logits = model.forward(images.clone());

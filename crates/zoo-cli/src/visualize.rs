@@ -47,7 +47,7 @@ pub struct VisualizeArgs {
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub images: u32,
     /// Stages whose top-activating patches are searched (default: every stage of
-    /// `forward_features`).
+    /// `forward_intermediates`).
     #[arg(long, value_delimiter = ',', value_name = "A,B")]
     pub layers: Vec<String>,
     /// Channels searched: `I,J` in every stage, `STAGE=I,J` in one (added to --layers); ranges
@@ -341,7 +341,8 @@ pub fn run_visualize(args: VisualizeArgs, out: &mut dyn Write) -> Result<(), Str
     let first = source.batch(&[&pictures[0].input], &source.device);
     let stages: Vec<(String, [usize; 3])> = source
         .model
-        .forward_features(first)
+        .forward_intermediates(first, None)
+        .1
         .into_iter()
         .map(|s| {
             let [_, c, h, w] = s.tensor.dims();
@@ -526,7 +527,7 @@ fn search_top(
             None => pictures[start..end].iter().map(|p| p.input.clone()).collect(),
         };
         let refs: Vec<&Image> = inputs.iter().collect();
-        let stages = source.model.forward_features(source.batch(&refs, &source.device));
+        let (_, stages) = source.model.forward_intermediates(source.batch(&refs, &source.device), None);
         for ((stage, _), search) in plan.iter().zip(&mut searches) {
             let map = stages.iter().find(|s| &s.name == stage).ok_or_else(|| format!("stage {stage} vanished"))?;
             let dims = map.tensor.dims();

@@ -1,5 +1,5 @@
 //! `zoo infer`, `zoo import`, `zoo export` and `--pretrained` end to end, on the committed PyTorch
-//! fixtures (tests/fixtures/parity): logits equal to PyTorch's through every path, and bad input
+//! fixtures (models/tests/fixtures/parity): logits equal to PyTorch's through every path, and bad input
 //! as one line.
 
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ fn assert_one_line_error(output: &Output, fragments: &[&str]) {
 }
 
 fn fixture(model: &str, file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/parity").join(model).join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tests/fixtures/parity").join(model).join(file)
 }
 
 fn s(p: &Path) -> &str {

@@ -144,7 +144,7 @@ pub fn saliency(logits: &Classify, image: Tensor<4>, class: usize) -> Vec<f32> {
 }
 
 /// Logits for a batch of images, with a hook at each stage: for a zoo model,
-/// `|x, hook| model.forward_head(model.forward_body(x, hook))`.
+/// `|x, hook| model.forward_head(model.forward_stages(x, hook))`.
 pub type HookedLogits<'a> = dyn Fn(Tensor<4>, &mut StageHook) -> Tensor<2> + 'a;
 
 /// `model`'s logits with a hook at each stage of its body, as [`grad_cam`] and
@@ -162,7 +162,7 @@ pub type HookedLogits<'a> = dyn Fn(Tensor<4>, &mut StageHook) -> Tensor<2> + 'a;
 /// assert_eq!((stages, logits.dims()), (vec!["pool1".to_string(), "pool2".to_string()], [1, 10]));
 /// ```
 pub fn hooked_logits(model: &ZooModel) -> impl Fn(Tensor<4>, &mut StageHook) -> Tensor<2> + '_ {
-    move |x, hook| model.forward_head(model.forward_body(x, hook))
+    move |x, hook| model.forward_head(model.forward_stages(x, hook))
 }
 
 /// Runs `network` on `images`, swapping the output of `stage` for what `at_stage` makes of it;

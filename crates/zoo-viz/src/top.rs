@@ -136,7 +136,7 @@ pub fn crop_field(image: &Image, field: &ReceptiveField, y: usize, x: usize) -> 
     out
 }
 
-/// The summary row a stage of `forward_features` ends with: the row named as the stage, or the
+/// The summary row a stage of `forward_intermediates` ends with: the row named as the stage, or the
 /// last row inside it (`layer1` ends at `layer1.1.relu`). Auxiliary classifiers are not stages.
 ///
 /// ```

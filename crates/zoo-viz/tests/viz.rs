@@ -151,13 +151,14 @@ fn check_grad_cam(stage: &str, shape: [usize; 2], seed: u64, class: usize) {
     assert_eq!((cam.stage.as_str(), cam.shape), (stage, shape));
 
     let input = tensor(std::slice::from_ref(&image), &device);
-    let features = model.forward_features(input.clone()).into_iter().find(|s| s.name == stage).unwrap().tensor;
+    let features =
+        model.forward_intermediates(input.clone(), None).1.into_iter().find(|s| s.name == stage).unwrap().tensor;
     let activations = values(features.clone());
     let [_, channels, fh, fw] = features.dims();
     let plane = fh * fw;
     let score = |shift: &[f32]| {
         let shift = Tensor::<4>::from_data(TensorData::new(shift.to_vec(), [1, channels, fh, fw]), &device);
-        let logits = model.forward_head(model.forward_body(input.clone(), &mut |name, x| {
+        let logits = model.forward_head(model.forward_stages(input.clone(), &mut |name, x| {
             if name == stage { x + shift.clone() } else { x }
         }));
         values(logits)[class]
@@ -245,6 +246,7 @@ fn guided_backpropagation_passes_only_positive_gradients_through_relus() {
 #[test]
 fn a_guided_projection_stays_inside_the_units_receptive_field() {
     let device = Device::flex();
+    device.seed(3);
     let model = create("resnet20", &ModelOptions::default(), &device).unwrap();
     let summary = model.summary("resnet20", [3, 32, 32]).unwrap();
     let field = zoo_viz::top::stage_row(&summary, "layer2").unwrap().receptive_field;
@@ -252,8 +254,15 @@ fn a_guided_projection_stays_inside_the_units_receptive_field() {
     let image = Image::new(3, 32, 32, (0..3 * 32 * 32).map(|_| rng.uniform(-1.0, 1.0)).collect()).unwrap();
     let differentiable = zoo_viz::differentiable(&model, &device);
     let network = zoo_viz::hooked_logits(&differentiable);
-    let unit = zoo_viz::Unit { channel: 5, y: 2, x: 6 };
     let x = tensor(std::slice::from_ref(&image), &device.clone().autodiff());
+    // The strongest unit of channel 5: a unit the ReLUs leave at zero has no projection at all.
+    let (_, stages) = model.forward_intermediates(tensor(std::slice::from_ref(&image), &device), None);
+    let layer2 = stages.into_iter().find(|s| s.name == "layer2").unwrap().tensor;
+    let [_, _, rows, columns] = layer2.dims();
+    let channel5 = values(layer2.slice([0..1, 5..6, 0..rows, 0..columns]));
+    let best = (0..channel5.len()).max_by(|&a, &b| channel5[a].total_cmp(&channel5[b])).unwrap();
+    assert!(channel5[best] > 0.0, "channel 5 is dead on this image");
+    let unit = zoo_viz::Unit { channel: 5, y: best / columns, x: best % columns };
     let guided = zoo_viz::guided_projections(&network, "layer2", x.clone(), &[unit]).unwrap().remove(0);
 
     let [rows, columns] = field.region(unit.y, unit.x);
@@ -275,8 +284,14 @@ fn a_guided_projection_stays_inside_the_units_receptive_field() {
 
     let plain = {
         let x = x.detach().require_grad();
-        let stage = differentiable.forward_features(x.clone()).into_iter().find(|s| s.name == "layer2").unwrap().tensor;
-        let grads = stage.slice([0..1, 5..6, 2..3, 6..7]).sum().backward();
+        let stage = differentiable
+            .forward_intermediates(x.clone(), None)
+            .1
+            .into_iter()
+            .find(|s| s.name == "layer2")
+            .unwrap()
+            .tensor;
+        let grads = stage.slice([0..1, 5..6, unit.y..unit.y + 1, unit.x..unit.x + 1]).sum().backward();
         values(x.grad(&grads).unwrap())
     };
     assert_ne!(guided, plain, "guided backpropagation changed nothing");

@@ -3,7 +3,7 @@
 //! (`scripts/make_parity_fixtures.py`). The zoo's model loads the weights strictly, runs the same
 //! input on flex, and must agree within 1e-4 of the logits' scale (max(1, max |logit|)).
 //!
-//! By default the committed fixtures in `tests/fixtures/parity` are used (lenet5 in all three
+//! By default the committed fixtures in `models/tests/fixtures/parity` are used (lenet5 in all three
 //! formats, resnet20, resnet32). `scripts/parity.sh` points `ZOO_PARITY_DIR` at freshly generated
 //! fixtures of the large torchvision models and `ZOO_PARITY_MODELS` at the ones to check; the table
 //! is then also written to `$ZOO_PARITY_DIR/parity.json` and `parity.md`.
@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use burn_zoo::models::weights::{LoadOptions, WeightsFormat, load};
-use burn_zoo::models::{ImageClassifier, ModelOptions, create};
 use serde_json::{Value, json};
+use zoo_models::weights::{LoadOptions, WeightsFormat, load};
+use zoo_models::{ImageClassifier, ModelOptions, create};
 
 const TOLERANCE: f32 = 1e-4;
 const COMMITTED: [&str; 3] = ["lenet5", "resnet20", "resnet32"];

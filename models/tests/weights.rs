@@ -7,12 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor};
-use burn_zoo::models::weights::{
-    LoadOptions, WeightsError, WeightsFormat, export_pytorch_safetensors, load, save_burnpack,
-};
-use burn_zoo::models::{ImageClassifier, ModelOptions, ZooModel, create};
 use safetensors::SafeTensors;
 use safetensors::tensor::TensorView;
+use zoo_models::weights::{LoadOptions, WeightsError, WeightsFormat, export_pytorch_safetensors, load, save_burnpack};
+use zoo_models::{ImageClassifier, ModelOptions, ZooModel, create};
 
 fn fixture(model: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity").join(model).join(file)
@@ -50,7 +48,7 @@ fn rewrite(
     std::fs::write(dst, safetensors::serialize(views, None).unwrap()).unwrap();
 }
 
-fn mismatch_report(e: WeightsError) -> burn_zoo::models::weights::LoadReport {
+fn mismatch_report(e: WeightsError) -> zoo_models::weights::LoadReport {
     match e {
         WeightsError::Mismatch { report, .. } => report,
         other => panic!("expected a mismatch, got: {other}"),
@@ -106,8 +104,8 @@ fn allow_partial_loads_what_fits_and_reports_the_rest() {
     load(&mut full, &fixture("lenet5", "weights.pth"), &LoadOptions::default()).unwrap();
     let device = Device::flex();
     let x = Tensor::<4>::ones([1, 1, 32, 32], &device);
-    let a = partial.forward_body(x.clone(), &mut |_, x| x);
-    let b = full.forward_body(x, &mut |_, x| x);
+    let a = partial.forward_stages(x.clone(), &mut |_, x| x);
+    let b = full.forward_stages(x, &mut |_, x| x);
     a.into_data().assert_approx_eq::<f32>(&b.into_data(), burn::tensor::Tolerance::absolute(1e-6));
 }
 
@@ -237,7 +235,7 @@ fn exports_have_torchvision_keys_and_round_trip() {
 
 #[test]
 fn densenet_loads_torchvision_and_pre_0_4_key_names() {
-    use burn_zoo::models::densenet::DenseNetConfig;
+    use zoo_models::densenet::DenseNetConfig;
     let device = Device::flex();
     // A DenseNet small enough to write twice: growth 4, blocks of 1, 2, 1 and 1 layers.
     let tiny = || ZooModel::DenseNet(DenseNetConfig::new(4, [1, 2, 1, 1], 8).with_num_classes(5).init(&device));
