@@ -332,8 +332,11 @@ pub struct DenseNet {
     pub classifier: Linear,
 }
 
+/// A dense block's name and layers, and the transition after it (none after the last).
+type Block<'a> = (&'static str, &'a [DenseLayer], Option<(&'static str, &'a Transition)>);
+
 impl DenseNet {
-    fn blocks(&self) -> [(&'static str, &[DenseLayer], Option<(&'static str, &Transition)>); 4] {
+    fn blocks(&self) -> [Block<'_>; 4] {
         let f = &self.features;
         [
             ("denseblock1", &f.denseblock1, Some(("transition1", &f.transition1))),

@@ -45,7 +45,7 @@ pub struct CifarResNetConfig {
 impl CifarResNetConfig {
     /// The network with `depth` = 6n+2 layers (20, 32, 44, 56, 110, 1202, ...); `None` otherwise.
     pub fn from_depth(depth: usize) -> Option<Self> {
-        (depth >= 8 && (depth - 2) % 6 == 0).then(|| Self::new((depth - 2) / 6))
+        (depth >= 8 && (depth - 2).is_multiple_of(6)).then(|| Self::new((depth - 2) / 6))
     }
 
     /// Builds the network on `device`.

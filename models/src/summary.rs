@@ -231,7 +231,7 @@ fn output_size_line(axis: &str, len: usize, window: &Window, a: usize) -> String
     let total = window.total_padding()[a];
     let out = window_output(len, f, s, total, d, window.ceil_mode).unwrap_or(0);
     let span = d * (f - 1) + 1;
-    let exact = (len + total - span) % s == 0;
+    let exact = (len + total - span).is_multiple_of(s);
     let rounding = match (exact, window.ceil_mode) {
         (true, _) => "",
         (false, false) => " (rounded down)",
@@ -308,7 +308,7 @@ pub fn group_digits(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -395,12 +395,11 @@ impl ReceptiveField {
     /// The field of a map of `[rows, columns]` units: what reaches it is limited to what its
     /// units' fields cover.
     pub fn clipped(&self, map: [usize; 2]) -> Self {
-        let mut out = *self;
-        for a in 0..2 {
+        let reach = std::array::from_fn(|a| {
             let end = self.first[a] + (map[a].saturating_sub(1) * self.jump[a] + self.size[a]) as i64;
-            out.reach[a] = [self.reach[a][0].max(self.first[a]), self.reach[a][1].min(end)];
-        }
-        out
+            [self.reach[a][0].max(self.first[a]), self.reach[a][1].min(end)]
+        });
+        Self { reach, ..*self }
     }
 
     /// The centre of unit 0's field in input coordinates (`first + (size - 1) / 2`): Araujo et
@@ -806,7 +805,7 @@ pub fn window_output(
     }
     let steps = padded - span;
     let mut out = steps / stride + 1;
-    if ceil_mode && steps % stride != 0 {
+    if ceil_mode && !steps.is_multiple_of(stride) {
         out += 1;
         // PyTorch drops a last window that would start inside the right padding only.
         if (out - 1) * stride >= len + total_padding / 2 {

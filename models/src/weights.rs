@@ -328,8 +328,8 @@ pub enum WeightsError {
     Mismatch {
         /// The file.
         path: PathBuf,
-        /// What fits and what does not.
-        report: LoadReport,
+        /// What fits and what does not (boxed: it is large, and errors travel by value).
+        report: Box<LoadReport>,
     },
 }
 
@@ -534,7 +534,7 @@ fn load_pytorch_named<S: ModuleStore>(
     report.missing.iter_mut().chain(report.unexpected.iter_mut()).for_each(name);
     report.mismatched.iter_mut().for_each(|m| name(&mut m.key));
     if !options.accepts(&mut report) {
-        return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
+        return Err(WeightsError::Mismatch { path: path.to_path_buf(), report: Box::new(report) });
     }
     let result = model.load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
     if let Some(error) = result.errors.iter().find(|e| !matches!(e, ApplyError::ShapeMismatch { .. })) {
@@ -571,7 +571,7 @@ fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Re
         }
     }
     if !options.accepts(&mut report) {
-        return Err(WeightsError::Mismatch { path: path.to_path_buf(), report });
+        return Err(WeightsError::Mismatch { path: path.to_path_buf(), report: Box::new(report) });
     }
     *model = candidate;
     Ok(report)

@@ -50,7 +50,7 @@ fn rewrite(
 
 fn mismatch_report(e: WeightsError) -> zoo_models::weights::LoadReport {
     match e {
-        WeightsError::Mismatch { report, .. } => report,
+        WeightsError::Mismatch { report, .. } => *report,
         other => panic!("expected a mismatch, got: {other}"),
     }
 }

@@ -257,9 +257,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
     match cli.command {
         Command::List { pattern, format } => run_list(&pattern, format, out),
         Command::Summary { model, input, classes, aux_logits, format, explain } => {
-            let mut options = ModelOptions::default();
-            options.num_classes = classes.map(|n| n as usize);
-            options.aux_logits = aux_logits;
+            let options = ModelOptions { num_classes: classes.map(|n| n as usize), aux_logits, ..Default::default() };
             run_summary(&model, input, options, format, explain, out)
         }
         Command::Train(args) => train::run_train(args, out),

@@ -152,7 +152,7 @@ impl CifarDataset {
     fn append_records(&mut self, bytes: &[u8], path: &Path) -> Result<()> {
         let rec = self.kind.record_bytes();
         let full = bytes.len() / rec;
-        if bytes.is_empty() || bytes.len() % rec != 0 {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(rec) {
             return Err(DataError::Truncated {
                 path: path.to_path_buf(),
                 offset: (full * rec) as u64,

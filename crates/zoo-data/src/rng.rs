@@ -33,7 +33,7 @@ const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 impl Rng {
     /// A generator seeded with a single 64-bit value.
     pub fn new(seed: u64) -> Self {
-        Self { state: mix64(seed ^ 0x5EED_0F_B0_12_200) }
+        Self { state: mix64(seed ^ 0x5_EED0_FB01_2200) }
     }
 
     /// A generator seeded from a sequence of integers (for example `[seed, epoch, index]`).

@@ -132,6 +132,7 @@ impl Row {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one row of the table per convolution case
 fn conv_rows(
     a: &Args,
     op: &'static str,

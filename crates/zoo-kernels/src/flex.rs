@@ -663,6 +663,8 @@ impl ZooPoolOps for Flex {
 
 /// What a pooling's backward needs: the window; for max pooling also its input and output,
 /// from which it finds the input each output took.
+// One per pooling node; boxing the max-pool variant would add an allocation to every forward.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum PoolState {
     Max { x: FlexTensor, y: FlexTensor, shape: PoolShape },

@@ -128,15 +128,15 @@ fn forward_matches_burn() {
 
 /// Gradients of `Σ conv(x, w, b) * upstream` with respect to x, w and b.
 fn gradients(case: &Case, inputs: &Inputs, zoo: bool, device: &Device) -> Vec<Vec<f32>> {
-    let x = on(inputs.x.clone(), &device).require_grad();
-    let weight = on(inputs.weight.clone(), &device).require_grad();
+    let x = on(inputs.x.clone(), device).require_grad();
+    let weight = on(inputs.weight.clone(), device).require_grad();
     let bias = inputs.bias.clone().map(|b| on(b, device).require_grad());
     let y = if zoo {
         conv2d(x.clone(), weight.clone(), bias.clone(), options(case))
     } else {
         burn_conv2d(x.clone(), weight.clone(), bias.clone(), options(case))
     };
-    let loss = (y * on(inputs.upstream.clone(), &device)).sum();
+    let loss = (y * on(inputs.upstream.clone(), device)).sum();
     let grads = loss.backward();
     let mut out = vec![values(x.grad(&grads).unwrap()), values(weight.grad(&grads).unwrap())];
     if let Some(b) = bias {

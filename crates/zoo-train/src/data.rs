@@ -96,10 +96,13 @@ pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>
     })
 }
 
+/// A pass's start, its duration once it ended, and the items it saw.
+type Span = (Instant, Option<Duration>, usize);
+
 /// Wall-clock time of each (split, epoch) pass over a loader, shared with the metrics logger.
 #[derive(Clone, Default)]
 pub struct SplitClock {
-    spans: Arc<Mutex<HashMap<(&'static str, usize), (Instant, Option<Duration>, usize)>>>,
+    spans: Arc<Mutex<HashMap<(&'static str, usize), Span>>>,
 }
 
 impl SplitClock {

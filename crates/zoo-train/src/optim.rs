@@ -54,10 +54,10 @@ fn split<O: Optimizer>(decayed: O, plain: O, exempt: bool) -> ModuleOptimizer {
 /// let _optimizer = zoo_train::build_optimizer(&sgd);
 /// ```
 pub fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
-    let decay = |wd: f64| (wd > 0.0).then(|| WeightDecayConfig { penalty: wd as f32 });
+    let decay = |wd: f64| (wd > 0.0).then_some(WeightDecayConfig { penalty: wd as f32 });
     match config {
         OptimizerConfig::Sgd { momentum, dampening, nesterov, weight_decay, no_decay_bn_bias } => {
-            let momentum = (*momentum > 0.0).then(|| MomentumConfig {
+            let momentum = (*momentum > 0.0).then_some(MomentumConfig {
                 momentum: *momentum,
                 dampening: *dampening,
                 nesterov: *nesterov,

@@ -347,7 +347,7 @@ impl Report {
             }
             out.push_str("</section>");
         }
-        let _ = write!(out, "<script>{SCRIPT}</script></body></html>\n");
+        let _ = writeln!(out, "<script>{SCRIPT}</script></body></html>");
         out
     }
 }

@@ -245,6 +245,8 @@ fn channel_chunk(taps: usize) -> usize {
 /// Computes `tile[out][q - q0]` for `q` in `q0..q0 + len` and every packed output row:
 /// `Σ_c Σ_t weights * grid[c * cstride + offsets[t] + q]`. `tile` holds
 /// `blocks * MR` rows of `pitch >= len` rounded up to whole tiles.
+// The microkernel's operands and strides, passed as they are: it runs once per tile.
+#[allow(clippy::too_many_arguments)]
 fn grid_sum(
     isa: Isa,
     grid: &[f32],

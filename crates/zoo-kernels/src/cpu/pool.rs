@@ -140,8 +140,8 @@ pub fn max_pool(x: &[f32], shape: &PoolShape, y: &mut [f32]) {
     let [oh, ow] = shape.out_size();
     let (rows, cols) = (windows(shape, 0), windows(shape, 1));
     // Outputs whose row windows lie wholly inside the input: a contiguous range.
-    let full = (0..ow).filter(|&o| cols.taps[o] == shape.kernel[1]);
-    let inside = match (full.clone().next(), full.last()) {
+    let mut full = (0..ow).filter(|&o| cols.taps[o] == shape.kernel[1]);
+    let inside = match (full.clone().next(), full.next_back()) {
         (Some(lo), Some(hi)) => lo..hi + 1,
         _ => 0..0,
     };

@@ -138,8 +138,8 @@ pub struct Pixels {
 /// `out[j * out_stride + o] += Σ_p dyt[p * dy_stride + o] * x[j][q(p)]`
 ///
 /// for `o < isa.wgrad_rows()` and `j <` [`WGRAD_COLS`], where `p` counts the output pixels of
-/// [`Pixels::images`] images one after the other, and `q(p) = image * image_stride + row * pitch
-/// + col` is where the pixel's input sits relative to each column's pointer. `dyt` is the output
+/// [`Pixels::images`] images one after the other, and
+/// `q(p) = image * image_stride + row * pitch + col` is where the pixel's input sits relative to each column's pointer. `dyt` is the output
 /// gradient transposed (pixel-major), the images' pixels consecutive.
 ///
 /// # Safety
