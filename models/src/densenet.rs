@@ -40,9 +40,6 @@ use crate::summary::{SampleShape, ShapeError, Tracer};
 pub const PYTORCH_KEY_REMAPS: &[(&str, &str)] =
     &[(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$", "$1$2")];
 
-/// The most layers any block of the registered DenseNets has (DenseNet-201's third block).
-pub const MAX_BLOCK_LAYERS: usize = 48;
-
 /// torchvision's `denselayer{i}` (from 1) to this crate's `Vec` index `i - 1`, for blocks of up
 /// to `max_layers` layers; applied after [`PYTORCH_KEY_REMAPS`].
 pub fn denselayer_remaps(max_layers: usize) -> Vec<(String, String)> {
@@ -344,6 +341,20 @@ impl DenseNet {
             ("denseblock3", &f.denseblock3, Some(("transition3", &f.transition3))),
             ("denseblock4", &f.denseblock4, None),
         ]
+    }
+}
+
+impl crate::CheckpointNames for DenseNet {
+    /// The pre-0.4 names, then `denselayer{i}` for every layer index of this model's largest
+    /// block.
+    fn key_remaps(&self) -> Vec<(String, String)> {
+        let largest = self.blocks().iter().map(|(_, layers, _)| layers.len()).max().unwrap_or(0);
+        let fixed = PYTORCH_KEY_REMAPS.iter().map(|(p, r)| (p.to_string(), r.to_string()));
+        fixed.chain(denselayer_remaps(largest)).collect()
+    }
+
+    fn checkpoint_key(&self, path: &str) -> String {
+        pytorch_key(path)
     }
 }
 

@@ -343,6 +343,12 @@ impl GoogLeNet {
     }
 }
 
+impl crate::CheckpointNames for GoogLeNet {
+    fn optional_heads(&self) -> &'static [&'static str] {
+        &["aux1.", "aux2."]
+    }
+}
+
 impl ImageClassifier for GoogLeNet {
     /// Stages: `conv1` (stride 2), `conv3` (4), `inception3b` (8), `inception4e` (16),
     /// `inception5b` (32).

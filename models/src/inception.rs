@@ -555,6 +555,12 @@ impl Inception3 {
     }
 }
 
+impl crate::CheckpointNames for Inception3 {
+    fn optional_heads(&self) -> &'static [&'static str] {
+        &["AuxLogits."]
+    }
+}
+
 impl ImageClassifier for Inception3 {
     /// Stages: `Conv2d_2b_3x3` (stride 2), `Conv2d_4a_3x3` (4), `Mixed_5d` (8), `Mixed_6e` (16),
     /// `Mixed_7c` (32).

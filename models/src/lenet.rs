@@ -87,6 +87,9 @@ impl LeNet5Config {
     }
 }
 
+/// The reference PyTorch LeNet-5's keys are these field paths.
+impl crate::CheckpointNames for LeNet5 {}
+
 impl ImageClassifier for LeNet5 {
     fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let x = self.pool1.forward(self.activation.forward(conv_forward(&self.conv1, x)));

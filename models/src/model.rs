@@ -64,6 +64,39 @@ pub(crate) fn forward_with_aux<M: ImageClassifier + ?Sized>(
 /// hook can: Grad-CAM returns `x.detach().require_grad()` to read the gradient at that stage.
 pub type StageHook<'a> = dyn FnMut(&str, Tensor<4>) -> Tensor<4> + 'a;
 
+/// How a family's tensors are named in PyTorch checkpoints where that differs from its field
+/// paths, and which heads a checkpoint may carry that a model built without them skips: the
+/// family's part of loading weights, kept in the family's file (timm's `checkpoint_filter_fn`).
+/// The defaults fit a family whose field paths are torchvision's state-dict keys.
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::{create, CheckpointNames, ModelOptions};
+/// let densenet = create("densenet121", &ModelOptions::default(), &Device::flex()).unwrap();
+/// let key = densenet.checkpoint_key("features.denseblock3.11.norm2.weight");
+/// assert_eq!(key, "features.denseblock3.denselayer12.norm2.weight");
+/// // One rename per layer of the largest block (24 in DenseNet-121's third), plus pre-0.4 names.
+/// assert_eq!(densenet.key_remaps().len(), 1 + 24);
+/// ```
+pub trait CheckpointNames {
+    /// Regex renames (pattern, replacement) from checkpoint keys to this model's paths, in order.
+    fn key_remaps(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// The checkpoint key of one of this model's tensors, given by its path: the inverse of
+    /// [`key_remaps`](Self::key_remaps) for the keys they change.
+    fn checkpoint_key(&self, path: &str) -> String {
+        path.to_string()
+    }
+
+    /// Prefixes of optional auxiliary heads (`aux1.`): checkpoints carry them, and a model built
+    /// without them skips them on load, as torchvision drops them after loading.
+    fn optional_heads(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
 /// An image classifier: a convolutional body that turns `[N, C, H, W]` images into feature maps,
 /// and a head that turns the last feature map into `[N, num_classes]` logits.
 ///

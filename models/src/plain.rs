@@ -160,6 +160,9 @@ impl PlainNet {
     }
 }
 
+/// torchvision's AlexNet and VGG keys (and the reference ZF Net's) are these field paths.
+impl crate::CheckpointNames for PlainNet {}
+
 impl ImageClassifier for PlainNet {
     /// Stages end at each max pool (`features.<i>`).
     fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {

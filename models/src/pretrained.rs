@@ -17,6 +17,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::ModelOptions;
 use crate::pretrained_table::TORCHVISION_WEIGHTS;
 
 /// The evaluation preprocessing a weight file was measured with (torchvision's
@@ -73,6 +74,23 @@ impl PretrainedWeights {
     pub fn file_name(&self) -> &'static str {
         self.url.rsplit('/').next().unwrap_or(self.url)
     }
+}
+
+/// `options` with what a model must be built with to take `weights`: torchvision builds
+/// GoogLeNet and Inception v3 with `transform_input` for their published weights (the original
+/// weights expect `(x - 0.5) / 0.5` input), so a model built for them without it would quietly
+/// see the wrong input.
+///
+/// ```
+/// use zoo_models::{pretrained, ModelOptions};
+/// let weights = pretrained::lookup("googlenet", None).unwrap();
+/// let options = pretrained::options_for(weights, ModelOptions::default().with_num_classes(1000));
+/// assert_eq!((options.transform_input, options.num_classes), (Some(true), Some(1000)));
+/// let resnet = pretrained::lookup("resnet18", None).unwrap();
+/// assert_eq!(pretrained::options_for(resnet, ModelOptions::default()).transform_input, None);
+/// ```
+pub fn options_for(weights: &PretrainedWeights, options: ModelOptions) -> ModelOptions {
+    if weights.transform_input { options.with_transform_input(true) } else { options }
 }
 
 /// Why no weights match a request.

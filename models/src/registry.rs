@@ -55,6 +55,20 @@ macro_rules! each_variant {
     };
 }
 
+impl crate::CheckpointNames for ZooModel {
+    fn key_remaps(&self) -> Vec<(String, String)> {
+        each_variant!(self, m => m.key_remaps())
+    }
+
+    fn checkpoint_key(&self, path: &str) -> String {
+        each_variant!(self, m => m.checkpoint_key(path))
+    }
+
+    fn optional_heads(&self) -> &'static [&'static str] {
+        each_variant!(self, m => m.optional_heads())
+    }
+}
+
 impl ImageClassifier for ZooModel {
     fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         each_variant!(self, m => m.forward_stages(x, on_stage))

@@ -348,6 +348,9 @@ pub struct ResNet {
     pub fc: Linear,
 }
 
+/// torchvision's ResNet keys are these field paths.
+impl crate::CheckpointNames for ResNet {}
+
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
     fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {

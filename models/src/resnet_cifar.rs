@@ -98,6 +98,12 @@ impl CifarResNet {
     }
 }
 
+impl crate::CheckpointNames for CifarResNet {
+    fn key_remaps(&self) -> Vec<(String, String)> {
+        PYTORCH_KEY_REMAPS.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect()
+    }
+}
+
 impl ImageClassifier for CifarResNet {
     /// Stages: `layer1`, `layer2`, `layer3`.
     fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {

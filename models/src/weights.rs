@@ -4,7 +4,7 @@
 //! Field names mirror torchvision's state-dict keys, so a torchvision state dict loads with no
 //! renaming beyond what burn-store's PyTorch adapter does anyway (BatchNorm `weight`/`bias` are
 //! Burn's `gamma`/`beta`; `Linear` weights are transposed). The few renames a family needs for
-//! other well-known checkpoints live beside its definition (e.g.
+//! other well-known checkpoints live beside its definition, in its [`CheckpointNames`] (e.g.
 //! [`crate::resnet_cifar::PYTORCH_KEY_REMAPS`]); two apply to every model:
 //! a `module.` prefix (a model saved from `DataParallel`/`DistributedDataParallel`) is dropped,
 //! and BatchNorm's `num_batches_tracked` counters are ignored (Burn does not keep one).
@@ -37,6 +37,7 @@ use burn::store::{
 };
 use serde::Serialize;
 
+use crate::CheckpointNames;
 use crate::registry::ZooModel;
 
 /// Renames every model gets on load, as (regex, replacement) pairs applied to the file's keys.
@@ -365,45 +366,6 @@ impl fmt::Display for WeightsError {
 
 impl std::error::Error for WeightsError {}
 
-/// The renames a family needs on top of [`COMMON_KEY_REMAPS`], kept in the family's module.
-fn family_key_remaps(model: &ZooModel) -> Vec<(String, String)> {
-    let fixed: &[(&str, &str)] = match model {
-        ZooModel::CifarResNet(_) => crate::resnet_cifar::PYTORCH_KEY_REMAPS,
-        ZooModel::DenseNet(_) => crate::densenet::PYTORCH_KEY_REMAPS,
-        // torchvision's keys (and the reference PyTorch LeNet-5's) are these modules' field names.
-        ZooModel::LeNet5(_)
-        | ZooModel::Plain(_)
-        | ZooModel::ResNet(_)
-        | ZooModel::GoogLeNet(_)
-        | ZooModel::Inception3(_) => &[],
-    };
-    let mut remaps: Vec<(String, String)> = fixed.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect();
-    if let ZooModel::DenseNet(_) = model {
-        remaps.extend(crate::densenet::denselayer_remaps(crate::densenet::MAX_BLOCK_LAYERS));
-    }
-    remaps
-}
-
-/// A model tensor's name in torchvision's state dict (the inverse of [`family_key_remaps`] for
-/// the names it changes).
-fn family_pytorch_key(model: &ZooModel, name: String) -> String {
-    match model {
-        ZooModel::DenseNet(_) => crate::densenet::pytorch_key(&name),
-        _ => name,
-    }
-}
-
-/// Prefixes of optional auxiliary classifiers: torchvision's GoogLeNet and Inception v3 weights
-/// include them, and a model built without them (`aux_logits` off) skips them on load, as
-/// torchvision does by dropping the heads after loading.
-fn optional_head_prefixes(model: &ZooModel) -> &'static [&'static str] {
-    match model {
-        ZooModel::GoogLeNet(_) => &["aux1.", "aux2."],
-        ZooModel::Inception3(_) => &["AuxLogits."],
-        _ => &[],
-    }
-}
-
 /// The model's tensors as PyTorch names them, with PyTorch's shapes.
 fn pytorch_view(model: &ZooModel) -> BTreeMap<String, Vec<usize>> {
     model
@@ -455,7 +417,7 @@ fn compare(
 }
 
 fn remapped<S>(mut store: S, model: &ZooModel, remap: fn(S, &str, &str) -> S) -> S {
-    let family = family_key_remaps(model);
+    let family = model.key_remaps();
     let family = family.iter().map(|(p, r)| (p.as_str(), r.as_str()));
     for (pattern, replacement) in COMMON_KEY_REMAPS.iter().copied().chain(family) {
         store = remap(store, pattern, replacement);
@@ -528,9 +490,9 @@ fn load_pytorch_named<S: ModuleStore>(
         .iter()
         .map(|(k, t)| (k.clone(), t.shape.to_vec()))
         .collect();
-    let mut report = compare(format, &pytorch_view(model), &file, optional_head_prefixes(model));
+    let mut report = compare(format, &pytorch_view(model), &file, model.optional_heads());
     // The comparison ran on the model's own paths; report torchvision's names, as documented.
-    let name = |key: &mut String| *key = family_pytorch_key(model, std::mem::take(key));
+    let name = |key: &mut String| *key = model.checkpoint_key(key);
     report.missing.iter_mut().chain(report.unexpected.iter_mut()).for_each(name);
     report.mismatched.iter_mut().for_each(|m| name(&mut m.key));
     if !options.accepts(&mut report) {
@@ -630,7 +592,7 @@ pub fn export_pytorch_safetensors(model: &ZooModel, path: &Path) -> Result<(), W
             }
         };
         let shape = tensor.shape.to_vec();
-        let name = family_pytorch_key(model, tensor.name.clone());
+        let name = model.checkpoint_key(&tensor.name);
         let bytes = tensor.to_bytes().map_err(|e| WeightsError::io(path, format!("{name}: {e}")))?;
         if let Some(norm) = name.strip_suffix("running_var") {
             entries.push((format!("{norm}{NUM_BATCHES_TRACKED}"), Dtype::I64, Vec::new(), 0i64.to_le_bytes().to_vec()));

@@ -77,9 +77,10 @@ pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<Lo
         options = options.with_num_classes(n as usize);
     }
     options.aux_logits = args.aux_logits;
-    // torchvision builds GoogLeNet and Inception v3 with transform_input for their weights.
-    let published_with_transform = published.is_some_and(|w| w.transform_input);
-    options.transform_input = (args.transform_input || published_with_transform).then_some(true);
+    options.transform_input = args.transform_input.then_some(true);
+    if let Some(weights) = published {
+        options = zoo_models::pretrained::options_for(weights, options);
+    }
     let mut network = zoo_models::create(model, &options, device).map_err(|e| e.to_string())?;
     let load_options = LoadOptions {
         allow_partial: args.allow_partial,
