@@ -9,7 +9,7 @@ use burn_zoo::models::summary::{format_shape, format_significant, group_digits};
 fn readme_model_table_matches_the_registry() {
     let readme = include_str!("../README.md");
     let device = Device::flex();
-    for info in MODELS {
+    for info in MODELS.iter() {
         let summary = info.default_summary(&device);
         let row = readme
             .lines()

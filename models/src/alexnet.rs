@@ -5,6 +5,7 @@ use burn::config::Config;
 use burn::tensor::Device;
 
 use crate::plain::{DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec, conv, max_pool};
+use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 
 /// AlexNet is a [`PlainNet`]; the type name documents which table built it.
 pub type AlexNet = PlainNet;
@@ -59,3 +60,14 @@ impl AlexNetConfig {
         PlainNet::new(&spec, self.in_channels, self.num_classes, self.dropout, device)
     }
 }
+
+const PAPER: &str = "Krizhevsky et al., ImageNet Classification with Deep Convolutional Neural Networks";
+
+fn build(o: &Resolved, d: &Device) -> ZooModel {
+    let config = AlexNetConfig::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels);
+    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+/// AlexNet's registry row.
+pub(crate) const REGISTRY: &[ModelInfo] =
+    &[entry("alexnet", "AlexNet", PAPER, 2012, IMAGENET, 1000, Some(0.714), build)];

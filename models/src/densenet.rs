@@ -32,6 +32,7 @@ use crate::layers::{
     trace_flatten,
 };
 use crate::model::{ImageClassifier, StageHook};
+use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Renames (regex, replacement) from torchvision's keys to these fields that do not depend on a
@@ -344,6 +345,14 @@ impl DenseNet {
     }
 }
 
+/// DenseNet's BatchNorms come before their convolutions (pre-activation), so only the stem's
+/// follows one.
+impl crate::fuse::FoldBatchNorm for DenseNet {
+    fn fold_batch_norm(&mut self) {
+        crate::fuse::fold_into(&mut self.features.conv0, &mut self.features.norm0);
+    }
+}
+
 impl crate::CheckpointNames for DenseNet {
     /// The pre-0.4 names, then `denselayer{i}` for every layer index of this model's largest
     /// block.
@@ -408,3 +417,20 @@ impl ImageClassifier for DenseNet {
         t.layer("classifier", &self.classifier, &x)
     }
 }
+
+const PAPER: &str = "Huang et al., Densely Connected Convolutional Networks";
+
+fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
+    let config = DenseNetConfig::from_depth(depth).expect("registered depth");
+    let config = config.with_num_classes(o.num_classes).with_in_channels(o.in_channels);
+    ZooModel::DenseNet(o.dropout.map_or(config.clone(), |p| config.with_drop_rate(p)).init(d))
+}
+
+/// The DenseNets' registry rows.
+#[rustfmt::skip]
+pub(crate) const REGISTRY: &[ModelInfo] = &[
+    entry("densenet121", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(2.834), |o, d| build(121, o, d)),
+    entry("densenet161", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(7.728), |o, d| build(161, o, d)),
+    entry("densenet169", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(3.360), |o, d| build(169, o, d)),
+    entry("densenet201", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(4.291), |o, d| build(201, o, d)),
+];

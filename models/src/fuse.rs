@@ -27,58 +27,41 @@ use burn::nn::{BatchNorm, Identity};
 use burn::tensor::Tensor;
 
 use crate::layers::Layer2d;
-use crate::registry::ZooModel;
-use crate::resnet::ResidualBlock;
 
-/// Folds every BatchNorm of `model` that directly follows a convolution into that convolution.
-/// Models without BatchNorm are returned unchanged.
-pub fn fuse_batch_norm(model: ZooModel) -> ZooModel {
-    match model {
-        ZooModel::LeNet5(m) => ZooModel::LeNet5(m),
-        ZooModel::Plain(mut m) => {
-            fuse_sequence(&mut m.features);
-            ZooModel::Plain(m)
-        }
-        ZooModel::ResNet(mut m) => {
-            fold_into(&mut m.conv1, &mut m.bn1);
-            for block in [&mut m.layer1, &mut m.layer2, &mut m.layer3, &mut m.layer4].into_iter().flatten() {
-                fuse_block(block);
-            }
-            ZooModel::ResNet(m)
-        }
-        ZooModel::CifarResNet(mut m) => {
-            fold_into(&mut m.conv1, &mut m.bn1);
-            for block in [&mut m.layer1, &mut m.layer2, &mut m.layer3].into_iter().flatten() {
-                fuse_block(block);
-            }
-            ZooModel::CifarResNet(m)
-        }
-        ZooModel::GoogLeNet(mut m) => {
-            m.basic_convs_mut().into_iter().for_each(|c| fold_into(&mut c.conv, &mut c.bn));
-            ZooModel::GoogLeNet(m)
-        }
-        ZooModel::Inception3(mut m) => {
-            m.basic_convs_mut().into_iter().for_each(|c| fold_into(&mut c.conv, &mut c.bn));
-            ZooModel::Inception3(m)
-        }
-        // DenseNet's BatchNorms come before their convolutions (pre-activation), so only the
-        // stem's follows one.
-        ZooModel::DenseNet(mut m) => {
-            fold_into(&mut m.features.conv0, &mut m.features.norm0);
-            ZooModel::DenseNet(m)
+/// A module whose BatchNorms that directly follow a convolution can be folded into it. Each
+/// block implements it beside its definition, naming its own convolution and BatchNorm pairs,
+/// and a network folds its blocks.
+pub trait FoldBatchNorm {
+    /// Folds every BatchNorm of `self` that directly follows a convolution into it.
+    fn fold_batch_norm(&mut self);
+}
+
+impl<T: FoldBatchNorm> FoldBatchNorm for Option<T> {
+    fn fold_batch_norm(&mut self) {
+        if let Some(inner) = self {
+            inner.fold_batch_norm();
         }
     }
 }
 
-fn fuse_block(block: &mut ResidualBlock) {
-    fold_into(&mut block.conv1, &mut block.bn1);
-    fold_into(&mut block.conv2, &mut block.bn2);
-    if let Some(conv3) = &mut block.conv3 {
-        fold_into(conv3, &mut block.bn3);
+impl<T: FoldBatchNorm> FoldBatchNorm for [T] {
+    fn fold_batch_norm(&mut self) {
+        self.iter_mut().for_each(FoldBatchNorm::fold_batch_norm);
     }
-    if let Some(projection) = &mut block.downsample {
-        fuse_sequence(projection);
+}
+
+impl<T: FoldBatchNorm> FoldBatchNorm for Vec<T> {
+    fn fold_batch_norm(&mut self) {
+        self.as_mut_slice().fold_batch_norm();
     }
+}
+
+/// Folds every BatchNorm of `model` that directly follows a convolution into that convolution:
+/// any zoo model, or a family's own type (`ResNet`, `GoogLeNet`, ...). Models without BatchNorm
+/// are returned unchanged.
+pub fn fuse_batch_norm<M: FoldBatchNorm>(mut model: M) -> M {
+    model.fold_batch_norm();
+    model
 }
 
 /// Folds each `BatchNorm` that follows a `Conv` in a sequence, leaving an `Identity` in its slot.
@@ -95,7 +78,7 @@ pub fn fuse_sequence(layers: &mut [Layer2d]) {
 }
 
 /// Folds `norm` (when there still is one) into `conv`, leaving `None`.
-fn fold_into(conv: &mut Conv2d, norm: &mut Option<BatchNorm>) {
+pub fn fold_into(conv: &mut Conv2d, norm: &mut Option<BatchNorm>) {
     if let Some(norm) = norm.take() {
         fold(conv, norm);
     }

@@ -16,8 +16,10 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
 
+use crate::fuse::FoldBatchNorm;
 use crate::layers::{BasicConv2d, flatten, pool_forward, trace_concat, trace_flatten, transform_imagenet_input};
 use crate::model::{AuxLogits, ImageClassifier, StageHook, TrainingOutput, forward_with_aux};
+use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry, with_aux};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Weight of each auxiliary classifier's loss (Szegedy et al. 2014, §5; torchvision's reference
@@ -397,29 +399,49 @@ impl ImageClassifier for GoogLeNet {
     }
 }
 
-impl Inception {
-    /// Every convolution block of the module, for passes over all of them (BatchNorm folding).
-    pub fn basic_convs_mut(&mut self) -> Vec<&mut BasicConv2d> {
-        let mut convs = vec![&mut self.branch1];
-        convs.extend(self.branch2.iter_mut());
-        convs.extend(self.branch3.iter_mut());
-        convs.extend(self.branch4.iter_mut().flatten());
-        convs
+impl FoldBatchNorm for Inception {
+    fn fold_batch_norm(&mut self) {
+        self.branch1.fold_batch_norm();
+        self.branch2.fold_batch_norm();
+        self.branch3.fold_batch_norm();
+        self.branch4.fold_batch_norm();
     }
 }
 
-impl GoogLeNet {
-    /// Every convolution block of the network, auxiliary classifiers included.
-    pub fn basic_convs_mut(&mut self) -> Vec<&mut BasicConv2d> {
-        let mut convs = vec![&mut self.conv1, &mut self.conv2, &mut self.conv3];
+impl FoldBatchNorm for InceptionAux {
+    fn fold_batch_norm(&mut self) {
+        self.conv.fold_batch_norm();
+    }
+}
+
+impl FoldBatchNorm for GoogLeNet {
+    fn fold_batch_norm(&mut self) {
+        for conv in [&mut self.conv1, &mut self.conv2, &mut self.conv3] {
+            conv.fold_batch_norm();
+        }
         for module in [
             &mut self.inception3a, &mut self.inception3b, &mut self.inception4a, &mut self.inception4b,
             &mut self.inception4c, &mut self.inception4d, &mut self.inception4e, &mut self.inception5a,
             &mut self.inception5b,
         ] {
-            convs.extend(module.basic_convs_mut());
+            module.fold_batch_norm();
         }
-        convs.extend([&mut self.aux1, &mut self.aux2].into_iter().flatten().map(|head| &mut head.conv));
-        convs
+        self.aux1.fold_batch_norm();
+        self.aux2.fold_batch_norm();
     }
 }
+
+const PAPER: &str = "Szegedy et al., Going Deeper with Convolutions";
+
+fn build(o: &Resolved, d: &Device) -> ZooModel {
+    let config = GoogLeNetConfig::new()
+        .with_num_classes(o.num_classes)
+        .with_in_channels(o.in_channels)
+        .with_aux_logits(o.aux_logits)
+        .with_transform_input(o.transform_input);
+    ZooModel::GoogLeNet(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+/// GoogLeNet's registry row: auxiliary classifiers off by default, as torchvision.
+pub(crate) const REGISTRY: &[ModelInfo] =
+    &[with_aux(entry("googlenet", "GoogLeNet", PAPER, 2014, IMAGENET, 1000, Some(1.498), build), false)];

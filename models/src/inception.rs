@@ -22,8 +22,10 @@ use burn::nn::pool::{
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
 
+use crate::fuse::FoldBatchNorm;
 use crate::layers::{BasicConv2d, flatten, pool_forward, trace_concat, trace_flatten, transform_imagenet_input};
 use crate::model::{AuxLogits, ImageClassifier, StageHook, TrainingOutput, forward_with_aux};
+use crate::registry::{INCEPTION, ModelInfo, Resolved, ZooModel, entry, with_aux};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Weight of the auxiliary classifier's loss (torchvision's reference recipe for Inception v3).
@@ -618,43 +620,39 @@ impl ImageClassifier for Inception3 {
     }
 }
 
-impl Inception3 {
-    /// Every convolution block of the network, the auxiliary classifier included, for passes
-    /// over all of them (BatchNorm folding).
-    pub fn basic_convs_mut(&mut self) -> Vec<&mut BasicConv2d> {
-        let mut convs = vec![
-            &mut self.Conv2d_1a_3x3, &mut self.Conv2d_2a_3x3, &mut self.Conv2d_2b_3x3, &mut self.Conv2d_3b_1x1,
-            &mut self.Conv2d_4a_3x3,
-        ];
-        for m in [&mut self.Mixed_5b, &mut self.Mixed_5c, &mut self.Mixed_5d] {
-            convs.extend([
-                &mut m.branch1x1, &mut m.branch5x5_1, &mut m.branch5x5_2, &mut m.branch3x3dbl_1, &mut m.branch3x3dbl_2,
-                &mut m.branch3x3dbl_3, &mut m.branch_pool,
-            ]);
+/// Folds the listed convolution blocks of a module.
+macro_rules! fold_convs {
+    ($block:ty: $($conv:ident),+) => {
+        impl FoldBatchNorm for $block {
+            fn fold_batch_norm(&mut self) {
+                $(self.$conv.fold_batch_norm();)+
+            }
         }
-        let m = &mut self.Mixed_6a;
-        convs.extend([&mut m.branch3x3, &mut m.branch3x3dbl_1, &mut m.branch3x3dbl_2, &mut m.branch3x3dbl_3]);
-        for m in [&mut self.Mixed_6b, &mut self.Mixed_6c, &mut self.Mixed_6d, &mut self.Mixed_6e] {
-            convs.extend([
-                &mut m.branch1x1, &mut m.branch7x7_1, &mut m.branch7x7_2, &mut m.branch7x7_3, &mut m.branch7x7dbl_1,
-                &mut m.branch7x7dbl_2, &mut m.branch7x7dbl_3, &mut m.branch7x7dbl_4, &mut m.branch7x7dbl_5,
-                &mut m.branch_pool,
-            ]);
-        }
-        if let Some(head) = &mut self.AuxLogits {
-            convs.extend([&mut head.conv0, &mut head.conv1]);
-        }
-        let m = &mut self.Mixed_7a;
-        convs.extend([
-            &mut m.branch3x3_1, &mut m.branch3x3_2, &mut m.branch7x7x3_1, &mut m.branch7x7x3_2, &mut m.branch7x7x3_3,
-            &mut m.branch7x7x3_4,
-        ]);
-        for m in [&mut self.Mixed_7b, &mut self.Mixed_7c] {
-            convs.extend([
-                &mut m.branch1x1, &mut m.branch3x3_1, &mut m.branch3x3_2a, &mut m.branch3x3_2b, &mut m.branch3x3dbl_1,
-                &mut m.branch3x3dbl_2, &mut m.branch3x3dbl_3a, &mut m.branch3x3dbl_3b, &mut m.branch_pool,
-            ]);
-        }
-        convs
-    }
+    };
 }
+
+fold_convs!(InceptionA: branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3, branch_pool);
+fold_convs!(InceptionB: branch3x3, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3);
+fold_convs!(InceptionC: branch1x1, branch7x7_1, branch7x7_2, branch7x7_3, branch7x7dbl_1, branch7x7dbl_2,
+    branch7x7dbl_3, branch7x7dbl_4, branch7x7dbl_5, branch_pool);
+fold_convs!(InceptionD: branch3x3_1, branch3x3_2, branch7x7x3_1, branch7x7x3_2, branch7x7x3_3, branch7x7x3_4);
+fold_convs!(InceptionE: branch1x1, branch3x3_1, branch3x3_2a, branch3x3_2b, branch3x3dbl_1, branch3x3dbl_2,
+    branch3x3dbl_3a, branch3x3dbl_3b, branch_pool);
+fold_convs!(InceptionAux: conv0, conv1);
+fold_convs!(Inception3: Conv2d_1a_3x3, Conv2d_2a_3x3, Conv2d_2b_3x3, Conv2d_3b_1x1, Conv2d_4a_3x3, Mixed_5b,
+    Mixed_5c, Mixed_5d, Mixed_6a, Mixed_6b, Mixed_6c, Mixed_6d, Mixed_6e, AuxLogits, Mixed_7a, Mixed_7b, Mixed_7c);
+
+const PAPER: &str = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision";
+
+fn build(o: &Resolved, d: &Device) -> ZooModel {
+    let config = Inception3Config::new()
+        .with_num_classes(o.num_classes)
+        .with_in_channels(o.in_channels)
+        .with_aux_logits(o.aux_logits)
+        .with_transform_input(o.transform_input);
+    ZooModel::Inception3(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+/// Inception v3's registry row: auxiliary classifier on by default, as torchvision.
+pub(crate) const REGISTRY: &[ModelInfo] =
+    &[with_aux(entry("inception_v3", "Inception v3", PAPER, 2015, INCEPTION, 1000, Some(5.713), build), true)];

@@ -298,6 +298,12 @@ impl Activation {
     }
 }
 
+impl crate::fuse::FoldBatchNorm for BasicConv2d {
+    fn fold_batch_norm(&mut self) {
+        crate::fuse::fold_into(&mut self.conv, &mut self.bn);
+    }
+}
+
 impl TraceLayer for Activation {
     fn trace_step(&self, path: &str, input: &[usize]) -> Result<TraceStep, ShapeError> {
         match self {

@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::layers::{Activation, Layer2d, conv_forward, conv2d, flatten, trace_flatten};
 use crate::model::{ImageClassifier, StageHook};
+use crate::registry::{ModelInfo, Resolved, ZooModel, entry};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Which LeNet-5: the 1998 paper's or the one most tutorials teach today.
@@ -87,6 +88,11 @@ impl LeNet5Config {
     }
 }
 
+/// LeNet-5 has no BatchNorm.
+impl crate::fuse::FoldBatchNorm for LeNet5 {
+    fn fold_batch_norm(&mut self) {}
+}
+
 /// The reference PyTorch LeNet-5's keys are these field paths.
 impl crate::CheckpointNames for LeNet5 {}
 
@@ -121,3 +127,13 @@ impl ImageClassifier for LeNet5 {
         t.layer("fc3", &self.fc3, &x)
     }
 }
+
+const PAPER: &str = "LeCun et al., Gradient-Based Learning Applied to Document Recognition";
+
+fn build(o: &Resolved, d: &Device) -> ZooModel {
+    ZooModel::LeNet5(LeNet5Config::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
+}
+
+/// LeNet-5's registry row.
+pub(crate) const REGISTRY: &[ModelInfo] =
+    &[entry("lenet5", "LeNet-5", PAPER, 1998, [1, 32, 32], 10, Some(0.000417), build)];

@@ -160,6 +160,12 @@ impl PlainNet {
     }
 }
 
+impl crate::fuse::FoldBatchNorm for PlainNet {
+    fn fold_batch_norm(&mut self) {
+        crate::fuse::fuse_sequence(&mut self.features);
+    }
+}
+
 /// torchvision's AlexNet and VGG keys (and the reference ZF Net's) are these field paths.
 impl crate::CheckpointNames for PlainNet {}
 

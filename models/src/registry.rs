@@ -1,23 +1,21 @@
 //! Every model by name: `list("resnet*")`, `create("resnet56", &options, &device)`.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
-use crate::alexnet::AlexNetConfig;
-use crate::densenet::{DenseNet, DenseNetConfig};
-use crate::googlenet::{GoogLeNet, GoogLeNetConfig};
-use crate::inception::{Inception3, Inception3Config};
-use crate::lenet::{LeNet5, LeNet5Config};
+use crate::densenet::DenseNet;
+use crate::googlenet::GoogLeNet;
+use crate::inception::Inception3;
+use crate::lenet::LeNet5;
 use crate::model::{ImageClassifier, StageHook, TrainingOutput};
 use crate::plain::PlainNet;
-use crate::resnet::{ResNet, ResNetConfig};
-use crate::resnet_cifar::{CifarResNet, CifarResNetConfig};
+use crate::resnet::ResNet;
+use crate::resnet_cifar::CifarResNet;
 use crate::summary::{ModelSummary, SampleShape, ShapeError, Tracer};
-use crate::vgg::{VggConfig, VggDepth};
-use crate::zfnet::ZfNetConfig;
 
 /// Any model of the zoo, as returned by [`create`]. It is a Burn [`Module`] (train it, save it,
 /// move it between devices) and an [`ImageClassifier`].
@@ -53,6 +51,12 @@ macro_rules! each_variant {
             ZooModel::DenseNet($m) => $body,
         }
     };
+}
+
+impl crate::fuse::FoldBatchNorm for ZooModel {
+    fn fold_batch_norm(&mut self) {
+        each_variant!(self, m => m.fold_batch_norm())
+    }
 }
 
 impl crate::CheckpointNames for ZooModel {
@@ -167,14 +171,14 @@ pub struct ModelInfo {
     build: fn(&Resolved, &Device) -> ZooModel,
 }
 
-/// Options with the model's defaults filled in.
+/// Options with the model's defaults filled in: what a family's build function gets.
 #[derive(Debug, Clone, Copy)]
-struct Resolved {
-    num_classes: usize,
-    in_channels: usize,
-    dropout: Option<f64>,
-    aux_logits: bool,
-    transform_input: bool,
+pub(crate) struct Resolved {
+    pub(crate) num_classes: usize,
+    pub(crate) in_channels: usize,
+    pub(crate) dropout: Option<f64>,
+    pub(crate) aux_logits: bool,
+    pub(crate) transform_input: bool,
 }
 
 impl ModelInfo {
@@ -256,68 +260,16 @@ impl fmt::Display for RegistryError {
 
 impl std::error::Error for RegistryError {}
 
-fn lenet5(o: &Resolved, d: &Device) -> ZooModel {
-    ZooModel::LeNet5(LeNet5Config::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
-}
+/// ImageNet's input.
+pub(crate) const IMAGENET: [usize; 3] = [3, 224, 224];
+/// Inception v3's input.
+pub(crate) const INCEPTION: [usize; 3] = [3, 299, 299];
+/// CIFAR's input.
+pub(crate) const CIFAR: [usize; 3] = [3, 32, 32];
 
-fn alexnet(o: &Resolved, d: &Device) -> ZooModel {
-    let config = AlexNetConfig::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels);
-    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
-}
-
-fn zfnet(o: &Resolved, d: &Device) -> ZooModel {
-    let config = ZfNetConfig::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels);
-    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
-}
-
-fn vgg(depth: VggDepth, batch_norm: bool, o: &Resolved, d: &Device) -> ZooModel {
-    let config = VggConfig::new(depth)
-        .with_batch_norm(batch_norm)
-        .with_num_classes(o.num_classes)
-        .with_in_channels(o.in_channels);
-    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
-}
-
-fn resnet(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
-    let config = ResNetConfig::from_depth(depth).expect("registered depth");
-    ZooModel::ResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
-}
-
-fn cifar_resnet(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
-    let config = CifarResNetConfig::from_depth(depth).expect("registered depth");
-    ZooModel::CifarResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
-}
-
-fn googlenet(o: &Resolved, d: &Device) -> ZooModel {
-    let config = GoogLeNetConfig::new()
-        .with_num_classes(o.num_classes)
-        .with_in_channels(o.in_channels)
-        .with_aux_logits(o.aux_logits)
-        .with_transform_input(o.transform_input);
-    ZooModel::GoogLeNet(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
-}
-
-fn inception_v3(o: &Resolved, d: &Device) -> ZooModel {
-    let config = Inception3Config::new()
-        .with_num_classes(o.num_classes)
-        .with_in_channels(o.in_channels)
-        .with_aux_logits(o.aux_logits)
-        .with_transform_input(o.transform_input);
-    ZooModel::Inception3(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
-}
-
-fn densenet(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
-    let config = DenseNetConfig::from_depth(depth).expect("registered depth");
-    let config = config.with_num_classes(o.num_classes).with_in_channels(o.in_channels);
-    ZooModel::DenseNet(o.dropout.map_or(config.clone(), |p| config.with_drop_rate(p)).init(d))
-}
-
-const IMAGENET: [usize; 3] = [3, 224, 224];
-const INCEPTION: [usize; 3] = [3, 299, 299];
-const CIFAR: [usize; 3] = [3, 32, 32];
-
+/// A registry row; each family's file lists its own (`REGISTRY`).
 #[allow(clippy::too_many_arguments)]
-const fn entry(
+pub(crate) const fn entry(
     name: &'static str,
     family: &'static str,
     paper: &'static str,
@@ -343,52 +295,28 @@ const fn entry(
 
 /// An [`entry`] for a network with auxiliary classifiers (on by default or not) and
 /// `transform_input`.
-const fn with_aux(info: ModelInfo, aux_logits_default: bool) -> ModelInfo {
+pub(crate) const fn with_aux(info: ModelInfo, aux_logits_default: bool) -> ModelInfo {
     ModelInfo { aux_logits: Some(aux_logits_default), transform_input: true, ..info }
 }
 
-const LENET_PAPER: &str = "LeCun et al., Gradient-Based Learning Applied to Document Recognition";
-const ALEXNET_PAPER: &str = "Krizhevsky et al., ImageNet Classification with Deep Convolutional Neural Networks";
-const ZFNET_PAPER: &str = "Zeiler & Fergus, Visualizing and Understanding Convolutional Networks";
-const VGG_PAPER: &str = "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition";
-const RESNET_PAPER: &str = "He et al., Deep Residual Learning for Image Recognition";
-const GOOGLENET_PAPER: &str = "Szegedy et al., Going Deeper with Convolutions";
-const INCEPTION_V3_PAPER: &str = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision";
-const DENSENET_PAPER: &str = "Huang et al., Densely Connected Convolutional Networks";
-
-/// Every registered model, in the order `zoo list` prints them. Published GMACs are
+/// Every registered model, in the order `zoo list` prints them: each family's `REGISTRY`, which
+/// lives in the family's file with the function that builds it. Published GMACs are
 /// torchvision's figures for the ImageNet models and DESIGN.md's for LeNet-5 and the CIFAR
 /// ResNets; `None` where no reference figure exists.
-#[rustfmt::skip]
-pub static MODELS: &[ModelInfo] = &[
-    entry("lenet5", "LeNet-5", LENET_PAPER, 1998, [1, 32, 32], 10, Some(0.000417), lenet5),
-    entry("alexnet", "AlexNet", ALEXNET_PAPER, 2012, IMAGENET, 1000, Some(0.714), alexnet),
-    entry("zfnet", "ZF Net", ZFNET_PAPER, 2013, IMAGENET, 1000, None, zfnet),
-    entry("vgg11", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(7.609), |o, d| vgg(VggDepth::Vgg11, false, o, d)),
-    entry("vgg13", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(11.308), |o, d| vgg(VggDepth::Vgg13, false, o, d)),
-    entry("vgg16", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(15.47), |o, d| vgg(VggDepth::Vgg16, false, o, d)),
-    entry("vgg19", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(19.632), |o, d| vgg(VggDepth::Vgg19, false, o, d)),
-    entry("vgg11_bn", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(7.609), |o, d| vgg(VggDepth::Vgg11, true, o, d)),
-    entry("vgg13_bn", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(11.308), |o, d| vgg(VggDepth::Vgg13, true, o, d)),
-    entry("vgg16_bn", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(15.47), |o, d| vgg(VggDepth::Vgg16, true, o, d)),
-    entry("vgg19_bn", "VGG", VGG_PAPER, 2014, IMAGENET, 1000, Some(19.632), |o, d| vgg(VggDepth::Vgg19, true, o, d)),
-    entry("resnet18", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(1.814), |o, d| resnet(18, o, d)),
-    entry("resnet34", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(3.664), |o, d| resnet(34, o, d)),
-    entry("resnet50", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(4.089), |o, d| resnet(50, o, d)),
-    entry("resnet101", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(7.801), |o, d| resnet(101, o, d)),
-    entry("resnet152", "ResNet", RESNET_PAPER, 2015, IMAGENET, 1000, Some(11.514), |o, d| resnet(152, o, d)),
-    entry("resnet20", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, Some(0.0406), |o, d| cifar_resnet(20, o, d)),
-    entry("resnet32", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, None, |o, d| cifar_resnet(32, o, d)),
-    entry("resnet44", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, None, |o, d| cifar_resnet(44, o, d)),
-    entry("resnet56", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, Some(0.1255), |o, d| cifar_resnet(56, o, d)),
-    entry("resnet110", "ResNet (CIFAR)", RESNET_PAPER, 2015, CIFAR, 10, None, |o, d| cifar_resnet(110, o, d)),
-    with_aux(entry("googlenet", "GoogLeNet", GOOGLENET_PAPER, 2014, IMAGENET, 1000, Some(1.498), googlenet), false),
-    with_aux(entry("inception_v3", "Inception v3", INCEPTION_V3_PAPER, 2015, INCEPTION, 1000, Some(5.713), inception_v3), true),
-    entry("densenet121", "DenseNet", DENSENET_PAPER, 2016, IMAGENET, 1000, Some(2.834), |o, d| densenet(121, o, d)),
-    entry("densenet161", "DenseNet", DENSENET_PAPER, 2016, IMAGENET, 1000, Some(7.728), |o, d| densenet(161, o, d)),
-    entry("densenet169", "DenseNet", DENSENET_PAPER, 2016, IMAGENET, 1000, Some(3.360), |o, d| densenet(169, o, d)),
-    entry("densenet201", "DenseNet", DENSENET_PAPER, 2016, IMAGENET, 1000, Some(4.291), |o, d| densenet(201, o, d)),
-];
+pub static MODELS: LazyLock<Vec<ModelInfo>> = LazyLock::new(|| {
+    [
+        crate::lenet::REGISTRY,
+        crate::alexnet::REGISTRY,
+        crate::zfnet::REGISTRY,
+        crate::vgg::REGISTRY,
+        crate::resnet::REGISTRY,
+        crate::resnet_cifar::REGISTRY,
+        crate::googlenet::REGISTRY,
+        crate::inception::REGISTRY,
+        crate::densenet::REGISTRY,
+    ]
+    .concat()
+});
 
 /// The registered models whose names match `pattern` (`*` matches any run of characters, `?`
 /// one character); every model for `"*"`.

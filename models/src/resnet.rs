@@ -16,6 +16,7 @@ use crate::layers::{
     trace_batch_norm, trace_flatten, trace_sequence,
 };
 use crate::model::{ImageClassifier, StageHook};
+use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// The residual unit of a ResNet stage.
@@ -348,6 +349,29 @@ pub struct ResNet {
     pub fc: Linear,
 }
 
+impl crate::fuse::FoldBatchNorm for ResidualBlock {
+    fn fold_batch_norm(&mut self) {
+        use crate::fuse::fold_into;
+        fold_into(&mut self.conv1, &mut self.bn1);
+        fold_into(&mut self.conv2, &mut self.bn2);
+        if let Some(conv3) = &mut self.conv3 {
+            fold_into(conv3, &mut self.bn3);
+        }
+        if let Some(projection) = &mut self.downsample {
+            crate::fuse::fuse_sequence(projection);
+        }
+    }
+}
+
+impl crate::fuse::FoldBatchNorm for ResNet {
+    fn fold_batch_norm(&mut self) {
+        crate::fuse::fold_into(&mut self.conv1, &mut self.bn1);
+        for layer in [&mut self.layer1, &mut self.layer2, &mut self.layer3, &mut self.layer4] {
+            layer.fold_batch_norm();
+        }
+    }
+}
+
 /// torchvision's ResNet keys are these field paths.
 impl crate::CheckpointNames for ResNet {}
 
@@ -378,3 +402,21 @@ impl ResNet {
         [("layer1", &self.layer1), ("layer2", &self.layer2), ("layer3", &self.layer3), ("layer4", &self.layer4)]
     }
 }
+
+/// He et al., shared with the CIFAR ResNets.
+pub(crate) const PAPER: &str = "He et al., Deep Residual Learning for Image Recognition";
+
+fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
+    let config = ResNetConfig::from_depth(depth).expect("registered depth");
+    ZooModel::ResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
+}
+
+/// The ImageNet ResNets' registry rows.
+#[rustfmt::skip]
+pub(crate) const REGISTRY: &[ModelInfo] = &[
+    entry("resnet18", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(1.814), |o, d| build(18, o, d)),
+    entry("resnet34", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(3.664), |o, d| build(34, o, d)),
+    entry("resnet50", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(4.089), |o, d| build(50, o, d)),
+    entry("resnet101", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(7.801), |o, d| build(101, o, d)),
+    entry("resnet152", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(11.514), |o, d| build(152, o, d)),
+];

@@ -12,6 +12,8 @@ use burn::tensor::{Device, Tensor};
 
 use crate::layers::{conv_bn_relu, conv2d_kaiming_out, trace_batch_norm};
 use crate::model::{ImageClassifier, StageHook};
+use crate::registry::{CIFAR, ModelInfo, Resolved, ZooModel, entry};
+use crate::resnet::PAPER;
 use crate::resnet::{
     BlockKind, ResidualBlock, ShortcutKind, forward_pooled_head, make_stage, run_stages, trace_pooled_head,
     trace_stages,
@@ -98,6 +100,15 @@ impl CifarResNet {
     }
 }
 
+impl crate::fuse::FoldBatchNorm for CifarResNet {
+    fn fold_batch_norm(&mut self) {
+        crate::fuse::fold_into(&mut self.conv1, &mut self.bn1);
+        for layer in [&mut self.layer1, &mut self.layer2, &mut self.layer3] {
+            layer.fold_batch_norm();
+        }
+    }
+}
+
 impl crate::CheckpointNames for CifarResNet {
     fn key_remaps(&self) -> Vec<(String, String)> {
         PYTORCH_KEY_REMAPS.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect()
@@ -123,3 +134,18 @@ impl ImageClassifier for CifarResNet {
         trace_pooled_head(t, &self.avgpool, &self.fc, &x)
     }
 }
+
+fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
+    let config = CifarResNetConfig::from_depth(depth).expect("registered depth");
+    ZooModel::CifarResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
+}
+
+/// The CIFAR ResNets' registry rows.
+#[rustfmt::skip]
+pub(crate) const REGISTRY: &[ModelInfo] = &[
+    entry("resnet20", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, Some(0.0406), |o, d| build(20, o, d)),
+    entry("resnet32", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(32, o, d)),
+    entry("resnet44", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(44, o, d)),
+    entry("resnet56", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, Some(0.1255), |o, d| build(56, o, d)),
+    entry("resnet110", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(110, o, d)),
+];

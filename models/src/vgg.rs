@@ -5,6 +5,7 @@ use burn::config::Config;
 use burn::tensor::Device;
 
 use crate::plain::{DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec, conv, max_pool};
+use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 
 /// VGG is a [`PlainNet`] built from one of [`VggDepth`]'s tables.
 pub type Vgg = PlainNet;
@@ -86,3 +87,26 @@ impl VggConfig {
         PlainNet::new(&spec, self.in_channels, self.num_classes, self.dropout, device)
     }
 }
+
+const PAPER: &str = "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition";
+
+fn build(depth: VggDepth, batch_norm: bool, o: &Resolved, d: &Device) -> ZooModel {
+    let config = VggConfig::new(depth)
+        .with_batch_norm(batch_norm)
+        .with_num_classes(o.num_classes)
+        .with_in_channels(o.in_channels);
+    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+/// The VGGs' registry rows.
+#[rustfmt::skip]
+pub(crate) const REGISTRY: &[ModelInfo] = &[
+    entry("vgg11", "VGG", PAPER, 2014, IMAGENET, 1000, Some(7.609), |o, d| build(VggDepth::Vgg11, false, o, d)),
+    entry("vgg13", "VGG", PAPER, 2014, IMAGENET, 1000, Some(11.308), |o, d| build(VggDepth::Vgg13, false, o, d)),
+    entry("vgg16", "VGG", PAPER, 2014, IMAGENET, 1000, Some(15.47), |o, d| build(VggDepth::Vgg16, false, o, d)),
+    entry("vgg19", "VGG", PAPER, 2014, IMAGENET, 1000, Some(19.632), |o, d| build(VggDepth::Vgg19, false, o, d)),
+    entry("vgg11_bn", "VGG", PAPER, 2014, IMAGENET, 1000, Some(7.609), |o, d| build(VggDepth::Vgg11, true, o, d)),
+    entry("vgg13_bn", "VGG", PAPER, 2014, IMAGENET, 1000, Some(11.308), |o, d| build(VggDepth::Vgg13, true, o, d)),
+    entry("vgg16_bn", "VGG", PAPER, 2014, IMAGENET, 1000, Some(15.47), |o, d| build(VggDepth::Vgg16, true, o, d)),
+    entry("vgg19_bn", "VGG", PAPER, 2014, IMAGENET, 1000, Some(19.632), |o, d| build(VggDepth::Vgg19, true, o, d)),
+];

@@ -8,6 +8,7 @@ use burn::config::Config;
 use burn::tensor::Device;
 
 use crate::plain::{DropoutPlacement, FeatureSpec, PlainInit, PlainNet, PlainSpec, conv};
+use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 
 /// ZF Net is a [`PlainNet`] built from [`ZFNET_FEATURES`].
 pub type ZfNet = PlainNet;
@@ -65,3 +66,13 @@ impl ZfNetConfig {
         PlainNet::new(&spec, self.in_channels, self.num_classes, self.dropout, device)
     }
 }
+
+const PAPER: &str = "Zeiler & Fergus, Visualizing and Understanding Convolutional Networks";
+
+fn build(o: &Resolved, d: &Device) -> ZooModel {
+    let config = ZfNetConfig::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels);
+    ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
+}
+
+/// ZF Net's registry row.
+pub(crate) const REGISTRY: &[ModelInfo] = &[entry("zfnet", "ZF Net", PAPER, 2013, IMAGENET, 1000, None, build)];

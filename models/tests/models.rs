@@ -69,7 +69,7 @@ const EXPECTED_GMACS: &[(&str, f64)] = &[
 #[test]
 fn every_registered_model_has_its_exact_parameter_count() {
     let device = Device::flex();
-    for info in MODELS {
+    for info in MODELS.iter() {
         let expected = EXPECTED_PARAMS.iter().find(|(n, _)| *n == info.name).map(|(_, p)| *p);
         let expected = expected.unwrap_or_else(|| panic!("{} has no expected count in this test", info.name));
         let model = info.build(&device);
@@ -369,7 +369,7 @@ fn densenet_summary_uses_torchvision_layer_names() {
 #[test]
 fn every_registered_model_is_covered_by_a_forward_test() {
     let source = include_str!("models.rs");
-    for info in MODELS {
+    for info in MODELS.iter() {
         assert!(source.contains(&format!("\"{}\" at", info.name)), "{} has no forward/gradient test", info.name);
     }
 }

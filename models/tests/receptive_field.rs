@@ -173,7 +173,7 @@ fn brute_force_input(model: &str, channels: usize) -> [usize; 3] {
 
 #[test]
 fn every_models_fields_are_the_units_a_pixel_moves() {
-    for info in MODELS {
+    for info in MODELS.iter() {
         brute_force(info.name, brute_force_input(info.name, info.default_input[0]));
     }
 }
