@@ -301,8 +301,8 @@ pub(crate) const fn with_aux(info: ModelInfo, aux_logits_default: bool) -> Model
 
 /// Every registered model, in the order `zoo list` prints them: each family's `REGISTRY`, which
 /// lives in the family's file with the function that builds it. Published GMACs are
-/// torchvision's figures for the ImageNet models and DESIGN.md's for LeNet-5 and the CIFAR
-/// ResNets; `None` where no reference figure exists.
+/// torchvision's figures for the ImageNet models, the hand count for LeNet-5 (416,520) and the
+/// widely reproduced counts for ResNet-20 and -56; `None` where no reference figure exists.
 pub static MODELS: LazyLock<Vec<ModelInfo>> = LazyLock::new(|| {
     [
         crate::lenet::REGISTRY,
