@@ -255,6 +255,8 @@ pub struct DenseNetConfig {
 }
 
 impl DenseNetConfig {
+    depth_constructors!(densenet121 = 121, densenet161 = 161, densenet169 = 169, densenet201 = 201);
+
     /// The configuration of torchvision's `densenet{depth}` (121, 161, 169 or 201).
     pub fn from_depth(depth: usize) -> Option<Self> {
         DENSENET_VARIANTS

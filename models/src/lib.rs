@@ -25,6 +25,18 @@
 
 #![warn(missing_docs)]
 
+/// torchvision's named constructors on a config that has `from_depth` (`resnet50()`).
+macro_rules! depth_constructors {
+    ($($name:ident = $depth:literal),+ $(,)?) => {
+        $(
+            #[doc = concat!("torchvision's `", stringify!($name), "`.")]
+            pub fn $name() -> Self {
+                Self::from_depth($depth).expect("a registered depth")
+            }
+        )+
+    };
+}
+
 pub mod alexnet;
 pub mod densenet;
 pub mod fuse;

@@ -291,6 +291,8 @@ pub struct ResNetConfig {
 }
 
 impl ResNetConfig {
+    depth_constructors!(resnet18 = 18, resnet34 = 34, resnet50 = 50, resnet101 = 101, resnet152 = 152);
+
     /// The configuration of torchvision's `resnet{depth}` (18, 34, 50, 101 or 152).
     pub fn from_depth(depth: usize) -> Option<Self> {
         RESNET_DEPTHS.iter().find(|(d, _, _)| *d == depth).map(|&(_, block, layers)| Self::new(block, layers))

@@ -45,6 +45,8 @@ pub struct CifarResNetConfig {
 }
 
 impl CifarResNetConfig {
+    depth_constructors!(resnet20 = 20, resnet32 = 32, resnet44 = 44, resnet56 = 56, resnet110 = 110);
+
     /// The network with `depth` = 6n+2 layers (20, 32, 44, 56, 110, 1202, ...); `None` otherwise.
     pub fn from_depth(depth: usize) -> Option<Self> {
         (depth >= 8 && (depth - 2).is_multiple_of(6)).then(|| Self::new((depth - 2) / 6))

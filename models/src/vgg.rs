@@ -71,7 +71,24 @@ pub struct VggConfig {
     pub hidden: usize,
 }
 
+/// torchvision's named VGG constructors: a depth, with or without BatchNorm.
+macro_rules! vgg_constructors {
+    ($($name:ident = $depth:ident, $batch_norm:literal);+ $(;)?) => {
+        $(
+            #[doc = concat!("torchvision's `", stringify!($name), "`.")]
+            pub fn $name() -> Self {
+                Self::new(VggDepth::$depth).with_batch_norm($batch_norm)
+            }
+        )+
+    };
+}
+
 impl VggConfig {
+    vgg_constructors!(
+        vgg11 = Vgg11, false; vgg13 = Vgg13, false; vgg16 = Vgg16, false; vgg19 = Vgg19, false;
+        vgg11_bn = Vgg11, true; vgg13_bn = Vgg13, true; vgg16_bn = Vgg16, true; vgg19_bn = Vgg19, true;
+    );
+
     /// Builds the network on `device`.
     pub fn init(&self, device: &Device) -> Vgg {
         let features: Vec<FeatureSpec> =

@@ -401,3 +401,19 @@ fn published_weights_fit_the_registered_models() {
         model.summary(info.name, [3, crop, crop]).unwrap_or_else(|e| panic!("{}: {e}", weights.model));
     }
 }
+
+/// torchvision's named constructors build the registry's networks.
+#[test]
+fn named_constructors_match_the_registry() {
+    use zoo_models::densenet::DenseNetConfig;
+    use zoo_models::resnet::ResNetConfig;
+    use zoo_models::resnet_cifar::CifarResNetConfig;
+    use zoo_models::vgg::VggConfig;
+    let device = burn::tensor::Device::flex();
+    let registry = |name: &str| count_params(&create(name, &ModelOptions::default(), &device).unwrap());
+    assert_eq!(count_params(&ResNetConfig::resnet50().init(&device)), registry("resnet50"));
+    assert_eq!(count_params(&CifarResNetConfig::resnet56().init(&device)), registry("resnet56"));
+    assert_eq!(count_params(&DenseNetConfig::densenet121().init(&device)), registry("densenet121"));
+    assert_eq!(count_params(&VggConfig::vgg11_bn().init(&device)), registry("vgg11_bn"));
+    assert_eq!(count_params(&VggConfig::vgg13().init(&device)), registry("vgg13"));
+}
