@@ -514,18 +514,20 @@ fn search_top(
         Some(d) => args.top_images.map_or(d.len(), |n| n as usize).min(d.len()),
         None => pictures.len(),
     };
+    // Image `index` of the searched set, as the model takes it.
+    let input_of = |index: usize| -> Result<Image, String> {
+        match &source.dataset {
+            Some(_) => source.dataset_image(index, &source.preprocess.transforms),
+            None => Ok(pictures[index].input.clone()),
+        }
+    };
     let mut searches: Vec<TopUnits> = plan.iter().map(|(_, channels)| TopUnits::new(channels.clone(), TOP_K)).collect();
     let started = Instant::now();
     let batch = args.batch_size as usize;
     let mut next_report = 0.1;
     for start in (0..total).step_by(batch) {
         let end = (start + batch).min(total);
-        let inputs: Vec<Image> = match &source.dataset {
-            Some(_) => (start..end)
-                .map(|i| source.dataset_image(i, &source.preprocess.transforms))
-                .collect::<Result<_, _>>()?,
-            None => pictures[start..end].iter().map(|p| p.input.clone()).collect(),
-        };
+        let inputs: Vec<Image> = (start..end).map(input_of).collect::<Result<_, _>>()?;
         let refs: Vec<&Image> = inputs.iter().collect();
         let (_, stages) = source.model.forward_intermediates(source.batch(&refs, &source.device), None);
         for ((stage, _), search) in plan.iter().zip(&mut searches) {
@@ -550,12 +552,6 @@ fn search_top(
 
     // Guided backpropagation runs on flex's autodiff device, where the zoo's guided ReLU is.
     let guided = (!args.no_projections).then(|| zoo_viz::differentiable(&source.model, &Device::flex()));
-    let input_of = |image: usize| -> Result<Image, String> {
-        match &source.dataset {
-            Some(_) => source.dataset_image(image, &source.preprocess.transforms),
-            None => Ok(pictures[image].input.clone()),
-        }
-    };
     let mut sections = Vec::new();
     for ((stage, _), search) in plan.iter().zip(searches) {
         let row = zoo_viz::top::stage_row(summary, stage).ok_or_else(|| format!("no summary row for stage {stage}"))?;
