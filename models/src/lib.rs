@@ -38,9 +38,12 @@ macro_rules! depth_constructors {
 }
 
 pub mod alexnet;
+pub mod backend;
 pub mod densenet;
 pub mod fuse;
 pub mod googlenet;
+#[cfg(feature = "download")]
+pub mod hub;
 pub mod inception;
 pub mod layers;
 pub mod lenet;

@@ -4,8 +4,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use zoo_bench::output::{summary_line, to_csv, to_json, to_table};
+use zoo_bench::progress::ProgressBar;
+use zoo_bench::{BenchMode, BenchPlan, BenchReport};
 use zoo_models::summary::render_table;
-use zoo_train::bench::{self, BenchMode, BenchPlan, BenchReport, ProgressBar};
 
 use crate::{Format, parse_input_shape, write_output};
 
@@ -92,33 +94,33 @@ pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), String> {
     let mut progress = ProgressBar::new();
     let report = match (saved, &plan) {
         (Some(report), _) => report,
-        (None, Some(plan)) => bench::run_bench(plan, &mut |event| progress.show(&event)),
+        (None, Some(plan)) => zoo_bench::run_bench(plan, &mut |event| progress.show(&event)),
         (None, None) => unreachable!("a plan exists whenever no report is given"),
     };
     let seconds = plan.is_some().then(|| progress.elapsed());
 
     let text = match args.format {
-        BenchFormat::Table => bench::render_table(&report, baseline.as_ref()),
-        BenchFormat::Json => bench::to_json(&report, baseline.as_ref()),
-        BenchFormat::Csv => bench::to_csv(&report, baseline.as_ref()),
+        BenchFormat::Table => to_table(&report, baseline.as_ref()),
+        BenchFormat::Json => to_json(&report, baseline.as_ref()),
+        BenchFormat::Csv => to_csv(&report, baseline.as_ref()),
     };
     match &args.out {
         Some(path) => {
             write_file(path, &text)?;
             let json_path = path.with_extension("json");
             if json_path != *path {
-                write_file(&json_path, &bench::to_json(&report, baseline.as_ref()))?;
+                write_file(&json_path, &to_json(&report, baseline.as_ref()))?;
             }
             let chart = path.with_extension("png");
             let title = format!("burn-zoo bench on {}", report.machine.cpu);
-            zoo_train::plot::draw_bench(&report, baseline.as_ref(), &title, &chart).map_err(|e| e.to_string())?;
-            let table = bench::render_table(&report, baseline.as_ref());
+            zoo_bench::chart::draw_bench(&report, baseline.as_ref(), &title, &chart).map_err(|e| e.to_string())?;
+            let table = to_table(&report, baseline.as_ref());
             write_output(out, &table)?;
             write_output(out, &format!("wrote {} and {}\n", path.display(), chart.display()))?;
         }
         None => write_output(out, &text)?,
     }
-    eprintln!("{}", bench::summary_line(&report, seconds));
+    eprintln!("{}", summary_line(&report, seconds));
     Ok(())
 }
 
@@ -133,7 +135,7 @@ fn load_median(paths: &[PathBuf], flag: &str) -> Result<Option<BenchReport>, Str
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    zoo_train::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())
+    zoo_train::run::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// The plan the arguments describe, or one line naming the bad argument.
@@ -155,14 +157,14 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
     }
     let backends: Vec<String> = match &args.backends {
         Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
-        None => vec![zoo_train::DEFAULT_BACKEND.to_string()],
+        None => vec![zoo_models::backend::DEFAULT_BACKEND.to_string()],
     };
     if backends.is_empty() {
         return Err("--backends: give at least one backend".into());
     }
     // Unknown or missing backends fail here; one without a device is reported in its rows.
     for backend in &backends {
-        zoo_train::check_backend(backend).map_err(|e| format!("--backends: {e}"))?;
+        zoo_models::backend::check_backend(backend).map_err(|e| format!("--backends: {e}"))?;
     }
     let batch_sizes = args
         .batch_sizes
@@ -209,7 +211,7 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
 
 /// `zoo backends`: every backend the zoo knows, whether this build has it, and its devices.
 pub fn run_backends(format: Format, out: &mut dyn Write) -> Result<(), String> {
-    let backends = zoo_train::backends();
+    let backends = zoo_models::backend::backends();
     let text = match format {
         Format::Json => serde_json::to_string_pretty(&backends).map_err(|e| e.to_string())? + "\n",
         Format::Table => {

@@ -6,7 +6,7 @@ use clap::error::ErrorKind;
 
 // Counts heap bytes so that `zoo bench` can report peak memory on the CPU backends.
 #[global_allocator]
-static ALLOCATOR: zoo_train::bench::PeakAlloc = zoo_train::bench::PeakAlloc;
+static ALLOCATOR: zoo_bench::PeakAlloc = zoo_bench::PeakAlloc;
 
 fn main() -> ExitCode {
     zoo_kernels::reuse_freed_memory();

@@ -7,7 +7,9 @@ use clap::Args;
 use serde_json::Value;
 use zoo_models::ZooModel;
 use zoo_models::summary::render_table;
-use zoo_train::{Preprocess, RunDir, TrainConfig};
+use zoo_train::TrainConfig;
+use zoo_train::eval::InputTransform;
+use zoo_train::run::RunDir;
 
 use crate::{Format, write_output};
 
@@ -95,7 +97,7 @@ pub struct TrainArgs {
 
 /// Builds the configuration a recipe plus command-line overrides describe. With no `--recipe`,
 /// the recipe is chosen for the model and the `dataset` override
-/// ([`zoo_train::choose_recipe_with`], resizing images to an input the model takes unless
+/// ([`zoo_train::choose::choose_recipe_with`], resizing images to an input the model takes unless
 /// `resize` is false); with an `init` override the data is converted to the channels of those
 /// weights. The lines saying what was chosen and changed, and why, come back with the
 /// configuration.
@@ -110,12 +112,12 @@ pub fn build_config(
     let mut json = match (recipe, model) {
         (None, Some(model)) => {
             let dataset = overrides.iter().find(|(k, _)| *k == "dataset").and_then(|(_, v)| v.as_str());
-            let choice = zoo_train::choose_recipe_with(model, dataset, resize).map_err(|e| e.to_string())?;
+            let choice = zoo_train::choose::choose_recipe_with(model, dataset, resize).map_err(|e| e.to_string())?;
             notes.push(format!("recipe: {}", choice.reason));
             notes.extend(choice.input_notes);
             choice.json
         }
-        _ => zoo_train::load_recipe_json(recipe, model).map_err(|e| e.to_string())?,
+        _ => zoo_train::config::load_recipe_json(recipe, model).map_err(|e| e.to_string())?,
     };
     let object = json.as_object_mut().ok_or("a recipe must be a JSON object")?;
     if let Some(m) = model {
@@ -125,18 +127,18 @@ pub fn build_config(
         object.insert((*key).into(), value.clone());
     }
     if let Some(init) = object.get("init").cloned() {
-        let init: zoo_train::InitWeights = serde_json::from_value(init).map_err(|e| format!("init: {e}"))?;
+        let init: zoo_train::config::InitWeights = serde_json::from_value(init).map_err(|e| format!("init: {e}"))?;
         let model = object.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
-        if let Some(channels) = zoo_train::weights_channels(&model, &init).map_err(|e| e.to_string())? {
-            notes.extend(zoo_train::convert_channels(&mut json, channels));
+        if let Some(channels) = zoo_train::finetune::weights_channels(&model, &init).map_err(|e| e.to_string())? {
+            notes.extend(zoo_train::finetune::convert_channels(&mut json, channels));
         }
     }
     for assignment in sets {
         let (path, value) =
             assignment.split_once('=').ok_or_else(|| format!("--set {assignment}: expected FIELD=VALUE"))?;
-        zoo_train::set_field(&mut json, path, value).map_err(|e| e.to_string())?;
+        zoo_train::config::set_field(&mut json, path, value).map_err(|e| e.to_string())?;
     }
-    let config = zoo_train::parse_config(&json, "configuration").map_err(|e| e.to_string())?;
+    let config = zoo_train::config::parse_config(&json, "configuration").map_err(|e| e.to_string())?;
     Ok((config, notes))
 }
 
@@ -173,15 +175,15 @@ pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), String> {
         for note in notes {
             writeln!(out, "{note}").map_err(|e| e.to_string())?;
         }
-        if let Some(root) = zoo_train::dataset_location(&config) {
+        if let Some(root) = zoo_train::data::dataset_location(&config) {
             let dir = root.join(zoo_data::download::cache_subdir(&config.dataset).unwrap_or(config.dataset.as_str()));
             writeln!(out, "data: {} from {}", config.dataset, dir.display()).map_err(|e| e.to_string())?;
         }
         if args.dry_run {
-            let check = zoo_train::dry_run(config.clone()).map_err(|e| e.to_string())?;
+            let check = zoo_train::run::dry_run(config.clone()).map_err(|e| e.to_string())?;
             return write_output(out, &format!("{}\n", check.summary_line(&config)));
         }
-        let dir = args.out.clone().unwrap_or_else(|| zoo_train::default_run_dir(&config));
+        let dir = args.out.clone().unwrap_or_else(|| zoo_train::run::default_run_dir(&config));
         writeln!(out, "training {} on {} -> {}", config.model, config.dataset, dir.display())
             .map_err(|e| e.to_string())?;
         zoo_train::train(config, &dir)
@@ -240,26 +242,28 @@ pub(crate) fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option
         (None, None) => return Err("give a run directory, or --model with --weights".into()),
     };
     if let Some(b) = &source.backend {
-        zoo_train::check_backend(b).map_err(|e| e.to_string())?;
+        zoo_models::backend::check_backend(b).map_err(|e| e.to_string())?;
         config.backend = b.clone();
     }
     if config.resolved.is_none() {
         config.resolved = Some(resolve_without_run(&config)?);
     }
-    let device = zoo_train::device(&config.backend).map_err(|e| e.to_string())?;
-    let mut model = zoo_train::build_model(&config, &device).map_err(|e| e.to_string())?;
-    zoo_train::load_weights(&mut model, &weights).map_err(|e| e.to_string())?;
+    let device = zoo_models::backend::device(&config.backend).map_err(|e| e.to_string())?;
+    let mut model = zoo_train::run::build_model(&config, &device).map_err(|e| e.to_string())?;
+    zoo_train::run::load_weights(&mut model, &weights).map_err(|e| e.to_string())?;
     Ok(Loaded { model, config, run })
 }
 
 // With --model and no run: the input and classes come from the recipe's dataset if it can be
 // opened, otherwise from the model's defaults (classes then print as indices).
-fn resolve_without_run(config: &TrainConfig) -> Result<zoo_train::Resolved, String> {
-    match zoo_train::open_split(config, zoo_data::Split::Test) {
-        Ok(test) => zoo_train::Resolved::from_datasets(config, &*test, test.classes()).map_err(|e| e.to_string()),
+fn resolve_without_run(config: &TrainConfig) -> Result<zoo_train::run::ResolvedInput, String> {
+    match zoo_train::data::open_split(config, zoo_data::Split::Test) {
+        Ok(test) => {
+            zoo_train::run::ResolvedInput::from_datasets(config, &*test, test.classes()).map_err(|e| e.to_string())
+        }
         Err(_) => {
             let info = zoo_models::info(&config.model).map_err(|e| e.to_string())?;
-            Ok(zoo_train::Resolved {
+            Ok(zoo_train::run::ResolvedInput {
                 input: info.default_input,
                 raw_input: info.default_input,
                 classes: (0..info.default_classes).map(|c| c.to_string()).collect(),
@@ -296,10 +300,10 @@ pub fn run_eval(args: EvalArgs, out: &mut dyn Write) -> Result<(), String> {
     let loaded = load(&args.source, args.run.as_deref(), args.dataset.as_deref())?;
     let config = &loaded.config;
     let split = if args.split == "train" { zoo_data::Split::Train } else { zoo_data::Split::Test };
-    let dataset = zoo_train::open_split(config, split).map_err(|e| e.to_string())?;
-    let loader = zoo_train::make_loader(config, dataset, false).map_err(|e| e.to_string())?;
-    let device = zoo_train::device(&config.backend).map_err(|e| e.to_string())?;
-    let report = zoo_train::evaluate(&loaded.model, &loader, &device).map_err(|e| e.to_string())?;
+    let dataset = zoo_train::data::open_split(config, split).map_err(|e| e.to_string())?;
+    let loader = zoo_train::data::make_loader(config, dataset, false).map_err(|e| e.to_string())?;
+    let device = zoo_models::backend::device(&config.backend).map_err(|e| e.to_string())?;
+    let report = zoo_train::eval::evaluate(&loaded.model, &loader, &device).map_err(|e| e.to_string())?;
 
     let confusion = args.confusion.clone().unwrap_or_else(|| match &loaded.run {
         Some(run) => run.root.join("confusion.png"),
@@ -391,7 +395,7 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
         _ => {
             let loaded = load(&args.source, run_dir, None)?;
             let resolved = loaded.config.resolved.clone().expect("resolved by load");
-            let preprocess = Preprocess {
+            let preprocess = InputTransform {
                 input: resolved.input,
                 raw_input: resolved.raw_input,
                 transforms: loaded.config.eval_transforms.clone(),
@@ -400,8 +404,9 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
         }
     };
     let inputs = images.iter().map(|p| preprocess.load(p)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-    let device = zoo_train::device(&backend).map_err(|e| e.to_string())?;
-    let top = zoo_train::predict(&model, &inputs, &classes, args.top as usize, &device).map_err(|e| e.to_string())?;
+    let device = zoo_models::backend::device(&backend).map_err(|e| e.to_string())?;
+    let top =
+        zoo_train::eval::predict(&model, &inputs, &classes, args.top as usize, &device).map_err(|e| e.to_string())?;
     let text = match args.format {
         Format::Json => {
             let rows: Vec<Value> = images
@@ -431,12 +436,12 @@ pub(crate) fn pretrained_predictor(
     model: &str,
     tag: &str,
     backend: Option<&str>,
-) -> Result<(zoo_models::ZooModel, Preprocess, Vec<String>, String), String> {
+) -> Result<(zoo_models::ZooModel, InputTransform, Vec<String>, String), String> {
     use zoo_data::transforms::{CenterCrop, Normalize, ResizeShorter, TransformConfig};
     let weights = zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| e.to_string())?;
-    let backend = backend.unwrap_or(zoo_train::DEFAULT_BACKEND).to_string();
-    zoo_train::check_backend(&backend).map_err(|e| e.to_string())?;
-    let device = zoo_train::device(&backend).map_err(|e| e.to_string())?;
+    let backend = backend.unwrap_or(zoo_models::backend::DEFAULT_BACKEND).to_string();
+    zoo_models::backend::check_backend(&backend).map_err(|e| e.to_string())?;
+    let device = zoo_models::backend::device(&backend).map_err(|e| e.to_string())?;
     let source = crate::weights::WeightsArgs {
         weights: None,
         pretrained: Some(weights.tag.to_string()),
@@ -448,7 +453,7 @@ pub(crate) fn pretrained_predictor(
     };
     let loaded = crate::weights::load_model(model, &source, &device)?;
     let p = weights.preprocess;
-    let preprocess = Preprocess {
+    let preprocess = InputTransform {
         input: [3, p.crop, p.crop],
         raw_input: [3, p.crop, p.crop],
         transforms: zoo_data::transforms::Pipeline::new(vec![
@@ -463,7 +468,7 @@ pub(crate) fn pretrained_predictor(
 
 /// `zoo recipes`: the shipped recipes.
 pub fn run_recipes(format: Format, out: &mut dyn Write) -> Result<(), String> {
-    let configs = zoo_train::RECIPES
+    let configs = zoo_train::config::RECIPES
         .iter()
         .map(|r| zoo_train::recipe(r.name).map(|c| (r.name, c)))
         .collect::<Result<Vec<_>, _>>()
@@ -499,7 +504,7 @@ pub fn run_recipes(format: Format, out: &mut dyn Write) -> Result<(), String> {
                  --pretrained or --weights FILE convert the images to the weights' channels and reset a head \
                  trained for another class count.\n",
                 table.trim_end(),
-                zoo_train::GENERIC_DEFAULT
+                zoo_train::choose::GENERIC_DEFAULT
             )
         }
     };

@@ -13,7 +13,7 @@ use clap::Args;
 use zoo_data::transforms::{Pipeline, TransformConfig};
 use zoo_data::{Dataset, Image, Split};
 use zoo_models::{ImageClassifier, ModelSummary, ZooModel};
-use zoo_train::Preprocess;
+use zoo_train::eval::InputTransform;
 use zoo_viz::canvas::upsample;
 use zoo_viz::report::{FiltersSection, ImageSection, LayerRow, OcclusionSection, TopChannel, TopSection};
 use zoo_viz::{Canvas, Report, TopUnits, VizError};
@@ -95,9 +95,9 @@ struct Source {
     model: ZooModel,
     name: String,
     weights: String,
-    preprocess: Preprocess,
+    preprocess: InputTransform,
     /// `preprocess` without normalisation: the image as the model sees it, in `[0, 1]`.
-    display: Preprocess,
+    display: InputTransform,
     classes: Vec<String>,
     device: Device,
     dataset: Option<Arc<dyn Dataset>>,
@@ -112,9 +112,9 @@ struct Picture {
 }
 
 /// The preprocessing without normalisation: the image as the model sees it, in `[0, 1]`.
-fn display_preprocess(preprocess: &Preprocess) -> Preprocess {
+fn display_preprocess(preprocess: &InputTransform) -> InputTransform {
     let kept = preprocess.transforms.transforms.iter().filter(|t| !matches!(t, TransformConfig::Normalize(_)));
-    Preprocess { transforms: Pipeline::new(kept.cloned().collect()), ..preprocess.clone() }
+    InputTransform { transforms: Pipeline::new(kept.cloned().collect()), ..preprocess.clone() }
 }
 
 fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
@@ -131,7 +131,7 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
         }
         let (network, preprocess, classes, backend) =
             crate::train::pretrained_predictor(model, tag, args.source.backend.as_deref())?;
-        let device = zoo_train::device(&backend).map_err(|e| e.to_string())?;
+        let device = zoo_models::backend::device(&backend).map_err(|e| e.to_string())?;
         let source = Source {
             model: network.valid(),
             name: model.clone(),
@@ -152,16 +152,19 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
     (loaded.config.train_limit, loaded.config.test_limit) = (None, None);
     let config = &loaded.config;
     let resolved = config.resolved.clone().ok_or("the configuration has no resolved input")?;
-    let device = zoo_train::device(&config.backend).map_err(|e| e.to_string())?;
+    let device = zoo_models::backend::device(&config.backend).map_err(|e| e.to_string())?;
     // Image files alone need no dataset; otherwise its split supplies the pictures.
     let dataset = if images.is_empty() || !args.no_top {
         let split = if args.split == "train" { Split::Train } else { Split::Test };
-        Some(zoo_train::open_split(config, split).map_err(|e| e.to_string())?)
+        Some(zoo_train::data::open_split(config, split).map_err(|e| e.to_string())?)
     } else {
         None
     };
-    let preprocess =
-        Preprocess { input: resolved.input, raw_input: resolved.raw_input, transforms: config.eval_transforms.clone() };
+    let preprocess = InputTransform {
+        input: resolved.input,
+        raw_input: resolved.raw_input,
+        transforms: config.eval_transforms.clone(),
+    };
     let weights = match (&loaded.run, &args.source.weights) {
         (Some(run), _) => run.weights().display().to_string(),
         (None, Some(file)) => file.display().to_string(),

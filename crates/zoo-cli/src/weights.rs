@@ -62,7 +62,7 @@ pub fn weights_path(model: &str, args: &WeightsArgs) -> Result<(PathBuf, Option<
         (Some(path), _) => Ok((path.clone(), None)),
         (None, Some(tag)) => {
             let weights = zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| e.to_string())?;
-            Ok((zoo_train::pretrained::fetch(weights).map_err(|e| e.to_string())?, Some(weights)))
+            Ok((zoo_models::hub::fetch(weights).map_err(|e| e.to_string())?, Some(weights)))
         }
         (None, None) => Err("give --weights FILE or --pretrained".into()),
     }
@@ -87,7 +87,7 @@ pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<Lo
         top_level_key: args.top_level_key.clone(),
         reset_classifier: None,
     };
-    let report = zoo_train::load_weights_with(&mut network, &path, &load_options).map_err(|e| match e {
+    let report = zoo_train::run::load_weights_with(&mut network, &path, &load_options).map_err(|e| match e {
         TrainError::Weights(w) if matches!(*w, zoo_models::weights::WeightsError::Mismatch { .. }) => {
             format!("{model}: {w}; --allow-partial loads what matches and reports the rest")
         }
@@ -198,9 +198,9 @@ pub fn run_infer(args: InferArgs, out: &mut dyn Write) -> Result<(), String> {
     if n == 0 {
         return Err(format!("{}: the batch is empty (shape {shape:?})", args.input.display()));
     }
-    let backend = args.backend.clone().unwrap_or_else(|| zoo_train::DEFAULT_BACKEND.to_string());
-    zoo_train::check_backend(&backend).map_err(|e| e.to_string())?;
-    let device = zoo_train::device(&backend).map_err(|e| e.to_string())?;
+    let backend = args.backend.clone().unwrap_or_else(|| zoo_models::backend::DEFAULT_BACKEND.to_string());
+    zoo_models::backend::check_backend(&backend).map_err(|e| e.to_string())?;
+    let device = zoo_models::backend::device(&backend).map_err(|e| e.to_string())?;
     let loaded = load_model(&args.model, &args.source, &device)?;
     let model = &loaded.model;
 
@@ -276,7 +276,7 @@ pub fn run_pretrained(pattern: &str, format: crate::Format, out: &mut dyn Write)
             zoo_models::pretrained::models_with_weights().join(", ")
         ));
     }
-    let cache = zoo_train::pretrained::cache_dir();
+    let cache = zoo_models::hub::cache_dir();
     let cached = |w: &zoo_models::pretrained::PretrainedWeights| cache.join(w.file_name()).is_file();
     let text = match format {
         crate::Format::Json => {

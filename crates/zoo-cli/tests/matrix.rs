@@ -23,7 +23,8 @@ fn every_model_on(dataset: &str, data_dir: &Path, classes: usize, channels: usiz
         ];
         let (config, notes) = zoo_cli::train::build_config(Some(info.name), None, &overrides, &[], true)
             .unwrap_or_else(|e| panic!("{} on {dataset}: {e}", info.name));
-        let check = zoo_train::dry_run(config.clone()).unwrap_or_else(|e| panic!("{} on {dataset}: {e}", info.name));
+        let check =
+            zoo_train::run::dry_run(config.clone()).unwrap_or_else(|e| panic!("{} on {dataset}: {e}", info.name));
         assert_eq!((check.classes, check.input[0], check.batch), (classes, channels, 2), "{} on {dataset}", info.name);
         if dataset.starts_with("folder:") {
             // Mixed sizes become the model's own input, as torchvision's ImageNet transforms do.

@@ -31,9 +31,9 @@ pub struct DatasetProfile {
 /// The profile of a dataset name as `--dataset` takes it.
 ///
 /// ```
-/// let mnist = zoo_train::dataset_profile("mnist").unwrap();
+/// let mnist = zoo_train::choose::dataset_profile("mnist").unwrap();
 /// assert_eq!((mnist.channels, mnist.size), (1, Some([28, 28])));
-/// assert!(zoo_train::dataset_profile("folder:/data/pets").unwrap().natural);
+/// assert!(zoo_train::choose::dataset_profile("folder:/data/pets").unwrap().natural);
 /// ```
 pub fn dataset_profile(dataset: &str) -> Result<DatasetProfile, TrainError> {
     let grey = |mean: f32, std: f32, side: usize| DatasetProfile {
@@ -104,10 +104,10 @@ fn generic_json(model: &str, dataset: &str) -> Value {
 /// documentation for the order in which recipes are tried.
 ///
 /// ```
-/// let choice = zoo_train::choose_recipe("lenet5", Some("mnist")).unwrap();
+/// let choice = zoo_train::choose::choose_recipe("lenet5", Some("mnist")).unwrap();
 /// assert_eq!(choice.json["dataset"], "mnist");
 /// assert!(choice.reason.contains("lenet5-mnist"), "{}", choice.reason);
-/// let choice = zoo_train::choose_recipe("resnet20", Some("mnist")).unwrap();
+/// let choice = zoo_train::choose::choose_recipe("resnet20", Some("mnist")).unwrap();
 /// assert_eq!(choice.json["channels"], 1);
 /// ```
 pub fn choose_recipe(model: &str, dataset: Option<&str>) -> Result<RecipeChoice, TrainError> {
@@ -118,7 +118,7 @@ pub fn choose_recipe(model: &str, dataset: Option<&str>) -> Result<RecipeChoice,
 /// input the model cannot take is then an error naming the smallest one it can.
 ///
 /// ```
-/// let error = zoo_train::choose_recipe_with("alexnet", Some("mnist"), false).unwrap_err();
+/// let error = zoo_train::choose::choose_recipe_with("alexnet", Some("mnist"), false).unwrap_err();
 /// assert!(error.to_string().contains("the smallest it takes is 1x63x63"), "{error}");
 /// ```
 pub fn choose_recipe_with(model: &str, dataset: Option<&str>, resize: bool) -> Result<RecipeChoice, TrainError> {
@@ -282,7 +282,7 @@ pub(crate) fn smallest_input(
     at_least: usize,
     aux_logits: Option<bool>,
 ) -> Result<usize, TrainError> {
-    let device = crate::backend::device(crate::backend::DEFAULT_BACKEND)?;
+    let device = zoo_models::backend::device(zoo_models::backend::DEFAULT_BACKEND)?;
     // The classes do not change which inputs work; two keep the classifier small.
     let mut options = ModelOptions::default().with_num_classes(2).with_in_channels(channels);
     options.aux_logits = aux_logits;
@@ -358,7 +358,7 @@ mod tests {
         let train = choice.json["train_transforms"].as_array().unwrap();
         assert_eq!(train.len(), 1, "{train:?}");
         assert_eq!(train[0]["mean"].as_array().unwrap().len(), 1);
-        crate::parse_config(&choice.json, "test").unwrap().validate().unwrap();
+        crate::config::parse_config(&choice.json, "test").unwrap().validate().unwrap();
     }
 
     #[test]
@@ -383,7 +383,7 @@ mod tests {
         let train: Vec<&str> =
             choice.json["train_transforms"].as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
         assert!(train.ends_with(&["random_crop", "horizontal_flip", "normalize"]), "{train:?}");
-        crate::parse_config(&choice.json, "test").unwrap().validate().unwrap();
+        crate::config::parse_config(&choice.json, "test").unwrap().validate().unwrap();
     }
 
     #[test]

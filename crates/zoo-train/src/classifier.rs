@@ -54,7 +54,7 @@ impl Classifier {
 ///     logits: uniform.clone(),
 ///     aux: vec![AuxLogits { name: "aux1", logits: uniform, loss_weight: 0.3 }],
 /// };
-/// let loss = zoo_train::training_loss(&output, &labels, None, 0.0).into_scalar::<f32>();
+/// let loss = zoo_train::classifier::training_loss(&output, &labels, None, 0.0).into_scalar::<f32>();
 /// assert!((loss - 1.3 * std::f32::consts::LN_2).abs() < 1e-6);
 /// ```
 pub fn training_loss(
@@ -76,7 +76,7 @@ pub fn training_loss(
 /// let device = Device::flex();
 /// let logits = Tensor::<2>::from_floats([[0.0, 0.0]], &device);
 /// let labels = Tensor::<1, Int>::from_ints([1], &device);
-/// let loss = zoo_train::cross_entropy(logits, labels, None, 0.0).into_scalar::<f32>();
+/// let loss = zoo_train::classifier::cross_entropy(logits, labels, None, 0.0).into_scalar::<f32>();
 /// assert!((loss - std::f32::consts::LN_2).abs() < 1e-6);
 /// ```
 pub fn cross_entropy(

@@ -99,7 +99,7 @@ pub struct TrainConfig {
     pub init: Option<InitWeights>,
     /// Input shape and class names, filled in when a run starts (recipes leave it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<crate::run::Resolved>,
+    pub resolved: Option<crate::run::ResolvedInput>,
 }
 
 /// Where a fine-tuned model's starting weights come from: `{"pretrained": "DEFAULT"}` or
@@ -107,7 +107,7 @@ pub struct TrainConfig {
 ///
 /// ```
 /// let json = serde_json::json!({"file": "runs/cifar/model.bpk"});
-/// let init: zoo_train::InitWeights = serde_json::from_value(json).unwrap();
+/// let init: zoo_train::config::InitWeights = serde_json::from_value(json).unwrap();
 /// assert_eq!(init.describe(), "runs/cifar/model.bpk");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,7 +145,7 @@ fn default_workers() -> usize {
     2
 }
 fn default_backend() -> String {
-    crate::backend::DEFAULT_BACKEND.to_string()
+    zoo_models::backend::DEFAULT_BACKEND.to_string()
 }
 
 /// The optimizer and its hyper-parameters (the learning rate is [`TrainConfig::lr`]).
@@ -373,8 +373,8 @@ pub fn load_recipe_json(recipe: Option<&str>, model: Option<&str>) -> Result<Val
 ///
 /// ```
 /// let mut v = serde_json::json!({"optimizer": {"name": "sgd"}, "epochs": 3});
-/// zoo_train::set_field(&mut v, "optimizer.momentum", "0.9").unwrap();
-/// zoo_train::set_field(&mut v, "epochs", "5").unwrap();
+/// zoo_train::config::set_field(&mut v, "optimizer.momentum", "0.9").unwrap();
+/// zoo_train::config::set_field(&mut v, "epochs", "5").unwrap();
 /// assert_eq!(v["optimizer"]["momentum"], 0.9);
 /// assert_eq!(v["epochs"], 5);
 /// ```
@@ -433,7 +433,7 @@ impl TrainConfig {
         if self.train_limit == Some(0) || self.test_limit == Some(0) {
             return bad("train_limit/test_limit", "must be at least 1".into());
         }
-        crate::backend::check_backend(&self.backend)?;
+        zoo_models::backend::check_backend(&self.backend)?;
         zoo_models::info(&self.model).map_err(|e| TrainError::Config(e.to_string()))?;
         if let Some(init) = &self.init
             && init.pretrained.is_some() == init.file.is_some()

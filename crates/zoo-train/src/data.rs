@@ -44,7 +44,7 @@ pub fn open_datasets(config: &TrainConfig) -> Result<Datasets, TrainError> {
 ///
 /// ```
 /// let config = zoo_train::recipe("lenet5-synth").unwrap();
-/// assert_eq!(zoo_train::dataset_location(&config), None);
+/// assert_eq!(zoo_train::data::dataset_location(&config), None);
 /// ```
 pub fn dataset_location(config: &TrainConfig) -> Option<PathBuf> {
     zoo_data::find_dataset(&config.dataset, &config.data_dir)

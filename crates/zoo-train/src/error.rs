@@ -42,6 +42,12 @@ pub enum TrainError {
     /// A weights file could not be read or written, or does not fit the model.
     #[error(transparent)]
     Weights(Box<zoo_models::weights::WeightsError>),
+    /// A backend name gives no device.
+    #[error(transparent)]
+    Backend(#[from] zoo_models::backend::BackendError),
+    /// torchvision's weights are neither cached nor downloadable.
+    #[error(transparent)]
+    Hub(#[from] zoo_models::hub::HubError),
     /// Drawing a chart failed.
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),

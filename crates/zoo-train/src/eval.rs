@@ -4,7 +4,7 @@ use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 use zoo_data::transforms::{Pipeline, TransformConfig, resize};
 use zoo_data::{DataLoader, Image};
@@ -44,7 +44,7 @@ pub struct EvalReport {
 ///
 /// ```no_run
 /// # fn f(model: &zoo_models::ZooModel, loader: &zoo_data::DataLoader) -> Result<(), zoo_train::TrainError> {
-/// let report = zoo_train::evaluate(model, loader, &burn::tensor::Device::flex())?;
+/// let report = zoo_train::eval::evaluate(model, loader, &burn::tensor::Device::flex())?;
 /// println!("top-1 {:.2}%", report.top1);
 /// # Ok(()) }
 /// ```
@@ -64,7 +64,7 @@ pub fn evaluate(model: &ZooModel, loader: &DataLoader, device: &Device) -> Resul
                 loader.dataset().name()
             )));
         }
-        top5 += crate::top_k_correct(logits.clone(), batch.labels.clone(), 5);
+        top5 += top_k_correct(logits.clone(), batch.labels.clone(), 5);
         let predicted = logits.argmax(1).reshape([rows]).into_data().convert::<i64>().try_to_vec::<i64>();
         let labels = batch.labels.into_data().convert::<i64>().try_to_vec::<i64>();
         for (p, t) in predicted.unwrap_or_default().into_iter().zip(labels.unwrap_or_default()) {
@@ -90,6 +90,27 @@ pub fn evaluate(model: &ZooModel, loader: &DataLoader, device: &Device) -> Resul
     Ok(EvalReport { images, top1: pct(correct as usize), top5: pct(top5), per_class, confusion })
 }
 
+/// How many samples have their label among the `k` highest logits.
+///
+/// Ties are broken by Burn's `topk` order, which matches `torch.topk` for distinct values.
+///
+/// ```
+/// use burn::tensor::{Device, Int, Tensor};
+/// let device = Device::flex();
+/// let logits = Tensor::<2>::from_floats([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]], &device);
+/// let labels = Tensor::<1, Int>::from_ints([2, 0], &device);
+/// assert_eq!(zoo_train::eval::top_k_correct(logits.clone(), labels.clone(), 1), 1);
+/// assert_eq!(zoo_train::eval::top_k_correct(logits, labels, 2), 2);
+/// ```
+pub fn top_k_correct(logits: Tensor<2>, labels: Tensor<1, Int>, k: usize) -> usize {
+    let [batch, classes] = logits.dims();
+    assert_eq!(labels.dims()[0], batch, "one label per row of logits");
+    let k = k.clamp(1, classes);
+    let top = logits.argsort_descending(1).narrow(1, 0, k);
+    let labels = labels.reshape([batch, 1]).expand([batch, k]);
+    top.equal(labels).any_dim(1).int().sum().into_scalar::<i64>() as usize
+}
+
 /// One of the top classes of a prediction.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClassScore {
@@ -103,7 +124,7 @@ pub struct ClassScore {
 
 /// How an image file becomes a model input: what the run's `config.json` records.
 #[derive(Debug, Clone)]
-pub struct Preprocess {
+pub struct InputTransform {
     /// Model input `[C, H, W]`.
     pub input: [usize; 3],
     /// Size of the training images before transforms `[C, H, W]`.
@@ -112,7 +133,7 @@ pub struct Preprocess {
     pub transforms: Pipeline,
 }
 
-impl Preprocess {
+impl InputTransform {
     /// Converts an image file of any size and colour mode: to the model's channel count, to the
     /// training images' size (unless the transforms start by resizing), then the evaluation
     /// transforms.
@@ -169,4 +190,22 @@ pub fn predict(
                 .collect()
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_counts_labels_within_the_k_best() {
+        let device = Device::flex();
+        let logits =
+            Tensor::<2>::from_floats([[0.9, 0.05, 0.03, 0.02], [0.1, 0.2, 0.3, 0.4], [0.25, 0.35, 0.3, 0.1]], &device);
+        let labels = Tensor::<1, Int>::from_ints([0, 0, 2], &device);
+        assert_eq!(top_k_correct(logits.clone(), labels.clone(), 1), 1);
+        assert_eq!(top_k_correct(logits.clone(), labels.clone(), 2), 2);
+        assert_eq!(top_k_correct(logits.clone(), labels.clone(), 4), 3);
+        // k larger than the class count is the class count.
+        assert_eq!(top_k_correct(logits, labels, 10), 3);
+    }
 }

@@ -18,7 +18,7 @@ pub fn weights_file(model: &str, init: &InitWeights) -> Result<PathBuf, TrainErr
         (Some(tag), _) => {
             let weights =
                 zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| TrainError::Config(e.to_string()))?;
-            crate::pretrained::fetch(weights)
+            Ok(zoo_models::hub::fetch(weights)?)
         }
         (None, Some(file)) => Ok(file.clone()),
         (None, None) => Err(TrainError::Config("init: give either `pretrained` (a tag) or `file`".into())),
@@ -48,8 +48,8 @@ pub fn load_init(
 /// does (the file is not this model's, and loading it says which tensors differ).
 ///
 /// ```no_run
-/// let init = zoo_train::InitWeights { pretrained: None, file: Some("lenet5.bpk".into()), top_level_key: None };
-/// assert_eq!(zoo_train::weights_channels("lenet5", &init)?, Some(1));
+/// let init = zoo_train::config::InitWeights { pretrained: None, file: Some("lenet5.bpk".into()), top_level_key: None };
+/// assert_eq!(zoo_train::finetune::weights_channels("lenet5", &init)?, Some(1));
 /// # Ok::<(), zoo_train::TrainError>(())
 /// ```
 pub fn weights_channels(model: &str, init: &InitWeights) -> Result<Option<usize>, TrainError> {
@@ -57,7 +57,7 @@ pub fn weights_channels(model: &str, init: &InitWeights) -> Result<Option<usize>
         return Ok(Some(3));
     }
     let path = weights_file(model, init)?;
-    let device = crate::backend::device(crate::backend::DEFAULT_BACKEND)?;
+    let device = zoo_models::backend::device(zoo_models::backend::DEFAULT_BACKEND)?;
     let options =
         LoadOptions { allow_partial: true, top_level_key: init.top_level_key.clone(), reset_classifier: None };
     let mut fits = Vec::new();
@@ -83,8 +83,8 @@ pub fn weights_channels(model: &str, init: &InitWeights) -> Result<Option<usize>
 /// `None` when the data already has those channels.
 ///
 /// ```
-/// let mut json = zoo_train::choose_recipe("resnet18", Some("mnist")).unwrap().json;
-/// let note = zoo_train::convert_channels(&mut json, 3).unwrap();
+/// let mut json = zoo_train::choose::choose_recipe("resnet18", Some("mnist")).unwrap().json;
+/// let note = zoo_train::finetune::convert_channels(&mut json, 3).unwrap();
 /// assert!(note.contains("grey images repeated into 3 channels"), "{note}");
 /// assert_eq!(json["train_transforms"][0]["type"], "grayscale");
 /// ```

@@ -47,11 +47,11 @@ fn split<O: Optimizer>(decayed: O, plain: O, exempt: bool) -> ModuleOptimizer {
 /// decay is added to the gradient before momentum, Nesterov uses `g + μ·v`.
 ///
 /// ```
-/// use zoo_train::OptimizerConfig;
+/// use zoo_train::config::OptimizerConfig;
 /// let sgd = OptimizerConfig::Sgd {
 ///     momentum: 0.9, dampening: 0.0, nesterov: true, weight_decay: 5e-4, no_decay_bn_bias: true,
 /// };
-/// let _optimizer = zoo_train::build_optimizer(&sgd);
+/// let _optimizer = zoo_train::optim::build_optimizer(&sgd);
 /// ```
 pub fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
     let decay = |wd: f64| (wd > 0.0).then_some(WeightDecayConfig { penalty: wd as f32 });

@@ -18,8 +18,8 @@ use crate::metrics::MetricNames;
 /// Formats seconds as `m:ss` or `h:mm:ss`.
 ///
 /// ```
-/// assert_eq!(zoo_train::format_duration(75.2), "1:15");
-/// assert_eq!(zoo_train::format_duration(3725.0), "1:02:05");
+/// assert_eq!(zoo_train::progress::format_duration(75.2), "1:15");
+/// assert_eq!(zoo_train::progress::format_duration(3725.0), "1:02:05");
 /// ```
 pub fn format_duration(seconds: f64) -> String {
     if !seconds.is_finite() {

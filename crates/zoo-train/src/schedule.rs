@@ -11,7 +11,8 @@ use crate::config::{ScheduleConfig, Unit};
 /// Its only state is the step counter, which checkpoints save and `--resume` restores.
 ///
 /// ```
-/// use zoo_train::{Schedule, ScheduleConfig, Unit};
+/// use zoo_train::config::{ScheduleConfig, Unit};
+/// use zoo_train::schedule::Schedule;
 /// let config = ScheduleConfig::MultiStep {
 ///     milestones: vec![2.0], gamma: 0.1, unit: Unit::Epochs, warmup: 0.0, warmup_factor: 1.0,
 /// };

@@ -4,7 +4,8 @@ use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use zoo_train::{OptimizerConfig, build_optimizer};
+use zoo_train::config::OptimizerConfig;
+use zoo_train::optim::build_optimizer;
 
 fn device() -> Device {
     Device::flex().autodiff()

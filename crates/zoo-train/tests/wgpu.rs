@@ -19,10 +19,12 @@ use zoo_models::densenet::DenseNetConfig;
 use zoo_models::vgg::{VggConfig, VggDepth};
 use zoo_models::zfnet::ZfNetConfig;
 use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
-use zoo_train::{OptimizerConfig, build_optimizer, cross_entropy};
+use zoo_train::classifier::cross_entropy;
+use zoo_train::config::OptimizerConfig;
+use zoo_train::optim::build_optimizer;
 
 fn wgpu() -> Device {
-    zoo_train::device("wgpu").expect(
+    zoo_models::backend::device("wgpu").expect(
         "wgpu has no device: install a Vulkan driver (on Linux without a GPU: apt-get install mesa-vulkan-drivers libvulkan1)",
     )
 }

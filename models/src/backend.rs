@@ -1,8 +1,39 @@
-//! Backend names (`flex`, `ndarray`, `wgpu`, ...) to Burn devices.
+//! Backend names (`flex`, `ndarray`, `wgpu`, ...) to Burn devices: what `--backend` accepts in
+//! every `zoo` command, and what a program that names its backend at run time needs.
 
 use burn::tensor::Device;
 
-use crate::error::TrainError;
+/// Why a backend name gives no device.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The name is not one of [`BACKEND_NAMES`].
+    #[error("unknown backend `{name}` (compiled: {compiled})")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The backends this build has, comma-separated.
+        compiled: String,
+    },
+    /// A known backend that this build was compiled without.
+    #[error(
+        "backend `{name}` is not compiled into this build (compiled: {compiled}; rebuild with `--features {name}`)"
+    )]
+    NotCompiled {
+        /// The name asked for.
+        name: String,
+        /// The backends this build has, comma-separated.
+        compiled: String,
+    },
+    /// A GPU backend that sees no adapter on this machine.
+    #[error(
+        "backend `{name}` finds no device on this machine (`zoo backends` lists what it sees; \
+         on Linux without a GPU, Mesa's software Vulkan driver gives wgpu one: `apt-get install mesa-vulkan-drivers`)"
+    )]
+    NoDevice {
+        /// The backend.
+        name: String,
+    },
+}
 
 /// The backend used when none is named: the fastest CPU backend compiled in.
 pub const DEFAULT_BACKEND: &str = if cfg!(feature = "flex") {
@@ -30,34 +61,35 @@ pub fn compiled_backends() -> Vec<&'static str> {
 }
 
 /// Checks that `name` is a backend compiled into this build.
-pub fn check_backend(name: &str) -> Result<(), TrainError> {
+///
+/// ```
+/// use zoo_models::backend::{BackendError, check_backend};
+/// assert!(check_backend("flex").is_ok());
+/// assert!(matches!(check_backend("tpu"), Err(BackendError::Unknown { .. })));
+/// ```
+pub fn check_backend(name: &str) -> Result<(), BackendError> {
     if compiled_backends().contains(&name) {
         return Ok(());
     }
-    let compiled = compiled_backends().join(", ");
-    Err(TrainError::Config(if BACKEND_NAMES.contains(&name) {
-        format!(
-            "backend `{name}` is not compiled into this build (compiled: {compiled}; rebuild with `--features {name}`)"
-        )
+    let (name, compiled) = (name.to_string(), compiled_backends().join(", "));
+    Err(if BACKEND_NAMES.contains(&name.as_str()) {
+        BackendError::NotCompiled { name, compiled }
     } else {
-        format!("unknown backend `{name}` (compiled: {compiled})")
-    }))
+        BackendError::Unknown { name, compiled }
+    })
 }
 
 /// The default device of backend `name`, or one line saying why there is none: the backend is
 /// unknown, not compiled in, or (GPU backends) finds no adapter on this machine.
 ///
 /// ```
-/// let device = zoo_train::device("flex").unwrap();
-/// assert!(zoo_train::device("tpu").is_err());
+/// let device = zoo_models::backend::device("flex").unwrap();
+/// assert!(zoo_models::backend::device("tpu").is_err());
 /// ```
-pub fn device(name: &str) -> Result<Device, TrainError> {
+pub fn device(name: &str) -> Result<Device, BackendError> {
     check_backend(name)?;
     if !matches!(name, "flex" | "ndarray") && devices(name).is_empty() {
-        return Err(TrainError::Config(format!(
-            "backend `{name}` finds no device on this machine (`zoo backends` lists what it sees; \
-             on Linux without a GPU, Mesa's software Vulkan driver gives wgpu one: `apt-get install mesa-vulkan-drivers`)"
-        )));
+        return Err(BackendError::NoDevice { name: name.to_string() });
     }
     Ok(default_device(name))
 }
@@ -154,7 +186,7 @@ pub struct BackendInfo {
 /// Every backend the zoo knows, with the devices of those compiled in.
 ///
 /// ```
-/// let backends = zoo_train::backends();
+/// let backends = zoo_models::backend::backends();
 /// let flex = backends.iter().find(|b| b.name == "flex").unwrap();
 /// assert!(flex.compiled && flex.devices.len() == 1);
 /// ```

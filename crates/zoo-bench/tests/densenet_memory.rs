@@ -5,8 +5,8 @@
 //! holds a single test so that no other test allocates during the measurements.
 
 use burn::tensor::{Device, Distribution, Tensor};
+use zoo_bench::{PeakAlloc, peak_heap_during};
 use zoo_models::densenet::{DenseLayer, forward_block};
-use zoo_train::bench::{PeakAlloc, peak_heap_during};
 
 #[global_allocator]
 static ALLOCATOR: PeakAlloc = PeakAlloc;

@@ -1,5 +1,5 @@
-//! `--pretrained`: torchvision's published weight files, downloaded once into a cache directory
-//! and checked against the SHA-256 prefix in their names (as `torch.hub` does).
+//! torchvision's published weight files, downloaded once into a cache directory and checked
+//! against the SHA-256 prefix in their names, as `torch.hub` does (`--pretrained` in the CLI).
 //!
 //! Where a file is looked for, in order:
 //! 1. `$ZOO_CACHE_DIR/weights`, else `$XDG_CACHE_HOME/burn-zoo/weights`, else
@@ -13,9 +13,33 @@ use std::path::PathBuf;
 
 use zoo_data::DataError;
 use zoo_data::download::{Checksum, Resource, fetch_resource_with_progress};
-use zoo_models::pretrained::PretrainedWeights;
 
-use crate::error::TrainError;
+use crate::pretrained::PretrainedWeights;
+
+/// Why a weight file is not on disk.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The file is not cached and could not be downloaded.
+    #[error(
+        "cannot download the {model} {tag} weights from {url} ({reason}); offline? download that file by hand and pass --weights FILE, or put it in {}",
+        cache.display()
+    )]
+    Offline {
+        /// The model the weights are for.
+        model: &'static str,
+        /// The weights' tag (`IMAGENET1K_V1`, ...).
+        tag: &'static str,
+        /// Where it was looked for.
+        url: String,
+        /// The downloader's own words.
+        reason: String,
+        /// Where a copy put by hand is found.
+        cache: PathBuf,
+    },
+    /// A cached copy could not be read, or a download failed its checksum.
+    #[error(transparent)]
+    Data(#[from] DataError),
+}
 
 /// The directory `--pretrained` downloads into.
 pub fn cache_dir() -> PathBuf {
@@ -47,10 +71,10 @@ fn user_cache_home() -> PathBuf {
 ///
 /// ```no_run
 /// let weights = zoo_models::pretrained::lookup("resnet18", None)?;
-/// let path = zoo_train::pretrained::fetch(weights)?;
+/// let path = zoo_models::hub::fetch(weights)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn fetch(weights: &PretrainedWeights) -> Result<PathBuf, TrainError> {
+pub fn fetch(weights: &PretrainedWeights) -> Result<PathBuf, HubError> {
     let file = weights.file_name();
     let checksum = Checksum::Sha256Prefix(weights.sha256_prefix.to_string());
     let torch_copy = torch_hub_dir().join(file);
@@ -64,14 +88,11 @@ pub fn fetch(weights: &PretrainedWeights) -> Result<PathBuf, TrainError> {
     let cache = cache_dir();
     let resource = Resource { file: file.to_string(), urls: vec![url.clone()], checksum, extract: false };
     fetch_resource_with_progress(&resource, &cache, true).map_err(|e| match e {
-        DataError::Download(reason) => TrainError::Config(format!(
-            "cannot download the {} {} weights from {url} ({}); offline? download that file by hand and pass --weights FILE, or put it in {}",
-            weights.model,
-            weights.tag,
-            short_reason(&reason, &url),
-            cache.display()
-        )),
-        other => TrainError::from(other),
+        DataError::Download(reason) => {
+            let reason = short_reason(&reason, &url).to_string();
+            HubError::Offline { model: weights.model, tag: weights.tag, url, reason, cache }
+        }
+        other => HubError::from(other),
     })
 }
 

@@ -1,0 +1,128 @@
+//! The files of a run directory, written atomically, and where a new run goes.
+
+use std::path::{Path, PathBuf};
+
+use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+
+use crate::config::TrainConfig;
+use crate::error::TrainError;
+
+/// The files of a run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// The directory.
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// `config.json`.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+    /// `metrics.csv`.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.csv")
+    }
+    /// `checkpoint/`.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoint")
+    }
+    /// `model.bpk`: the final weights.
+    pub fn weights(&self) -> PathBuf {
+        self.root.join("model.bpk")
+    }
+    /// `curves.png`.
+    pub fn curves(&self) -> PathBuf {
+        self.root.join("curves.png")
+    }
+    /// `result.json`.
+    pub fn result(&self) -> PathBuf {
+        self.root.join("result.json")
+    }
+
+    /// Reads `config.json`.
+    pub fn read_config(&self) -> Result<TrainConfig, TrainError> {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| TrainError::file(&path, format!("{e} (is {} a run directory?)", self.root.display())))?;
+        let json = serde_json::from_str(&text).map_err(|e| TrainError::file(&path, e))?;
+        crate::config::parse_config(&json, &path.display().to_string())
+    }
+
+    /// The last epoch whose model, optimizer and scheduler checkpoints were all written.
+    pub fn last_checkpoint(&self) -> Option<usize> {
+        let dir = self.checkpoints();
+        let entries = std::fs::read_dir(&dir).ok()?;
+        entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse::<usize>().ok()
+            })
+            .filter(|epoch| ["optim", "scheduler"].iter().all(|kind| dir.join(format!("{kind}-{epoch}.bpk")).is_file()))
+            .max()
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader (or a run killed mid-write) never sees a partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    zoo_models::weights::write_atomic(path, bytes).map_err(|e| TrainError::Weights(Box::new(e)))
+}
+
+/// burn-train checkpointer writing `<name>-<epoch>.bpk` atomically (temporary file + rename).
+pub(super) struct AtomicCheckpointer {
+    pub(super) directory: PathBuf,
+    pub(super) name: &'static str,
+}
+
+impl AtomicCheckpointer {
+    fn path(&self, epoch: usize) -> PathBuf {
+        self.directory.join(format!("{}-{epoch}.bpk", self.name))
+    }
+}
+
+impl<R: Checkpoint> Checkpointer<R> for AtomicCheckpointer {
+    fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
+        let bytes = record.checkpoint_into_bytes().map_err(CheckpointerError::Record)?;
+        write_atomic(&self.path(epoch), &bytes).map_err(|e| CheckpointerError::Unknown(e.to_string()))
+    }
+
+    fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
+        R::load(self.path(epoch))
+    }
+
+    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
+        match std::fs::remove_file(self.path(epoch)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CheckpointerError::IOError(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Where a new run goes: `--out` if given, else `runs/<model>-<dataset>-<UTC time>`.
+pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
+    let [y, m, d, hh, mm, ss] = utc_now();
+    let dataset = config.dataset.rsplit(['/', ':']).next().unwrap_or("data");
+    PathBuf::from("runs").join(format!("{}-{}-{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}", config.model, dataset))
+}
+
+/// The current UTC time as `[year, month, day, hour, minute, second]`.
+pub fn utc_now() -> [u64; 6] {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    [y as u64, m.into(), d.into(), rem / 3600, (rem / 60) % 60, rem % 60]
+}
+
+// Howard Hinnant's days-to-civil-date algorithm (proleptic Gregorian, UTC).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}

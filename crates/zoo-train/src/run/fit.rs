@@ -1,0 +1,248 @@
+//! Starting, resuming and finishing a run on burn-train's `SupervisedTraining`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::Device;
+use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, Metric, TopKAccuracyMetric};
+use burn::train::renderer::{MetricsRenderer, default_renderer};
+use burn::train::{Interrupter, Learner, SupervisedTraining};
+use serde::{Deserialize, Serialize};
+use zoo_models::ZooModel;
+
+use super::dir::{AtomicCheckpointer, RunDir, write_atomic};
+use super::model::{ResolvedInput, initial_model, save_weights};
+use crate::classifier::Classifier;
+use crate::config::TrainConfig;
+use crate::data::{Datasets, EpochLoader, SplitClock, make_loader, open_datasets};
+use crate::error::TrainError;
+use crate::eval::{EvalReport, evaluate};
+use crate::metrics::{CsvMetricLogger, Divergence, MetricNames, read_metrics, truncate_metrics};
+use crate::plot::{CurvePoint, draw_curves};
+use crate::progress::{ProgressLines, format_duration};
+use crate::schedule::Schedule;
+
+/// What a finished run reports, as written to `result.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Model name.
+    pub model: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Test-set top-1 accuracy of the final weights, percent.
+    pub test_top1: f64,
+    /// Test-set top-5 accuracy, percent.
+    pub test_top5: f64,
+    /// Test images evaluated.
+    pub test_images: usize,
+    /// `train_limit`: the training images were a sample of this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Wall time of the whole command (this session only, for a resumed run), seconds.
+    pub wall_seconds: f64,
+    /// Sum of the `seconds` column of `metrics.csv` (all sessions), seconds.
+    pub train_seconds: f64,
+    /// Backend trained on.
+    pub backend: String,
+    /// Seed.
+    pub seed: u64,
+    /// The run directory.
+    pub run_dir: PathBuf,
+}
+
+impl RunResult {
+    /// The one-line summary printed at the end of `zoo train`.
+    pub fn summary_line(&self) -> String {
+        let sample = self.train_limit.map(|n| format!(", trained on a sample of {n} images")).unwrap_or_default();
+        format!(
+            "{} on {}: test top-1 {:.2}%, top-5 {:.2}% ({} images) after {} epochs{sample}; {} of training on {} (seed {}) -> {}",
+            self.model,
+            self.dataset,
+            self.test_top1,
+            self.test_top5,
+            self.test_images,
+            self.epochs,
+            format_duration(self.train_seconds),
+            self.backend,
+            self.seed,
+            self.run_dir.display()
+        )
+    }
+}
+
+/// Starts a new run of `config` in `dir`, which must not hold a run already.
+pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
+    let run = RunDir { root: dir.to_path_buf() };
+    if run.config().exists() {
+        return Err(TrainError::Config(format!(
+            "{} already holds a run: continue it with `zoo train --resume {0}` or choose another --out",
+            dir.display()
+        )));
+    }
+    let datasets = open_datasets(&config)?;
+    let config = TrainConfig {
+        resolved: Some(ResolvedInput::from_datasets(&config, &*datasets.test, datasets.train.classes())?),
+        ..config
+    };
+    // A model that cannot take this input, or weights that do not fit it, are one error before
+    // anything is written.
+    let model = initial_model(&config, 0)?;
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::file(dir, e))?;
+    let json = serde_json::to_string_pretty(&config).expect("configs serialise");
+    write_atomic(&run.config(), json.as_bytes())?;
+    truncate_metrics(&run.metrics(), 0)?;
+    fit(&config, &run, 0, datasets, model)
+}
+
+/// Continues the run in `dir` from its last complete checkpoint.
+pub fn resume(dir: &Path) -> Result<RunResult, TrainError> {
+    let run = RunDir { root: dir.to_path_buf() };
+    let config = run.read_config()?;
+    let last = run.last_checkpoint().unwrap_or(0).min(config.epochs);
+    // Rows of epochs after the checkpoint belong to the interrupted session: they are redone.
+    truncate_metrics(&run.metrics(), last)?;
+    let datasets = open_datasets(&config)?;
+    let model = initial_model(&config, last)?;
+    fit(&config, &run, last, datasets, model)
+}
+
+fn fit(
+    config: &TrainConfig,
+    run: &RunDir,
+    start_epoch: usize,
+    datasets: Datasets,
+    model: ZooModel,
+) -> Result<RunResult, TrainError> {
+    let started = Instant::now();
+    let device = zoo_models::backend::device(&config.backend)?;
+    let train_loader = make_loader(config, datasets.train.clone(), true)?;
+    let valid_loader = make_loader(config, datasets.valid.clone(), false)?;
+    let iters_per_epoch = train_loader.num_batches();
+    // burn-train's top-k metric refuses k above the class count (a 3-class folder): top-5 is then
+    // top-3, as `top_k_correct` counts it.
+    let top_k = config.resolved.as_ref().map_or(5, |r| r.classes.len().clamp(1, 5));
+
+    if start_epoch < config.epochs {
+        let clock = SplitClock::default();
+        let train_batches =
+            EpochLoader::new(train_loader, "train", start_epoch + 1, clock.clone()).reseeding(config.seed);
+        let valid_batches = EpochLoader::new(valid_loader, "valid", start_epoch + 1, clock.clone());
+
+        let names = MetricNames {
+            loss: LossMetric::new().name().to_string(),
+            top1: AccuracyMetric::new().name().to_string(),
+            top5: TopKAccuracyMetric::new(top_k).name().to_string(),
+            lr: LearningRateMetric::new().name().to_string(),
+        };
+        let interrupter = Interrupter::new();
+        let divergence: Arc<Mutex<Option<Divergence>>> = Arc::default();
+        let logger = CsvMetricLogger::new(run.metrics(), names.clone(), clock, interrupter.clone(), divergence.clone());
+        let renderer: Box<dyn MetricsRenderer> = if std::io::stdout().is_terminal() {
+            default_renderer(interrupter.clone(), (start_epoch > 0).then_some(start_epoch))
+        } else {
+            Box::new(ProgressLines::new(names))
+        };
+        let checkpointer = |name| AtomicCheckpointer { directory: run.checkpoints(), name };
+        std::fs::create_dir_all(run.checkpoints()).map_err(|e| TrainError::file(run.checkpoints(), e))?;
+
+        let schedule = Schedule::new(&config.schedule, config.lr, iters_per_epoch, config.epochs);
+        let learner = Learner::new(
+            Classifier::new(model, config.label_smoothing),
+            crate::optim::build_optimizer(&config.optimizer),
+            schedule,
+        );
+        let mut training = SupervisedTraining::new(&run.root, Arc::new(train_batches), Arc::new(valid_batches))
+            .metrics((
+                LossMetric::new(),
+                AccuracyMetric::new(),
+                TopKAccuracyMetric::new(top_k),
+                crate::metrics::ImagesPerSecond::default(),
+            ))
+            .metric_train_numeric(LearningRateMetric::new())
+            .with_metric_logger(logger)
+            .with_custom_checkpointers(checkpointer("model"), checkpointer("optim"), checkpointer("scheduler"))
+            .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+            .with_interrupter(interrupter)
+            .renderer(renderer)
+            .num_epochs(config.epochs);
+        if start_epoch > 0 {
+            training = training.checkpoint(start_epoch);
+        }
+        let outcome = training.launch(learner);
+
+        if let Some(d) = divergence.lock().unwrap().clone() {
+            let kept = match run.last_checkpoint() {
+                Some(epoch) => format!("epoch {epoch}"),
+                None => "none yet".to_string(),
+            };
+            return Err(TrainError::Diverged {
+                epoch: d.epoch,
+                iteration: d.iteration,
+                value: format!("{}", d.value),
+                kept,
+                dir: run.root.display().to_string(),
+            });
+        }
+        if let Some(error) = outcome.error {
+            return Err(TrainError::Training(error.to_string()));
+        }
+        if let Some(interruption) = outcome.interrupted {
+            return Err(TrainError::Training(interruption.reason.unwrap_or_else(|| "interrupted".to_string())));
+        }
+        finish(config, run, outcome.model.model, datasets.test, &device, started)
+    } else {
+        // Every epoch was trained before the interruption: restore the last one and finish.
+        let path = run.checkpoints().join(format!("model-{}.bpk", config.epochs));
+        let record = ModuleRecord::load(&path).map_err(|e| TrainError::file(&path, e))?;
+        let classifier = Classifier::new(model, config.label_smoothing).load_record(record);
+        finish(config, run, classifier.model, datasets.test, &device, started)
+    }
+}
+
+fn finish(
+    config: &TrainConfig,
+    run: &RunDir,
+    model: ZooModel,
+    test: Arc<dyn zoo_data::Dataset>,
+    device: &Device,
+    started: Instant,
+) -> Result<RunResult, TrainError> {
+    let model = model.fork(device);
+    save_weights(&model, &run.weights())?;
+    let rows = read_metrics(&run.metrics())?;
+    let points: Vec<CurvePoint> = rows
+        .iter()
+        .map(|r| CurvePoint { epoch: r.epoch, split: r.split.clone(), loss: r.loss, top1: r.top1 })
+        .collect();
+    draw_curves(&points, &format!("{} on {}", config.model, config.dataset), &run.curves())?;
+
+    let loader = make_loader(config, test, false)?;
+    let report: EvalReport = evaluate(&model, &loader, device)?;
+    let result = RunResult {
+        model: config.model.clone(),
+        dataset: config.dataset.clone(),
+        test_top1: report.top1,
+        test_top5: report.top5,
+        test_images: report.images,
+        train_limit: config.train_limit,
+        parameters: zoo_models::count_params(&model).0,
+        epochs: config.epochs,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        train_seconds: rows.iter().map(|r| r.seconds).filter(|s| s.is_finite()).sum(),
+        backend: config.backend.clone(),
+        seed: config.seed,
+        run_dir: run.root.clone(),
+    };
+    let json = serde_json::to_string_pretty(&result).expect("results serialise");
+    write_atomic(&run.result(), json.as_bytes())?;
+    Ok(result)
+}
