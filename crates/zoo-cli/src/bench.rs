@@ -9,6 +9,7 @@ use zoo_bench::progress::ProgressBar;
 use zoo_bench::{BenchMode, BenchPlan, BenchReport};
 use zoo_models::summary::render_table;
 
+use crate::error::{CliError, Context};
 use crate::{Format, parse_input_shape, write_output};
 
 /// Which modes `zoo bench` measures.
@@ -83,13 +84,13 @@ pub struct BenchArgs {
 }
 
 /// `zoo bench`.
-pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let saved = load_median(&args.report, "--report")?;
     let plan = if saved.is_none() { Some(plan(&args)?) } else { None };
     // Read the baseline first: a bad file should fail before minutes of benchmarking.
     let baseline = load_median(&args.compare, "--compare")?;
     if let Some(parent) = args.out.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| format!("--out: cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| CliError::io(parent, e)).context("--out")?;
     }
     let mut progress = ProgressBar::new();
     let report = match (saved, &plan) {
@@ -113,7 +114,7 @@ pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), String> {
             }
             let chart = path.with_extension("png");
             let title = format!("burn-zoo bench on {}", report.machine.cpu);
-            zoo_bench::chart::draw_bench(&report, baseline.as_ref(), &title, &chart).map_err(|e| e.to_string())?;
+            zoo_bench::chart::draw_bench(&report, baseline.as_ref(), &title, &chart)?;
             let table = to_table(&report, baseline.as_ref());
             write_output(out, &table)?;
             write_output(out, &format!("wrote {} and {}\n", path.display(), chart.display()))?;
@@ -125,26 +126,25 @@ pub fn run_bench(args: BenchArgs, out: &mut dyn Write) -> Result<(), String> {
 }
 
 /// The reports in `paths` (none: `None`), or their per-case medians when there are several.
-fn load_median(paths: &[PathBuf], flag: &str) -> Result<Option<BenchReport>, String> {
+fn load_median(paths: &[PathBuf], flag: &str) -> Result<Option<BenchReport>, CliError> {
     if paths.is_empty() {
         return Ok(None);
     }
-    let reports =
-        paths.iter().map(|p| BenchReport::load(p)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-    BenchReport::median_of(&reports).map(Some).map_err(|e| format!("{flag}: {e}"))
+    let reports = paths.iter().map(|p| BenchReport::load(p)).collect::<Result<Vec<_>, _>>()?;
+    BenchReport::median_of(&reports).map(Some).context(flag)
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    zoo_train::run::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())
+fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
+    zoo_train::run::write_atomic(path, text.as_bytes()).map_err(CliError::from)
 }
 
 /// The plan the arguments describe, or one line naming the bad argument.
-fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
+fn plan(args: &BenchArgs) -> Result<BenchPlan, CliError> {
     let mut models: Vec<String> = Vec::new();
     for item in args.models.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let matched = zoo_models::list(item);
         if matched.is_empty() {
-            return Err(format!("--models: no model matches `{item}` (see `zoo list`)"));
+            return Err(CliError::Usage(format!("--models: no model matches `{item}` (see `zoo list`)")));
         }
         for info in matched {
             if !models.iter().any(|m| m == info.name) {
@@ -164,7 +164,7 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
     }
     // Unknown or missing backends fail here; one without a device is reported in its rows.
     for backend in &backends {
-        zoo_models::backend::check_backend(backend).map_err(|e| format!("--backends: {e}"))?;
+        zoo_models::backend::check_backend(backend).context("--backends")?;
     }
     let batch_sizes = args
         .batch_sizes
@@ -180,7 +180,7 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
         Some(list) => {
             let mut kernels = Vec::new();
             for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let k = zoo_kernels::Kernels::parse(name).map_err(|e| format!("--kernels: {e}"))?;
+                let k = zoo_kernels::Kernels::parse(name).context("--kernels")?;
                 if !kernels.contains(&k) {
                     kernels.push(k);
                 }
@@ -210,10 +210,10 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, String> {
 }
 
 /// `zoo backends`: every backend the zoo knows, whether this build has it, and its devices.
-pub fn run_backends(format: Format, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_backends(format: Format, out: &mut dyn Write) -> Result<(), CliError> {
     let backends = zoo_models::backend::backends();
     let text = match format {
-        Format::Json => serde_json::to_string_pretty(&backends).map_err(|e| e.to_string())? + "\n",
+        Format::Json => serde_json::to_string_pretty(&backends)? + "\n",
         Format::Table => {
             let rows: Vec<Vec<String>> = backends
                 .iter()

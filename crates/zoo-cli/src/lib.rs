@@ -10,10 +10,12 @@ use zoo_models::summary::{format_shape, format_significant, group_digits, render
 use zoo_models::{ImageClassifier, ModelOptions};
 
 pub mod bench;
+mod error;
 pub mod train;
 pub mod visualize;
 pub mod weights;
 pub use bench::BenchArgs;
+pub use error::{CliError, Context};
 pub use train::{EvalArgs, PredictArgs, TrainArgs};
 pub use visualize::VisualizeArgs;
 pub use weights::{ExportArgs, ImportArgs, InferArgs, WeightsArgs};
@@ -191,13 +193,13 @@ pub fn list_rows(pattern: &str) -> Vec<ListRow> {
 }
 
 /// `zoo list`.
-pub fn run_list(pattern: &str, format: Format, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_list(pattern: &str, format: Format, out: &mut dyn Write) -> Result<(), CliError> {
     let rows = list_rows(pattern);
     if rows.is_empty() {
-        return Err(format!("no model matches `{pattern}` (see `zoo list`)"));
+        return Err(CliError::Usage(format!("no model matches `{pattern}` (see `zoo list`)")));
     }
     let text = match format {
-        Format::Json => serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n",
+        Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
         Format::Table => {
             let cells: Vec<Vec<String>> = rows
                 .iter()
@@ -226,32 +228,31 @@ pub fn run_summary(
     format: Format,
     explain: bool,
     out: &mut dyn Write,
-) -> Result<(), String> {
-    let info = zoo_models::info(model).map_err(|e| e.to_string())?;
+) -> Result<(), CliError> {
+    let info = zoo_models::info(model)?;
     let input = input.unwrap_or(info.default_input);
     let options = options.with_in_channels(input[0]);
-    let network = info.build_with(&options, &summary_device()).map_err(|e| e.to_string())?;
-    let summary = network
-        .summary(info.name, input)
-        .map_err(|e| format!("{model} cannot take a {} input: {e}", format_shape(&input)))?;
+    let network = info.build_with(&options, &summary_device())?;
+    let summary =
+        network.summary(info.name, input).context(format!("{model} cannot take a {} input", format_shape(&input)))?;
     let text = match format {
         _ if explain => summary.explain(),
-        Format::Json => serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())? + "\n",
+        Format::Json => serde_json::to_string_pretty(&summary)? + "\n",
         Format::Table => summary.to_table(),
     };
     write_output(out, &text)
 }
 
 /// Writes `text`, treating a closed pipe (`zoo list | head`) as success.
-pub(crate) fn write_output(out: &mut dyn Write, text: &str) -> Result<(), String> {
+pub(crate) fn write_output(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(format!("cannot write output: {e}")),
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(CliError::Output(e)),
         _ => Ok(()),
     }
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), String> {
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     // A misspelt ZOO_KERNELS must not silently time or train with the other implementation.
     zoo_kernels::Kernels::from_env()?;
     match cli.command {

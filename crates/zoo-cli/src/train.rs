@@ -11,6 +11,7 @@ use zoo_train::TrainConfig;
 use zoo_train::eval::InputTransform;
 use zoo_train::run::RunDir;
 
+use crate::error::{CliError, Context};
 use crate::{Format, write_output};
 
 /// Arguments of `zoo train`.
@@ -107,17 +108,17 @@ pub fn build_config(
     overrides: &[(&str, Value)],
     sets: &[String],
     resize: bool,
-) -> Result<(TrainConfig, Vec<String>), String> {
+) -> Result<(TrainConfig, Vec<String>), CliError> {
     let mut notes = Vec::new();
     let mut json = match (recipe, model) {
         (None, Some(model)) => {
             let dataset = overrides.iter().find(|(k, _)| *k == "dataset").and_then(|(_, v)| v.as_str());
-            let choice = zoo_train::choose::choose_recipe_with(model, dataset, resize).map_err(|e| e.to_string())?;
+            let choice = zoo_train::choose::choose_recipe_with(model, dataset, resize)?;
             notes.push(format!("recipe: {}", choice.reason));
             notes.extend(choice.input_notes);
             choice.json
         }
-        _ => zoo_train::config::load_recipe_json(recipe, model).map_err(|e| e.to_string())?,
+        _ => zoo_train::config::load_recipe_json(recipe, model)?,
     };
     let object = json.as_object_mut().ok_or("a recipe must be a JSON object")?;
     if let Some(m) = model {
@@ -127,23 +128,23 @@ pub fn build_config(
         object.insert((*key).into(), value.clone());
     }
     if let Some(init) = object.get("init").cloned() {
-        let init: zoo_train::config::InitWeights = serde_json::from_value(init).map_err(|e| format!("init: {e}"))?;
+        let init: zoo_train::config::InitWeights = serde_json::from_value(init).context("init")?;
         let model = object.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
-        if let Some(channels) = zoo_train::finetune::weights_channels(&model, &init).map_err(|e| e.to_string())? {
+        if let Some(channels) = zoo_train::finetune::weights_channels(&model, &init)? {
             notes.extend(zoo_train::finetune::convert_channels(&mut json, channels));
         }
     }
     for assignment in sets {
         let (path, value) =
             assignment.split_once('=').ok_or_else(|| format!("--set {assignment}: expected FIELD=VALUE"))?;
-        zoo_train::config::set_field(&mut json, path, value).map_err(|e| e.to_string())?;
+        zoo_train::config::set_field(&mut json, path, value)?;
     }
-    let config = zoo_train::config::parse_config(&json, "configuration").map_err(|e| e.to_string())?;
+    let config = zoo_train::config::parse_config(&json, "configuration")?;
     Ok((config, notes))
 }
 
 /// `zoo train`.
-pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let result = if let Some(dir) = &args.resume {
         zoo_train::resume(dir)
     } else {
@@ -173,22 +174,22 @@ pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), String> {
         let (config, notes) =
             build_config(args.model.as_deref(), args.recipe.as_deref(), &overrides, &args.set, !args.no_resize)?;
         for note in notes {
-            writeln!(out, "{note}").map_err(|e| e.to_string())?;
+            writeln!(out, "{note}").map_err(CliError::Output)?;
         }
         if let Some(root) = zoo_train::data::dataset_location(&config) {
             let dir = root.join(zoo_data::download::cache_subdir(&config.dataset).unwrap_or(config.dataset.as_str()));
-            writeln!(out, "data: {} from {}", config.dataset, dir.display()).map_err(|e| e.to_string())?;
+            writeln!(out, "data: {} from {}", config.dataset, dir.display()).map_err(CliError::Output)?;
         }
         if args.dry_run {
-            let check = zoo_train::run::dry_run(config.clone()).map_err(|e| e.to_string())?;
+            let check = zoo_train::run::dry_run(config.clone())?;
             return write_output(out, &format!("{}\n", check.summary_line(&config)));
         }
         let dir = args.out.clone().unwrap_or_else(|| zoo_train::run::default_run_dir(&config));
         writeln!(out, "training {} on {} -> {}", config.model, config.dataset, dir.display())
-            .map_err(|e| e.to_string())?;
+            .map_err(CliError::Output)?;
         zoo_train::train(config, &dir)
     };
-    let result = result.map_err(|e| e.to_string())?;
+    let result = result?;
     write_output(out, &format!("{}\n", result.summary_line()))
 }
 
@@ -220,7 +221,7 @@ pub struct ModelSource {
     pub backend: Option<String>,
 }
 
-pub(crate) fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> Result<Loaded, String> {
+pub(crate) fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option<&str>) -> Result<Loaded, CliError> {
     let (mut config, weights, run) = match (&source.model, run_dir) {
         (Some(model), _) => {
             let overrides: Vec<(&str, Value)> = dataset.map(|d| vec![("dataset", Value::from(d))]).unwrap_or_default();
@@ -233,7 +234,7 @@ pub(crate) fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option
         }
         (None, Some(dir)) => {
             let run = RunDir { root: dir.to_path_buf() };
-            let mut config = run.read_config().map_err(|e| e.to_string())?;
+            let mut config = run.read_config()?;
             if let Some(d) = dataset {
                 config.dataset = d.to_string();
             }
@@ -242,27 +243,27 @@ pub(crate) fn load(source: &ModelSource, run_dir: Option<&Path>, dataset: Option
         (None, None) => return Err("give a run directory, or --model with --weights".into()),
     };
     if let Some(b) = &source.backend {
-        zoo_models::backend::check_backend(b).map_err(|e| e.to_string())?;
+        zoo_models::backend::check_backend(b)?;
         config.backend = b.clone();
     }
     if config.resolved.is_none() {
         config.resolved = Some(resolve_without_run(&config)?);
     }
-    let device = zoo_models::backend::device(&config.backend).map_err(|e| e.to_string())?;
-    let mut model = zoo_train::run::build_model(&config, &device).map_err(|e| e.to_string())?;
-    zoo_train::run::load_weights(&mut model, &weights).map_err(|e| e.to_string())?;
+    let device = zoo_models::backend::device(&config.backend)?;
+    let mut model = zoo_train::run::build_model(&config, &device)?;
+    zoo_train::run::load_weights(&mut model, &weights)?;
     Ok(Loaded { model, config, run })
 }
 
 // With --model and no run: the input and classes come from the recipe's dataset if it can be
 // opened, otherwise from the model's defaults (classes then print as indices).
-fn resolve_without_run(config: &TrainConfig) -> Result<zoo_train::run::ResolvedInput, String> {
+fn resolve_without_run(config: &TrainConfig) -> Result<zoo_train::run::ResolvedInput, CliError> {
     match zoo_train::data::open_split(config, zoo_data::Split::Test) {
         Ok(test) => {
-            zoo_train::run::ResolvedInput::from_datasets(config, &*test, test.classes()).map_err(|e| e.to_string())
+            zoo_train::run::ResolvedInput::from_datasets(config, &*test, test.classes()).map_err(CliError::from)
         }
         Err(_) => {
-            let info = zoo_models::info(&config.model).map_err(|e| e.to_string())?;
+            let info = zoo_models::info(&config.model)?;
             Ok(zoo_train::run::ResolvedInput {
                 input: info.default_input,
                 raw_input: info.default_input,
@@ -296,14 +297,14 @@ pub struct EvalArgs {
 }
 
 /// `zoo eval`.
-pub fn run_eval(args: EvalArgs, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_eval(args: EvalArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let loaded = load(&args.source, args.run.as_deref(), args.dataset.as_deref())?;
     let config = &loaded.config;
     let split = if args.split == "train" { zoo_data::Split::Train } else { zoo_data::Split::Test };
-    let dataset = zoo_train::data::open_split(config, split).map_err(|e| e.to_string())?;
-    let loader = zoo_train::data::make_loader(config, dataset, false).map_err(|e| e.to_string())?;
-    let device = zoo_models::backend::device(&config.backend).map_err(|e| e.to_string())?;
-    let report = zoo_train::eval::evaluate(&loaded.model, &loader, &device).map_err(|e| e.to_string())?;
+    let dataset = zoo_train::data::open_split(config, split)?;
+    let loader = zoo_train::data::make_loader(config, dataset, false)?;
+    let device = zoo_models::backend::device(&config.backend)?;
+    let report = zoo_train::eval::evaluate(&loaded.model, &loader, &device)?;
 
     let confusion = args.confusion.clone().unwrap_or_else(|| match &loaded.run {
         Some(run) => run.root.join("confusion.png"),
@@ -311,16 +312,16 @@ pub fn run_eval(args: EvalArgs, out: &mut dyn Write) -> Result<(), String> {
     });
     let names: Vec<String> = report.per_class.iter().map(|c| c.class.clone()).collect();
     let title = format!("{} on {} ({}), top-1 {:.2}%", config.model, config.dataset, args.split, report.top1);
-    zoo_train::plot::draw_confusion(&report.confusion, &names, &title, &confusion).map_err(|e| e.to_string())?;
+    zoo_train::plot::draw_confusion(&report.confusion, &names, &title, &confusion)?;
 
     let text = match args.format {
         Format::Json => {
-            let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+            let mut value = serde_json::to_value(&report)?;
             value["model"] = Value::from(config.model.clone());
             value["dataset"] = Value::from(config.dataset.clone());
             value["split"] = Value::from(args.split.clone());
             value["confusion_png"] = Value::from(confusion.display().to_string());
-            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())? + "\n"
+            serde_json::to_string_pretty(&value)? + "\n"
         }
         Format::Table => {
             let cells: Vec<Vec<String>> = report
@@ -382,7 +383,7 @@ pub struct PredictArgs {
 }
 
 /// `zoo predict`.
-pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let (run_dir, images) = match &args.source.model {
         Some(_) => (None, &args.paths[..]),
         None => (Some(args.paths[0].as_path()), &args.paths[1..]),
@@ -403,10 +404,9 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
             (loaded.model, preprocess, resolved.classes, loaded.config.backend)
         }
     };
-    let inputs = images.iter().map(|p| preprocess.load(p)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-    let device = zoo_models::backend::device(&backend).map_err(|e| e.to_string())?;
-    let top =
-        zoo_train::eval::predict(&model, &inputs, &classes, args.top as usize, &device).map_err(|e| e.to_string())?;
+    let inputs = images.iter().map(|p| preprocess.load(p)).collect::<Result<Vec<_>, _>>()?;
+    let device = zoo_models::backend::device(&backend)?;
+    let top = zoo_train::eval::predict(&model, &inputs, &classes, args.top as usize, &device)?;
     let text = match args.format {
         Format::Json => {
             let rows: Vec<Value> = images
@@ -414,7 +414,7 @@ pub fn run_predict(args: PredictArgs, out: &mut dyn Write) -> Result<(), String>
                 .zip(&top)
                 .map(|(p, t)| serde_json::json!({"image": p.display().to_string(), "top": t}))
                 .collect();
-            serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n"
+            serde_json::to_string_pretty(&rows)? + "\n"
         }
         Format::Table => {
             let mut text = String::new();
@@ -436,12 +436,12 @@ pub(crate) fn pretrained_predictor(
     model: &str,
     tag: &str,
     backend: Option<&str>,
-) -> Result<(zoo_models::ZooModel, InputTransform, Vec<String>, String), String> {
+) -> Result<(zoo_models::ZooModel, InputTransform, Vec<String>, String), CliError> {
     use zoo_data::transforms::{CenterCrop, Normalize, ResizeShorter, TransformConfig};
-    let weights = zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| e.to_string())?;
+    let weights = zoo_models::pretrained::lookup(model, Some(tag))?;
     let backend = backend.unwrap_or(zoo_models::backend::DEFAULT_BACKEND).to_string();
-    zoo_models::backend::check_backend(&backend).map_err(|e| e.to_string())?;
-    let device = zoo_models::backend::device(&backend).map_err(|e| e.to_string())?;
+    zoo_models::backend::check_backend(&backend)?;
+    let device = zoo_models::backend::device(&backend)?;
     let source = crate::weights::WeightsArgs {
         weights: None,
         pretrained: Some(weights.tag.to_string()),
@@ -467,20 +467,18 @@ pub(crate) fn pretrained_predictor(
 }
 
 /// `zoo recipes`: the shipped recipes.
-pub fn run_recipes(format: Format, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_recipes(format: Format, out: &mut dyn Write) -> Result<(), CliError> {
     let configs = zoo_train::config::RECIPES
         .iter()
         .map(|r| zoo_train::recipe(r.name).map(|c| (r.name, c)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+        .collect::<Result<Vec<_>, _>>()?;
     let text = match format {
         Format::Json => {
             let map: serde_json::Map<String, Value> = configs
                 .iter()
                 .map(|(n, c)| Ok(((*n).to_string(), serde_json::to_value(c)?)))
-                .collect::<Result<_, serde_json::Error>>()
-                .map_err(|e| e.to_string())?;
-            serde_json::to_string_pretty(&map).map_err(|e| e.to_string())? + "\n"
+                .collect::<Result<_, serde_json::Error>>()?;
+            serde_json::to_string_pretty(&map)? + "\n"
         }
         Format::Table => {
             let cells: Vec<Vec<String>> = configs

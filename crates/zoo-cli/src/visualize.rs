@@ -18,6 +18,7 @@ use zoo_viz::canvas::upsample;
 use zoo_viz::report::{FiltersSection, ImageSection, LayerRow, OcclusionSection, TopChannel, TopSection};
 use zoo_viz::{Canvas, Report, TopUnits, VizError};
 
+use crate::error::CliError;
 use crate::train::{ModelSource, Pretrained};
 use crate::write_output;
 
@@ -117,7 +118,7 @@ fn display_preprocess(preprocess: &InputTransform) -> InputTransform {
     InputTransform { transforms: Pipeline::new(kept.cloned().collect()), ..preprocess.clone() }
 }
 
-fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
+fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), CliError> {
     let (run_dir, images) = match (&args.source.model, args.paths.first()) {
         (Some(_), _) => (None, args.paths.clone()),
         (None, Some(dir)) => (Some(dir.clone()), args.paths[1..].to_vec()),
@@ -131,7 +132,7 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
         }
         let (network, preprocess, classes, backend) =
             crate::train::pretrained_predictor(model, tag, args.source.backend.as_deref())?;
-        let device = zoo_models::backend::device(&backend).map_err(|e| e.to_string())?;
+        let device = zoo_models::backend::device(&backend)?;
         let source = Source {
             model: network.valid(),
             name: model.clone(),
@@ -152,11 +153,11 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
     (loaded.config.train_limit, loaded.config.test_limit) = (None, None);
     let config = &loaded.config;
     let resolved = config.resolved.clone().ok_or("the configuration has no resolved input")?;
-    let device = zoo_models::backend::device(&config.backend).map_err(|e| e.to_string())?;
+    let device = zoo_models::backend::device(&config.backend)?;
     // Image files alone need no dataset; otherwise its split supplies the pictures.
     let dataset = if images.is_empty() || !args.no_top {
         let split = if args.split == "train" { Split::Train } else { Split::Test };
-        Some(zoo_train::data::open_split(config, split).map_err(|e| e.to_string())?)
+        Some(zoo_train::data::open_split(config, split)?)
     } else {
         None
     };
@@ -184,29 +185,29 @@ fn open_source(args: &VisualizeArgs) -> Result<(Source, Vec<PathBuf>), String> {
 }
 
 impl Source {
-    fn dataset_item(&self, index: usize) -> Result<zoo_data::Item, String> {
+    fn dataset_item(&self, index: usize) -> Result<zoo_data::Item, CliError> {
         let dataset = self.dataset.as_ref().ok_or("no dataset")?;
-        dataset.get(index).map_err(|e| e.to_string())
+        dataset.get(index).map_err(CliError::from)
     }
 
     /// Item `index` through `transforms`: the evaluation ones for the model, the display ones
     /// for the pictures.
-    fn dataset_image(&self, index: usize, transforms: &Pipeline) -> Result<Image, String> {
+    fn dataset_image(&self, index: usize, transforms: &Pipeline) -> Result<Image, CliError> {
         let item = self.dataset_item(index)?;
-        transforms.apply(item.image, 0, 0, 0).map_err(|e| e.to_string())
+        transforms.apply(item.image, 0, 0, 0).map_err(CliError::from)
     }
 
-    fn dataset_picture(&self, index: usize) -> Result<Picture, String> {
+    fn dataset_picture(&self, index: usize) -> Result<Picture, CliError> {
         let item = self.dataset_item(index)?;
-        let display = self.display.transforms.apply(item.image.clone(), 0, 0, 0).map_err(|e| e.to_string())?;
-        let input = self.preprocess.transforms.apply(item.image, 0, 0, 0).map_err(|e| e.to_string())?;
+        let display = self.display.transforms.apply(item.image.clone(), 0, 0, 0)?;
+        let input = self.preprocess.transforms.apply(item.image, 0, 0, 0)?;
         let name = format!("{} #{index}", self.dataset.as_ref().map(|d| d.name()).unwrap_or_default());
         Ok(Picture { name, label: Some(item.label), display, input })
     }
 
-    fn file_picture(&self, path: &Path) -> Result<Picture, String> {
-        let input = self.preprocess.load(path).map_err(|e| e.to_string())?;
-        let display = self.display.load(path).map_err(|e| e.to_string())?;
+    fn file_picture(&self, path: &Path) -> Result<Picture, CliError> {
+        let input = self.preprocess.load(path)?;
+        let display = self.display.load(path)?;
         let name =
             path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
         Ok(Picture { name, label: None, display, input })
@@ -231,7 +232,7 @@ struct ChannelSpec {
 }
 
 impl ChannelSpec {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, CliError> {
         let (stage, list) = match text.split_once('=') {
             Some((stage, list)) => (Some(stage.trim().to_string()), list),
             None => (None, text),
@@ -243,7 +244,7 @@ impl ChannelSpec {
                 Some((a, b)) => {
                     let (a, b): (usize, usize) = (a.parse().map_err(|_| bad(part))?, b.parse().map_err(|_| bad(part))?);
                     if a > b {
-                        return Err(bad(part));
+                        return Err(bad(part).into());
                     }
                     channels.extend(a..=b);
                 }
@@ -255,7 +256,7 @@ impl ChannelSpec {
 }
 
 // What the top-patch search looks at: stage names with their channels, checked against the model.
-fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec<(String, Vec<usize>)>, String> {
+fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec<(String, Vec<usize>)>, CliError> {
     if args.no_top {
         return Ok(Vec::new());
     }
@@ -272,7 +273,7 @@ fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec
         .into_iter()
         .map(|layer| {
             let Some((_, [c, _, _])) = stages.iter().find(|(n, _)| *n == layer) else {
-                return Err(VizError::UnknownLayer { layer, what: "stage".into(), valid: names.clone() }.to_string());
+                return Err(VizError::UnknownLayer { layer, what: "stage".into(), valid: names.clone() }.into());
             };
             let own = specs.iter().rev().find(|s| s.stage.as_deref() == Some(layer.as_str()));
             let channels: Vec<usize> = match (own, &everywhere) {
@@ -281,7 +282,7 @@ fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec
                 (None, None) => (0..DEFAULT_CHANNELS.min(*c)).collect(),
             };
             if let Some(&channel) = channels.iter().find(|&&k| k >= *c) {
-                return Err(VizError::ChannelOutOfRange { layer, channel, channels: *c }.to_string());
+                return Err(VizError::ChannelOutOfRange { layer, channel, channels: *c }.into());
             }
             Ok((layer, channels))
         })
@@ -290,32 +291,32 @@ fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec
 
 // The output goes to a fresh directory that replaces `out` at the end: a failure halfway leaves
 // whatever was there before.
-fn staging_dir(out: &Path) -> Result<PathBuf, String> {
+fn staging_dir(out: &Path) -> Result<PathBuf, CliError> {
     if out.exists() {
         let earlier = out.join("visualize.json").is_file();
         let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
         if !earlier && !empty {
-            return Err(format!(
+            return Err(CliError::Usage(format!(
                 "{}: exists and is not an earlier zoo visualize output; give another --out",
                 out.display()
-            ));
+            )));
         }
     }
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "visualize".into());
     let staging = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    std::fs::create_dir_all(&staging).map_err(|e| CliError::io(&staging, e))?;
     Ok(staging)
 }
 
-fn publish(staging: &Path, out: &Path) -> Result<(), String> {
+fn publish(staging: &Path, out: &Path) -> Result<(), CliError> {
     if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        std::fs::remove_dir_all(out).map_err(|e| CliError::io(out, e))?;
     }
-    std::fs::rename(staging, out).map_err(|e| format!("{}: {e}", out.display()))
+    std::fs::rename(staging, out).map_err(|e| CliError::io(out, e))
 }
 
-fn save(canvas: &Canvas, dir: &Path, name: &str) -> Result<String, String> {
-    canvas.save_png(&dir.join(name)).map_err(|e| e.to_string())?;
+fn save(canvas: &Canvas, dir: &Path, name: &str) -> Result<String, CliError> {
+    canvas.save_png(&dir.join(name))?;
     Ok(name.to_string())
 }
 
@@ -325,11 +326,10 @@ fn slug(name: &str) -> String {
 }
 
 /// `zoo visualize`.
-pub fn run_visualize(args: VisualizeArgs, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_visualize(args: VisualizeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let started = Instant::now();
     let (source, files) = open_source(&args)?;
-    let summary: ModelSummary =
-        source.model.summary(&source.name, source.preprocess.input).map_err(|e| e.to_string())?;
+    let summary: ModelSummary = source.model.summary(&source.name, source.preprocess.input)?;
 
     // Every input is read and every name checked before anything is written.
     let pictures: Vec<Picture> = if files.is_empty() {
@@ -356,15 +356,15 @@ pub fn run_visualize(args: VisualizeArgs, out: &mut dyn Write) -> Result<(), Str
     let names: Vec<String> = stages.iter().map(|(n, _)| n.clone()).collect();
     let cam_stage = match &args.grad_cam_stage {
         Some(stage) if !names.contains(stage) => {
-            return Err(VizError::UnknownLayer { layer: stage.clone(), what: "stage".into(), valid: names }.to_string());
+            return Err(VizError::UnknownLayer { layer: stage.clone(), what: "stage".into(), valid: names }.into());
         }
         Some(stage) => stage.clone(),
         None => names.last().cloned().ok_or("the model has no stages")?,
     };
     let first_conv = zoo_viz::first_convolution(&summary).ok_or("the model has no convolution")?.to_string();
-    let kernels = zoo_viz::conv_kernels(&source.model, &summary, &first_conv).map_err(|e| e.to_string())?;
+    let kernels = zoo_viz::conv_kernels(&source.model, &summary, &first_conv)?;
     let deeper = match &args.filters {
-        Some(layer) => Some(zoo_viz::conv_kernels(&source.model, &summary, layer).map_err(|e| e.to_string())?),
+        Some(layer) => Some(zoo_viz::conv_kernels(&source.model, &summary, layer)?),
         None => None,
     };
 
@@ -407,7 +407,7 @@ fn draw(
     deeper: Option<zoo_viz::Kernels>,
     dir: &Path,
     out: &mut dyn Write,
-) -> Result<Report, String> {
+) -> Result<Report, CliError> {
     let device = &source.device;
     let filters = FiltersSection {
         layer: kernels.layer.clone(),
@@ -446,7 +446,7 @@ fn draw(
                 let file = save(&s.picture, dir, &format!("{stem}-features-{}.png", slug(&s.stage)))?;
                 Ok((s.label(), file))
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, CliError>>()?;
 
         let ad_input = source.batch(&[&picture.input], &autodiff);
         let logits = |x: Tensor<4>| differentiable.forward(x);
@@ -454,8 +454,7 @@ fn draw(
         let saliency_file =
             save(&Canvas::heat(&saliency, h, w, None).scaled(scale), dir, &format!("{stem}-saliency.png"))?;
 
-        let cam = zoo_viz::grad_cam(&zoo_viz::hooked_logits(&differentiable), cam_stage, ad_input, explained)
-            .map_err(|e| e.to_string())?;
+        let cam = zoo_viz::grad_cam(&zoo_viz::hooked_logits(&differentiable), cam_stage, ad_input, explained)?;
         let cam_pixels = upsample(&cam.map, cam.shape, [h, w]);
         let cam_picture = shown.blend(&Canvas::heat(&cam_pixels, h, w, None), 0.5).scaled(scale);
         let cam_file = save(&cam_picture, dir, &format!("{stem}-gradcam.png"))?;
@@ -498,7 +497,7 @@ fn draw(
         images,
         top,
     };
-    zoo_viz::write_report(&report, dir).map_err(|e| e.to_string())?;
+    zoo_viz::write_report(&report, dir)?;
     Ok(report)
 }
 
@@ -512,13 +511,13 @@ fn search_top(
     plan: &[(String, Vec<usize>)],
     dir: &Path,
     out: &mut dyn Write,
-) -> Result<Vec<TopSection>, String> {
+) -> Result<Vec<TopSection>, CliError> {
     let total = match &source.dataset {
         Some(d) => args.top_images.map_or(d.len(), |n| n as usize).min(d.len()),
         None => pictures.len(),
     };
     // Image `index` of the searched set, as the model takes it.
-    let input_of = |index: usize| -> Result<Image, String> {
+    let input_of = |index: usize| -> Result<Image, CliError> {
         match &source.dataset {
             Some(_) => source.dataset_image(index, &source.preprocess.transforms),
             None => Ok(pictures[index].input.clone()),
@@ -578,8 +577,7 @@ fn search_top(
                 let refs: Vec<&Image> = inputs.iter().collect();
                 let chunk_units: Vec<zoo_viz::Unit> = chunk.iter().map(|(_, u)| *u).collect();
                 let images = source.batch(&refs, &Device::flex().autodiff());
-                let gradients =
-                    zoo_viz::guided_projections(&network, stage, images, &chunk_units).map_err(|e| e.to_string())?;
+                let gradients = zoo_viz::guided_projections(&network, stage, images, &chunk_units)?;
                 for (gradient, (_, unit)) in gradients.iter().zip(chunk) {
                     let picture = zoo_viz::projection_image(gradient, source.preprocess.input);
                     crops.push(zoo_viz::crop_field(&picture, &field, unit.y, unit.x).at_least(64));
@@ -600,7 +598,7 @@ fn search_top(
                     };
                     Ok(zoo_viz::crop_field(&display, &field, hit.y, hit.x).at_least(64))
                 })
-                .collect::<Result<Vec<_>, String>>()?;
+                .collect::<Result<Vec<_>, CliError>>()?;
             let picture =
                 save(&zoo_viz::grid(&patches, TOP_K, 2), dir, &format!("top-{}-c{channel}.png", slug(stage)))?;
             let projections = match projections.get(index) {

@@ -12,6 +12,7 @@ use zoo_models::weights::{LoadOptions, LoadReport};
 use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
 use zoo_train::TrainError;
 
+use crate::error::{CliError, Context};
 use crate::write_output;
 
 /// Where a model's weights come from, and how strictly they must fit.
@@ -57,20 +58,23 @@ pub struct LoadedWeights {
 
 /// Resolves `--weights`/`--pretrained` to a file (downloading if needed), with the published
 /// weights' entry for `--pretrained`.
-pub fn weights_path(model: &str, args: &WeightsArgs) -> Result<(PathBuf, Option<&'static PretrainedWeights>), String> {
+pub fn weights_path(
+    model: &str,
+    args: &WeightsArgs,
+) -> Result<(PathBuf, Option<&'static PretrainedWeights>), CliError> {
     match (&args.weights, &args.pretrained) {
         (Some(path), _) => Ok((path.clone(), None)),
         (None, Some(tag)) => {
-            let weights = zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| e.to_string())?;
-            Ok((zoo_models::hub::fetch(weights).map_err(|e| e.to_string())?, Some(weights)))
+            let weights = zoo_models::pretrained::lookup(model, Some(tag))?;
+            Ok((zoo_models::hub::fetch(weights)?, Some(weights)))
         }
         (None, None) => Err("give --weights FILE or --pretrained".into()),
     }
 }
 
 /// Builds `model` on `device` and loads its weights as `args` say.
-pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<LoadedWeights, String> {
-    zoo_models::info(model).map_err(|e| e.to_string())?;
+pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<LoadedWeights, CliError> {
+    zoo_models::info(model)?;
     let (path, published) = weights_path(model, args)?;
     let mut options = ModelOptions::default();
     if let Some(n) = args.classes {
@@ -81,7 +85,7 @@ pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<Lo
     if let Some(weights) = published {
         options = zoo_models::pretrained::options_for(weights, options);
     }
-    let mut network = zoo_models::create(model, &options, device).map_err(|e| e.to_string())?;
+    let mut network = zoo_models::create(model, &options, device)?;
     let load_options = LoadOptions {
         allow_partial: args.allow_partial,
         top_level_key: args.top_level_key.clone(),
@@ -89,9 +93,9 @@ pub fn load_model(model: &str, args: &WeightsArgs, device: &Device) -> Result<Lo
     };
     let report = zoo_train::run::load_weights_with(&mut network, &path, &load_options).map_err(|e| match e {
         TrainError::Weights(w) if matches!(*w, zoo_models::weights::WeightsError::Mismatch { .. }) => {
-            format!("{model}: {w}; --allow-partial loads what matches and reports the rest")
+            CliError::WeightsMismatch { model: model.to_string(), source: w }
         }
-        other => format!("{model}: {other}"),
+        other => CliError::Context { context: model.to_string(), source: Box::new(other.into()) },
     })?;
     Ok(LoadedWeights { model: network, report, path })
 }
@@ -115,7 +119,7 @@ pub struct ImportArgs {
 }
 
 /// `zoo import`: any weights file (or `--pretrained`) to Burn's native `.bpk`.
-pub fn run_import(args: ImportArgs, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_import(args: ImportArgs, out: &mut dyn Write) -> Result<(), CliError> {
     convert(&args.model, &args.source, &args.out, "", zoo_models::weights::save_burnpack, out)
 }
 
@@ -127,9 +131,9 @@ fn convert(
     written_as: &str,
     save: fn(&ZooModel, &Path) -> Result<(), zoo_models::weights::WeightsError>,
     out: &mut dyn Write,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let loaded = load_model(model, source, &Device::flex())?;
-    save(&loaded.model, target).map_err(|e| e.to_string())?;
+    save(&loaded.model, target)?;
     write_output(
         out,
         &format!(
@@ -157,7 +161,7 @@ pub struct ExportArgs {
 
 /// `zoo export`: weights to a safetensors file that PyTorch's `load_state_dict(strict=True)`
 /// accepts for the same torchvision model.
-pub fn run_export(args: ExportArgs, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_export(args: ExportArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let save = zoo_models::weights::export_pytorch_safetensors;
     convert(&args.model, &args.source, &args.out, " with PyTorch's key names", save, out)
 }
@@ -185,22 +189,22 @@ pub struct InferArgs {
 }
 
 /// `zoo infer`: raw logits of the model, in inference mode, for an `.npy` batch.
-pub fn run_infer(args: InferArgs, out: &mut dyn Write) -> Result<(), String> {
-    let input = zoo_data::npy::read_f32(&args.input).map_err(|e| e.to_string())?;
+pub fn run_infer(args: InferArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let input = zoo_data::npy::read_f32(&args.input)?;
     let shape = input.shape.clone();
     let [n, c, h, w] = shape[..] else {
-        return Err(format!(
+        return Err(CliError::Usage(format!(
             "{}: an array of shape {shape:?} (rank {}); expected a batch of images, NCHW [N, C, H, W]",
             args.input.display(),
             shape.len()
-        ));
+        )));
     };
     if n == 0 {
-        return Err(format!("{}: the batch is empty (shape {shape:?})", args.input.display()));
+        return Err(CliError::Usage(format!("{}: the batch is empty (shape {shape:?})", args.input.display())));
     }
     let backend = args.backend.clone().unwrap_or_else(|| zoo_models::backend::DEFAULT_BACKEND.to_string());
-    zoo_models::backend::check_backend(&backend).map_err(|e| e.to_string())?;
-    let device = zoo_models::backend::device(&backend).map_err(|e| e.to_string())?;
+    zoo_models::backend::check_backend(&backend)?;
+    let device = zoo_models::backend::device(&backend)?;
     let loaded = load_model(&args.model, &args.source, &device)?;
     let model = &loaded.model;
 
@@ -208,15 +212,17 @@ pub fn run_infer(args: InferArgs, out: &mut dyn Write) -> Result<(), String> {
     // one-line error here rather than a panic deep inside a kernel.
     let model_channels = stem_in_channels(model);
     if let Some(expected) = model_channels.filter(|&e| e != c) {
-        return Err(format!(
+        return Err(CliError::Usage(format!(
             "{}: images have {c} channels (shape {shape:?}), {} takes {expected}",
             args.input.display(),
             args.model
-        ));
+        )));
     }
-    let summary = model
-        .summary(&args.model, [c, h, w])
-        .map_err(|e| format!("{}: {c}x{h}x{w} images do not fit {}: {e}", args.input.display(), args.model))?;
+    let summary = model.summary(&args.model, [c, h, w]).context(format!(
+        "{}: {c}x{h}x{w} images do not fit {}",
+        args.input.display(),
+        args.model
+    ))?;
     let classes = summary.output_shape.last().copied().unwrap_or(0);
 
     let started = Instant::now();
@@ -235,7 +241,7 @@ pub fn run_infer(args: InferArgs, out: &mut dyn Write) -> Result<(), String> {
         logits.extend(values);
     }
     let seconds = started.elapsed().as_secs_f64();
-    zoo_data::npy::write_f32(&args.output, &[n, classes], &logits).map_err(|e| e.to_string())?;
+    zoo_data::npy::write_f32(&args.output, &[n, classes], &logits)?;
     let partial = if loaded.report.is_exact() { String::new() } else { format!(" ({})", loaded.report.summary()) };
     write_output(
         out,
@@ -266,15 +272,15 @@ fn stem_in_channels(model: &ZooModel) -> Option<usize> {
 }
 
 /// `zoo pretrained`: torchvision's published weights for the models matching `pattern`.
-pub fn run_pretrained(pattern: &str, format: crate::Format, out: &mut dyn Write) -> Result<(), String> {
+pub fn run_pretrained(pattern: &str, format: crate::Format, out: &mut dyn Write) -> Result<(), CliError> {
     let names: Vec<&str> = zoo_models::list(pattern).iter().map(|m| m.name).collect();
     let rows: Vec<&zoo_models::pretrained::PretrainedWeights> =
         zoo_models::pretrained::all().iter().filter(|w| names.contains(&w.model)).collect();
     if rows.is_empty() {
-        return Err(format!(
+        return Err(CliError::Usage(format!(
             "no published weights for models matching {pattern}; models with weights: {}",
             zoo_models::pretrained::models_with_weights().join(", ")
-        ));
+        )));
     }
     let cache = zoo_models::hub::cache_dir();
     let cached = |w: &zoo_models::pretrained::PretrainedWeights| cache.join(w.file_name()).is_file();
@@ -288,7 +294,7 @@ pub fn run_pretrained(pattern: &str, format: crate::Format, out: &mut dyn Write)
                     v
                 })
                 .collect();
-            serde_json::to_string_pretty(&items).map_err(|e| e.to_string())? + "\n"
+            serde_json::to_string_pretty(&items)? + "\n"
         }
         crate::Format::Table => {
             let cells: Vec<Vec<String>> = rows

@@ -108,12 +108,12 @@ pub enum DataError {
         reason: &'static str,
     },
     /// An image file could not be decoded.
-    #[error("{path}: unreadable or corrupt image: {reason}")]
+    #[error("{path}: unreadable or corrupt image: {source}")]
     CorruptImage {
         /// The image file.
         path: PathBuf,
-        /// The decoder's message.
-        reason: String,
+        /// The decoder's error.
+        source: image::ImageError,
     },
     /// A channel count other than 1 (grey) or 3 (RGB) was requested or found.
     #[error("{path}: unsupported channel count {channels} (supported: 1 or 3)")]

@@ -105,8 +105,8 @@ pub fn load_image(path: impl AsRef<Path>, channels: usize) -> Result<Image> {
 
 /// Decodes PNG / JPEG / BMP bytes (`path` is used in errors only).
 pub fn decode_image(bytes: &[u8], channels: usize, path: &Path) -> Result<Image> {
-    let dynimg = image::load_from_memory(bytes)
-        .map_err(|e| DataError::CorruptImage { path: path.to_path_buf(), reason: e.to_string() })?;
+    let dynimg =
+        image::load_from_memory(bytes).map_err(|e| DataError::CorruptImage { path: path.to_path_buf(), source: e })?;
     let (w, h) = (dynimg.width() as usize, dynimg.height() as usize);
     match channels {
         1 if !dynimg.color().has_color() => Image::from_hwc_u8(1, h, w, dynimg.to_luma8().as_raw()),

@@ -45,7 +45,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, activation};
 
 pub use counters::{KernelCalls, kernel_calls};
-pub use switch::{ENV_VAR, Kernels, guided_relus, kernels, relus_guided, set_kernels};
+pub use switch::{ENV_VAR, Kernels, KernelsError, guided_relus, kernels, relus_guided, set_kernels};
 
 /// Keeps freed memory in the process for the next allocation; call it once, first thing in
 /// `main`, before any thread starts. A training step frees and allocates the same

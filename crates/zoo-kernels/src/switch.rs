@@ -18,6 +18,17 @@ pub const ENV_VAR: &str = "ZOO_KERNELS";
 const UNSET: u8 = 0;
 static CHOICE: AtomicU8 = AtomicU8::new(UNSET);
 
+/// A kernel implementation name that is neither `zoo` nor `burn`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelsError {
+    /// The name given.
+    #[error("`{0}` is not a kernel implementation (zoo, burn)")]
+    Unknown(String),
+    /// `ZOO_KERNELS` holds such a name.
+    #[error("ZOO_KERNELS: {0}")]
+    Env(#[source] Box<KernelsError>),
+}
+
 impl Kernels {
     /// `zoo` or `burn`.
     pub fn name(self) -> &'static str {
@@ -31,21 +42,21 @@ impl Kernels {
     ///
     /// ```
     /// use zoo_kernels::Kernels;
-    /// assert_eq!(Kernels::parse("burn"), Ok(Kernels::Burn));
+    /// assert_eq!(Kernels::parse("burn").unwrap(), Kernels::Burn);
     /// assert!(Kernels::parse("fast").is_err());
     /// ```
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, KernelsError> {
         match name {
             "zoo" => Ok(Kernels::Zoo),
             "burn" => Ok(Kernels::Burn),
-            other => Err(format!("`{other}` is not a kernel implementation (zoo, burn)")),
+            other => Err(KernelsError::Unknown(other.to_string())),
         }
     }
 
     /// What `ZOO_KERNELS` asks for: `Ok(None)` when it is unset.
-    pub fn from_env() -> Result<Option<Self>, String> {
+    pub fn from_env() -> Result<Option<Self>, KernelsError> {
         match std::env::var(ENV_VAR) {
-            Ok(value) => Kernels::parse(value.trim()).map(Some).map_err(|e| format!("{ENV_VAR}: {e}")),
+            Ok(value) => Kernels::parse(value.trim()).map(Some).map_err(|e| KernelsError::Env(Box::new(e))),
             Err(_) => Ok(None),
         }
     }

@@ -60,9 +60,7 @@ pub fn dataset_profile(dataset: &str) -> Result<DatasetProfile, TrainError> {
         // Photographs of any size: ImageNet's statistics, as torchvision's pretrained models use.
         d if d.starts_with("folder:") => colour([0.485, 0.456, 0.406], [0.229, 0.224, 0.225], None),
         other => {
-            return Err(TrainError::Config(format!(
-                "unknown dataset `{other}` (synth-digits, mnist, fashion-mnist, cifar10, cifar100, folder:<path>)"
-            )));
+            return Err(TrainError::UnknownDataset(other.to_string()));
         }
     })
 }
@@ -122,7 +120,7 @@ pub fn choose_recipe(model: &str, dataset: Option<&str>) -> Result<RecipeChoice,
 /// assert!(error.to_string().contains("the smallest it takes is 1x63x63"), "{error}");
 /// ```
 pub fn choose_recipe_with(model: &str, dataset: Option<&str>, resize: bool) -> Result<RecipeChoice, TrainError> {
-    let info = zoo_models::info(model).map_err(|e| TrainError::Config(e.to_string()))?;
+    let info = zoo_models::info(model)?;
     let shipped: Vec<(&str, Value)> =
         RECIPES.iter().map(|r| recipe_json(r.name).map(|json| (r.name, json))).collect::<Result<_, _>>()?;
     let of_model = |json: &Value| json["model"] == model;
@@ -213,7 +211,7 @@ const MAX_PAD_GROWTH: usize = 8;
 const LARGEST_SEARCHED: usize = 1024;
 
 fn fit_input(model: &str, profile: &DatasetProfile) -> Result<InputFit, TrainError> {
-    let info = zoo_models::info(model).map_err(|e| TrainError::Config(e.to_string()))?;
+    let info = zoo_models::info(model)?;
     let Some([h, w]) = profile.size else {
         let side = info.default_input[1];
         return Ok(InputFit { action: FitAction::Folder { side }, notes: Vec::new(), without_aux: false });
@@ -254,7 +252,7 @@ fn keep_input(model: &str, dataset: &str, profile: &DatasetProfile) -> Result<In
     let Some([h, w]) = profile.size else {
         return Ok(keep);
     };
-    let info = zoo_models::info(model).map_err(|e| TrainError::Config(e.to_string()))?;
+    let info = zoo_models::info(model)?;
     let aux = info.aux_logits.map(|_| false);
     let smallest = smallest_input(model, profile.channels, 1, aux)?;
     if smallest <= h.min(w) {
@@ -267,11 +265,12 @@ fn keep_input(model: &str, dataset: &str, profile: &DatasetProfile) -> Result<In
             .collect();
         return Ok(InputFit { notes, without_aux, ..keep });
     }
-    Err(TrainError::Config(format!(
-        "{model} cannot take {dataset}'s {} images and --no-resize keeps them: the smallest it takes is {}",
-        format_shape(&[profile.channels, h, w]),
-        format_shape(&[profile.channels, smallest, smallest])
-    )))
+    Err(TrainError::ImagesTooSmall {
+        model: model.to_string(),
+        dataset: dataset.to_string(),
+        found: format_shape(&[profile.channels, h, w]),
+        smallest: format_shape(&[profile.channels, smallest, smallest]),
+    })
 }
 
 /// The smallest square side, from `at_least` up, that `model` takes with `channels` channels;
@@ -286,13 +285,11 @@ pub(crate) fn smallest_input(
     // The classes do not change which inputs work; two keep the classifier small.
     let mut options = ModelOptions::default().with_num_classes(2).with_in_channels(channels);
     options.aux_logits = aux_logits;
-    let network = zoo_models::create(model, &options, &device).map_err(|e| TrainError::Config(e.to_string()))?;
+    let network = zoo_models::create(model, &options, &device)?;
     (at_least..=LARGEST_SEARCHED)
         // An auxiliary classifier that trains by default must fit too (Inception v3's).
         .find(|&side| network.summary(model, [channels, side, side]).is_ok_and(|s| s.auxiliary_error.is_none()))
-        .ok_or_else(|| {
-            TrainError::Config(format!("{model} takes no {channels}-channel square input up to {LARGEST_SEARCHED}"))
-        })
+        .ok_or_else(|| TrainError::NoInputFits { model: model.to_string(), channels, largest: LARGEST_SEARCHED })
 }
 
 fn transforms_for(profile: &DatasetProfile, fit: &InputFit) -> (Value, Value) {

@@ -346,9 +346,10 @@ pub fn recipe(name: &str) -> Result<TrainConfig, TrainError> {
 pub(crate) fn recipe_json(name: &str) -> Result<Value, TrainError> {
     let recipe = RECIPES.iter().find(|r| r.name == name).ok_or_else(|| {
         let names: Vec<_> = RECIPES.iter().map(|r| r.name).collect();
-        TrainError::Config(format!("unknown recipe `{name}` (recipes: {}; or pass a JSON file)", names.join(", ")))
+        TrainError::UnknownRecipe { name: name.to_string(), known: names.join(", ") }
     })?;
-    serde_json::from_str(recipe.json).map_err(|e| TrainError::Config(format!("recipe {name}: {e}")))
+    serde_json::from_str(recipe.json)
+        .map_err(|source| TrainError::ConfigJson { origin: format!("recipe {name}"), source })
 }
 
 /// The JSON of a recipe given as a name (`lenet5-synth`) or a file path; with no recipe, the
@@ -356,13 +357,13 @@ pub(crate) fn recipe_json(name: &str) -> Result<Value, TrainError> {
 pub fn load_recipe_json(recipe: Option<&str>, model: Option<&str>) -> Result<Value, TrainError> {
     match recipe {
         Some(r) if Path::new(r).is_file() => {
-            let text = std::fs::read_to_string(r).map_err(|e| TrainError::Config(format!("{r}: {e}")))?;
-            serde_json::from_str(&text).map_err(|e| TrainError::Config(format!("{r}: {e}")))
+            let text = std::fs::read_to_string(r).map_err(|e| TrainError::io(r, e))?;
+            serde_json::from_str(&text).map_err(|source| TrainError::ConfigJson { origin: r.to_string(), source })
         }
-        Some(r) if r.ends_with(".json") => Err(TrainError::Config(format!("{r}: recipe file not found"))),
+        Some(r) if r.ends_with(".json") => Err(TrainError::file(r, "recipe file not found")),
         Some(r) => recipe_json(r),
         None => {
-            let model = model.ok_or_else(|| TrainError::Config("give a MODEL or a --recipe".to_string()))?;
+            let model = model.ok_or(TrainError::NoModel)?;
             Ok(crate::choose::choose_recipe(model, None)?.json)
         }
     }
@@ -383,22 +384,23 @@ pub fn set_field(config: &mut Value, path: &str, value: &str) -> Result<(), Trai
     let mut node = config;
     let mut keys = path.split('.').peekable();
     while let Some(key) = keys.next() {
-        let object = node
-            .as_object_mut()
-            .ok_or_else(|| TrainError::Config(format!("--set {path}: `{key}` is not inside an object")))?;
+        let object = node.as_object_mut().ok_or_else(|| TrainError::SetField {
+            path: path.into(),
+            reason: format!("`{key}` is not inside an object"),
+        })?;
         if keys.peek().is_none() {
             object.insert(key.to_string(), parsed);
             return Ok(());
         }
         node = object.entry(key.to_string()).or_insert_with(|| Value::Object(Default::default()));
     }
-    Err(TrainError::Config(format!("--set {path}: empty path")))
+    Err(TrainError::SetField { path: path.into(), reason: "empty path".into() })
 }
 
 /// Parses and validates a configuration.
 pub fn parse_config(json: &Value, source: &str) -> Result<TrainConfig, TrainError> {
-    let config: TrainConfig =
-        serde_json::from_value(json.clone()).map_err(|e| TrainError::Config(format!("{source}: {e}")))?;
+    let config: TrainConfig = serde_json::from_value(json.clone())
+        .map_err(|e| TrainError::ConfigJson { origin: source.into(), source: e })?;
     config.validate()?;
     Ok(config)
 }
@@ -406,7 +408,7 @@ pub fn parse_config(json: &Value, source: &str) -> Result<TrainConfig, TrainErro
 impl TrainConfig {
     /// Checks ranges that serde cannot: a zero batch size, a negative learning rate, ...
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |field: &str, why: String| Err(TrainError::Config(format!("{field}: {why}")));
+        let bad = |field: &str, why: String| Err(TrainError::invalid(field, why));
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());
         }
@@ -434,7 +436,7 @@ impl TrainConfig {
             return bad("train_limit/test_limit", "must be at least 1".into());
         }
         zoo_models::backend::check_backend(&self.backend)?;
-        zoo_models::info(&self.model).map_err(|e| TrainError::Config(e.to_string()))?;
+        zoo_models::info(&self.model)?;
         if let Some(init) = &self.init
             && init.pretrained.is_some() == init.file.is_some()
         {

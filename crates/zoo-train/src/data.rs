@@ -71,10 +71,11 @@ pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>
         {
             let looked: Vec<String> =
                 zoo_data::data_roots(&config.data_dir).iter().map(|r| r.display().to_string()).collect();
-            return Err(TrainError::Config(format!(
-                "{e}; also looked under {} (pass --download to fetch {name})",
-                looked[1..].join(", ")
-            )));
+            return Err(TrainError::DatasetNotFound {
+                source: e,
+                looked: looked[1..].join(", "),
+                name: name.to_string(),
+            });
         }
         other => other?,
     };

@@ -59,10 +59,7 @@ pub fn evaluate(model: &ZooModel, loader: &DataLoader, device: &Device) -> Resul
         let logits = model.forward(batch.images);
         let [rows, width] = logits.dims();
         if width != n {
-            return Err(TrainError::Config(format!(
-                "the model has {width} outputs but {} has {n} classes",
-                loader.dataset().name()
-            )));
+            return Err(TrainError::ClassCount { outputs: width, dataset: loader.dataset().name(), classes: n });
         }
         top5 += top_k_correct(logits.clone(), batch.labels.clone(), 5);
         let predicted = logits.argmax(1).reshape([rows]).into_data().convert::<i64>().try_to_vec::<i64>();
@@ -147,12 +144,8 @@ impl InputTransform {
         let image = if !resizes_first && (image.height, image.width) != (h, w) { resize(&image, h, w) } else { image };
         let image = self.transforms.apply(image, 0, 0, 0)?;
         if image.shape() != self.input {
-            return Err(TrainError::Config(format!(
-                "{}: preprocessed to {:?}, the model takes {:?}",
-                path.display(),
-                image.shape(),
-                self.input
-            )));
+            let message = format!("preprocessed to {:?}, the model takes {:?}", image.shape(), self.input);
+            return Err(TrainError::file(path, message));
         }
         Ok(image)
     }

@@ -16,12 +16,11 @@ use crate::error::TrainError;
 pub fn weights_file(model: &str, init: &InitWeights) -> Result<PathBuf, TrainError> {
     match (&init.pretrained, &init.file) {
         (Some(tag), _) => {
-            let weights =
-                zoo_models::pretrained::lookup(model, Some(tag)).map_err(|e| TrainError::Config(e.to_string()))?;
+            let weights = zoo_models::pretrained::lookup(model, Some(tag))?;
             Ok(zoo_models::hub::fetch(weights)?)
         }
         (None, Some(file)) => Ok(file.clone()),
-        (None, None) => Err(TrainError::Config("init: give either `pretrained` (a tag) or `file`".into())),
+        (None, None) => Err(TrainError::invalid("init", "give either `pretrained` (a tag) or `file`")),
     }
 }
 
@@ -40,7 +39,7 @@ pub fn load_init(
         top_level_key: init.top_level_key.clone(),
         reset_classifier: Some(classes),
     };
-    zoo_models::weights::load(model, &path, &options).map_err(|e| TrainError::Weights(Box::new(e)))
+    Ok(zoo_models::weights::load(model, &path, &options)?)
 }
 
 /// The input channels `init`'s weights were trained with: 3 for torchvision's; for a file, the
@@ -62,10 +61,8 @@ pub fn weights_channels(model: &str, init: &InitWeights) -> Result<Option<usize>
         LoadOptions { allow_partial: true, top_level_key: init.top_level_key.clone(), reset_classifier: None };
     let mut fits = Vec::new();
     for channels in [1, 3] {
-        let mut network = zoo_models::create(model, &ModelOptions::default().with_in_channels(channels), &device)
-            .map_err(|e| TrainError::Config(e.to_string()))?;
-        let report =
-            zoo_models::weights::load(&mut network, &path, &options).map_err(|e| TrainError::Weights(Box::new(e)))?;
+        let mut network = zoo_models::create(model, &ModelOptions::default().with_in_channels(channels), &device)?;
+        let report = zoo_models::weights::load(&mut network, &path, &options)?;
         // Only the stem's filters depend on the input channels; the class count shows in rank 1-2.
         if report.missing.is_empty() && report.mismatched.iter().all(|m| m.model.len() <= 2) {
             fits.push(channels);

@@ -68,7 +68,7 @@ impl MetricsRow {
 
 /// Reads `metrics.csv`.
 pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::file(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
     let mut lines = text.lines();
     if lines.next() != Some(METRICS_HEADER) {
         return Err(TrainError::file(path, format!("not a metrics file (header must be `{METRICS_HEADER}`)")));

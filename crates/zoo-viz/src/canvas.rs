@@ -140,12 +140,12 @@ impl Canvas {
     pub fn save_png(&self, path: &Path) -> Result<(), VizError> {
         let bytes: Vec<u8> = self.pixels.iter().flatten().copied().collect();
         let image = image::RgbImage::from_raw(self.width as u32, self.height as u32, bytes)
-            .ok_or_else(|| VizError::Io(format!("{}: picture of size zero", path.display())))?;
+            .ok_or_else(|| VizError::EmptyPicture { path: path.to_path_buf() })?;
         let partial = path.with_extension("png.partial");
         image
             .save_with_format(&partial, image::ImageFormat::Png)
-            .map_err(|e| VizError::Io(format!("{}: {e}", path.display())))?;
-        std::fs::rename(&partial, path).map_err(|e| VizError::Io(format!("{}: {e}", path.display())))
+            .map_err(|source| VizError::Encode { path: path.to_path_buf(), source })?;
+        std::fs::rename(&partial, path).map_err(|source| VizError::Io { path: path.to_path_buf(), source })
     }
 
     /// Every value differs from the first pixel somewhere: a picture, not a blank.

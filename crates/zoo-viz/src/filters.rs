@@ -74,7 +74,7 @@ pub fn conv_kernels(model: &ZooModel, summary: &ModelSummary, layer: &str) -> Re
         Some((shape, values)) if shape.len() == 4 => {
             Ok(Kernels { layer: layer.to_string(), shape: [shape[0], shape[1], shape[2], shape[3]], values })
         }
-        _ => Err(VizError::Model(format!("{layer}: no 4-D weight tensor `{wanted}` in the model"))),
+        _ => Err(VizError::NoFilters { layer: layer.to_string(), key: wanted }),
     }
 }
 

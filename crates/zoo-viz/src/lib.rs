@@ -45,7 +45,7 @@ pub fn host_values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Vec<f32> 
 }
 
 /// Why a picture could not be made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum VizError {
     /// A layer name that is not one of the model's: the message lists the valid ones.
     #[error("unknown {what} `{layer}` (valid: {})", valid.join(", "))]
@@ -67,10 +67,37 @@ pub enum VizError {
         /// How many the layer has.
         channels: usize,
     },
-    /// The model cannot provide what was asked.
-    #[error("{0}")]
-    Model(String),
+    /// A convolution without a 4-D weight tensor under the expected key.
+    #[error("{layer}: no 4-D weight tensor `{key}` in the model")]
+    NoFilters {
+        /// The layer.
+        layer: String,
+        /// The parameter key looked for.
+        key: String,
+    },
+    /// A picture with no pixels.
+    #[error("{}: picture of size zero", path.display())]
+    EmptyPicture {
+        /// Where it was to be written.
+        path: std::path::PathBuf,
+    },
+    /// The PNG encoder failed.
+    #[error("{}: {source}", path.display())]
+    Encode {
+        /// The picture.
+        path: std::path::PathBuf,
+        /// The encoder's error.
+        source: image::ImageError,
+    },
     /// A file could not be written.
-    #[error("{0}")]
-    Io(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// The report could not be serialised.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }

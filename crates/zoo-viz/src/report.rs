@@ -356,12 +356,12 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), VizError> {
     let partial = path.with_extension("partial");
     std::fs::write(&partial, text)
         .and_then(|_| std::fs::rename(&partial, path))
-        .map_err(|e| VizError::Io(format!("{}: {e}", path.display())))
+        .map_err(|source| VizError::Io { path: path.to_path_buf(), source })
 }
 
 /// Writes `report.html` and `visualize.json` into `dir` (where the pictures already are).
 pub fn write_report(report: &Report, dir: &Path) -> Result<(), VizError> {
-    let json = serde_json::to_string_pretty(report).map_err(|e| VizError::Io(e.to_string()))?;
+    let json = serde_json::to_string_pretty(report)?;
     write_atomically(&dir.join("visualize.json"), &(json + "\n"))?;
     write_atomically(&dir.join("report.html"), &report.to_html())
 }

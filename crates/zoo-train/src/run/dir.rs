@@ -43,9 +43,13 @@ impl RunDir {
     /// Reads `config.json`.
     pub fn read_config(&self) -> Result<TrainConfig, TrainError> {
         let path = self.config();
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| TrainError::file(&path, format!("{e} (is {} a run directory?)", self.root.display())))?;
-        let json = serde_json::from_str(&text).map_err(|e| TrainError::file(&path, e))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| TrainError::NotARun {
+            config: path.clone(),
+            dir: self.root.clone(),
+            source,
+        })?;
+        let json = serde_json::from_str(&text)
+            .map_err(|source| TrainError::ConfigJson { origin: path.display().to_string(), source })?;
         crate::config::parse_config(&json, &path.display().to_string())
     }
 
@@ -66,7 +70,7 @@ impl RunDir {
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader (or a run killed mid-write) never sees a partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    zoo_models::weights::write_atomic(path, bytes).map_err(|e| TrainError::Weights(Box::new(e)))
+    Ok(zoo_models::weights::write_atomic(path, bytes)?)
 }
 
 /// burn-train checkpointer writing `<name>-<epoch>.bpk` atomically (temporary file + rename).

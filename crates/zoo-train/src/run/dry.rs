@@ -76,10 +76,12 @@ pub fn dry_run(config: TrainConfig) -> Result<DryRun, TrainError> {
     let valid_loss =
         crate::classifier::cross_entropy(model.forward(batch.images), batch.labels, None, 0.0).into_scalar::<f32>();
     if !(train_loss.is_finite() && valid_loss.is_finite()) {
-        return Err(TrainError::Training(format!(
-            "{} on {}: the loss is not finite (training {train_loss}, evaluation {valid_loss})",
-            config.model, config.dataset
-        )));
+        return Err(TrainError::NotFinite {
+            model: config.model.clone(),
+            dataset: config.dataset.clone(),
+            train: train_loss,
+            valid: valid_loss,
+        });
     }
     Ok(DryRun {
         input: resolved.input,

@@ -83,10 +83,7 @@ impl RunResult {
 pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
     let run = RunDir { root: dir.to_path_buf() };
     if run.config().exists() {
-        return Err(TrainError::Config(format!(
-            "{} already holds a run: continue it with `zoo train --resume {0}` or choose another --out",
-            dir.display()
-        )));
+        return Err(TrainError::RunExists { dir: dir.to_path_buf() });
     }
     let datasets = open_datasets(&config)?;
     let config = TrainConfig {
@@ -96,7 +93,7 @@ pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
     // A model that cannot take this input, or weights that do not fit it, are one error before
     // anything is written.
     let model = initial_model(&config, 0)?;
-    std::fs::create_dir_all(dir).map_err(|e| TrainError::file(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     let json = serde_json::to_string_pretty(&config).expect("configs serialise");
     write_atomic(&run.config(), json.as_bytes())?;
     truncate_metrics(&run.metrics(), 0)?;
@@ -152,7 +149,7 @@ fn fit(
             Box::new(ProgressLines::new(names))
         };
         let checkpointer = |name| AtomicCheckpointer { directory: run.checkpoints(), name };
-        std::fs::create_dir_all(run.checkpoints()).map_err(|e| TrainError::file(run.checkpoints(), e))?;
+        std::fs::create_dir_all(run.checkpoints()).map_err(|e| TrainError::io(run.checkpoints(), e))?;
 
         let schedule = Schedule::new(&config.schedule, config.lr, iters_per_epoch, config.epochs);
         let learner = Learner::new(
@@ -193,16 +190,16 @@ fn fit(
             });
         }
         if let Some(error) = outcome.error {
-            return Err(TrainError::Training(error.to_string()));
+            return Err(TrainError::Learner(error));
         }
         if let Some(interruption) = outcome.interrupted {
-            return Err(TrainError::Training(interruption.reason.unwrap_or_else(|| "interrupted".to_string())));
+            return Err(TrainError::Interrupted(interruption.reason.unwrap_or_else(|| "interrupted".to_string())));
         }
         finish(config, run, outcome.model.model, datasets.test, &device, started)
     } else {
         // Every epoch was trained before the interruption: restore the last one and finish.
         let path = run.checkpoints().join(format!("model-{}.bpk", config.epochs));
-        let record = ModuleRecord::load(&path).map_err(|e| TrainError::file(&path, e))?;
+        let record = ModuleRecord::load(&path).map_err(|e| TrainError::file(&path, e.to_string()))?;
         let classifier = Classifier::new(model, config.label_smoothing).load_record(record);
         finish(config, run, classifier.model, datasets.test, &device, started)
     }

@@ -12,7 +12,7 @@ use crate::error::TrainError;
 
 /// Saves a model's weights to a Burnpack file, atomically.
 pub fn save_weights(model: &ZooModel, path: &Path) -> Result<(), TrainError> {
-    zoo_models::weights::save_burnpack(model, path).map_err(|e| TrainError::Weights(Box::new(e)))
+    Ok(zoo_models::weights::save_burnpack(model, path)?)
 }
 
 /// Loads weights into `model`, strictly: every tensor of the model must be in the file with its
@@ -25,7 +25,7 @@ pub fn load_weights(model: &mut ZooModel, path: &Path) -> Result<(), TrainError>
 /// [`load_weights`] with options (`allow_partial`, a checkpoint's top-level key); returns what
 /// was loaded and what did not fit.
 pub fn load_weights_with(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<LoadReport, TrainError> {
-    zoo_models::weights::load(model, path, options).map_err(|e| TrainError::Weights(Box::new(e)))
+    Ok(zoo_models::weights::load(model, path, options)?)
 }
 
 /// Model input and class names, recorded in `config.json` so that `zoo predict` and `zoo eval`
@@ -58,15 +58,14 @@ impl ResolvedInput {
 /// The configured model, sized for the resolved input and classes, on `device`; an input the
 /// network cannot take (a vanishing feature map) is an error here rather than mid-training.
 pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, TrainError> {
-    let resolved =
-        config.resolved.as_ref().ok_or_else(|| TrainError::Config("the configuration has no resolved input".into()))?;
+    let resolved = config.resolved.as_ref().ok_or(TrainError::Unresolved)?;
     let mut options =
         ModelOptions::default().with_num_classes(resolved.classes.len()).with_in_channels(resolved.input[0]);
     options.dropout = config.dropout;
     options.aux_logits = config.aux_logits;
-    let model = zoo_models::create(&config.model, &options, device).map_err(|e| TrainError::Config(e.to_string()))?;
-    let info = zoo_models::info(&config.model).map_err(|e| TrainError::Config(e.to_string()))?;
-    let summary = model.summary(info.name, resolved.input).map_err(|e| {
+    let model = zoo_models::create(&config.model, &options, device)?;
+    let info = zoo_models::info(&config.model)?;
+    let summary = model.summary(info.name, resolved.input).map_err(|source| {
         let [channels, h, w] = resolved.input;
         let smallest_with = |aux| crate::choose::smallest_input(&config.model, channels, h.max(w), aux).ok();
         let mut smallest = smallest_with(config.aux_logits)
@@ -80,14 +79,14 @@ pub fn build_model(config: &TrainConfig, device: &Device) -> Result<ZooModel, Tr
         {
             smallest.push_str(&format!(", {channels}x{without}x{without} with --set aux_logits=false"));
         }
-        TrainError::Config(format!("{}: {e}{smallest}", config.model))
+        TrainError::Input { model: config.model.clone(), source, hint: smallest }
     })?;
     if let Some(e) = summary.auxiliary_error {
-        return Err(TrainError::Config(format!(
-            "{}: the auxiliary classifier cannot train on a {} input ({e}); --set aux_logits=false trains without it",
-            config.model,
-            zoo_models::summary::format_shape(&resolved.input)
-        )));
+        return Err(TrainError::AuxiliaryInput {
+            model: config.model.clone(),
+            input: zoo_models::summary::format_shape(&resolved.input),
+            reason: e,
+        });
     }
     Ok(model)
 }
@@ -102,7 +101,7 @@ pub(super) fn initial_model(config: &TrainConfig, start_epoch: usize) -> Result<
     if let (Some(init), 0) = (&config.init, start_epoch) {
         let classes = config.resolved.as_ref().map_or(0, |r| r.classes.len());
         let report = crate::finetune::load_init(&mut model, &config.model, init, classes)
-            .map_err(|e| TrainError::Config(format!("{}: {e}", config.model)))?;
+            .map_err(|e| TrainError::Init { model: config.model.clone(), source: Box::new(e) })?;
         println!("weights: {} ({})", report.summary(), init.describe());
     }
     Ok(model)
