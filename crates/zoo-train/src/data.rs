@@ -72,7 +72,7 @@ pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>
             let looked: Vec<String> =
                 zoo_data::data_roots(&config.data_dir).iter().map(|r| r.display().to_string()).collect();
             return Err(TrainError::DatasetNotFound {
-                source: e,
+                source: Box::new(e),
                 looked: looked[1..].join(", "),
                 name: name.to_string(),
             });

@@ -117,8 +117,8 @@ pub enum TrainError {
     /// A dataset that is not on disk, with where else it was looked for.
     #[error("{source}; also looked under {looked} (pass --download to fetch {name})")]
     DatasetNotFound {
-        /// What the reader said.
-        source: zoo_data::DataError,
+        /// What the reader said (boxed: it would double the size of every `Result` here).
+        source: Box<zoo_data::DataError>,
         /// The other roots searched, comma-separated.
         looked: String,
         /// The dataset.
