@@ -51,8 +51,11 @@ fn dense_block_memory_grows_linearly_in_inference_and_quadratically_under_autodi
         mib(deep_ad),
         deep_ad as f64 / shallow_ad as f64
     );
-    // Linear: no faster than the output itself (measured here: 1.3x).
-    assert!((deep as f64) < 3.4 * shallow as f64, "inference: {shallow} → {deep} bytes");
+    // Linear: about as fast as the output itself (3.4x), far from the 12.7x of keeping every
+    // concatenation. Measured 1.3x on an AMD EPYC and 3.2-3.6x on an AVX-512 Xeon (why the two
+    // differ is not established); the bound sits between linear and quadratic, so the test tells
+    // the two apart on both.
+    assert!((deep as f64) < 5.0 * shallow as f64, "inference: {shallow} → {deep} bytes");
     // Quadratic: well past the linear 3.4x (measured: 8.0x; the layers' fixed-size bottleneck
     // activations, also kept, dilute the 12.7x).
     assert!((deep_ad as f64) > 6.0 * shallow_ad as f64, "autodiff: {shallow_ad} → {deep_ad} bytes");
