@@ -28,8 +28,7 @@ use burn::nn::{
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{
-    batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, pool_forward, trace_batch_norm, trace_concat,
-    trace_flatten,
+    Norm2d, batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, pool_forward, trace_concat, trace_flatten,
 };
 use crate::model::{ImageClassifier, StageHook};
 use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
@@ -138,8 +137,8 @@ impl DenseLayer {
 
     /// The layer's new features (not yet concatenated).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = conv_forward(&self.conv1, batch_norm_relu(Some(&self.norm1), x));
-        let x = conv_forward(&self.conv2, batch_norm_relu(Some(&self.norm2), x));
+        let x = conv_forward(&self.conv1, batch_norm_relu(&self.norm1, x));
+        let x = conv_forward(&self.conv2, batch_norm_relu(&self.norm2, x));
         self.dropout.forward(x)
     }
 
@@ -190,7 +189,7 @@ impl Transition {
 
     /// Applies the transition.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        pool_forward(&self.pool, conv_forward(&self.conv, batch_norm_relu(Some(&self.norm), x)))
+        pool_forward(&self.pool, conv_forward(&self.conv, batch_norm_relu(&self.norm, x)))
     }
 
     fn trace(&self, t: &mut Tracer, name: &str, input: &SampleShape) -> Result<SampleShape, ShapeError> {
@@ -209,8 +208,8 @@ impl Transition {
 #[allow(missing_docs)]
 pub struct DenseNetFeatures {
     pub conv0: Conv2d,
-    /// `None` once folded into `conv0` by [`crate::fuse`].
-    pub norm0: Option<BatchNorm>,
+    /// Folded into `conv0` by [`crate::fuse`].
+    pub norm0: Norm2d,
     pub relu0: Relu,
     pub pool0: MaxPool2d,
     pub denseblock1: Vec<DenseLayer>,
@@ -297,7 +296,7 @@ impl DenseNetConfig {
         DenseNet {
             features: DenseNetFeatures {
                 conv0: conv(self.in_channels, self.num_init_features, 7, 2, 3, d),
-                norm0: Some(BatchNormConfig::new(self.num_init_features).init(d)),
+                norm0: Norm2d::new(self.num_init_features, d),
                 relu0: Relu::new(),
                 pool0: MaxPool2dConfig::new([3, 3])
                     .with_strides([2, 2])
@@ -351,7 +350,7 @@ impl DenseNet {
 /// follows one.
 impl crate::fuse::FoldBatchNorm for DenseNet {
     fn fold_batch_norm(&mut self) {
-        crate::fuse::fold_into(&mut self.features.conv0, &mut self.features.norm0);
+        self.features.norm0.fold_into(&mut self.features.conv0);
     }
 }
 
@@ -374,7 +373,7 @@ impl ImageClassifier for DenseNet {
     /// `denseblock3` (16), `features.norm5` (32).
     fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
         let f = &self.features;
-        let x = conv_bn_relu(&f.conv0, f.norm0.as_ref(), x);
+        let x = conv_bn_relu(&f.conv0, &f.norm0, x);
         let x = on_stage("features.relu0", x);
         let mut x = pool_forward(&f.pool0, x);
         for (name, layers, transition) in self.blocks() {
@@ -383,7 +382,7 @@ impl ImageClassifier for DenseNet {
                 x = transition.forward(on_stage(&format!("features.{name}"), x));
             }
         }
-        let x = batch_norm(Some(&f.norm5), x);
+        let x = batch_norm(&f.norm5, x);
         on_stage("features.norm5", x)
     }
 
@@ -395,7 +394,7 @@ impl ImageClassifier for DenseNet {
         let f = &self.features;
         let mut x = t.scope("features", |t| {
             let mut x = t.layer("conv0", &f.conv0, input)?;
-            x = trace_batch_norm(t, "norm0", &f.norm0, &x)?;
+            x = f.norm0.trace(t, "norm0", &x)?;
             x = t.layer("relu0", &f.relu0, &x)?;
             x = t.layer("pool0", &f.pool0, &x)?;
             for (name, layers, transition) in self.blocks() {

@@ -5,12 +5,12 @@
 
 use burn::module::Module;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2dConfig};
-use burn::nn::{BatchNormConfig, DropoutConfig, Initializer, LinearConfig, Relu};
+use burn::nn::{DropoutConfig, Initializer, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{
-    Dense, Layer2d, conv2d, conv2d_kaiming_out, flatten, forward_dense, forward_layers, pool_forward, trace_flatten,
-    trace_sequence,
+    Dense, Layer2d, Norm2d, conv2d, conv2d_kaiming_out, flatten, forward_dense, forward_layers, pool_forward,
+    trace_flatten, trace_sequence,
 };
 use crate::model::{ImageClassifier, StageHook};
 use crate::summary::{SampleShape, ShapeError, Tracer};
@@ -112,7 +112,7 @@ impl PlainNet {
                     };
                     features.push(Layer2d::Conv(conv));
                     if spec.batch_norm {
-                        features.push(Layer2d::BatchNorm(BatchNormConfig::new(out).init(device)));
+                        features.push(Layer2d::BatchNorm(Norm2d::new(out, device)));
                     }
                     features.push(Layer2d::Relu(Relu::new()));
                     channels = out;

@@ -7,13 +7,13 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor, s};
 
 use crate::layers::{
-    Layer2d, conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers, pool_forward,
-    trace_batch_norm, trace_flatten, trace_sequence,
+    Layer2d, Norm2d, conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers, pool_forward,
+    trace_flatten, trace_sequence,
 };
 use crate::model::{ImageClassifier, StageHook};
 use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
@@ -75,16 +75,16 @@ impl ZeroPadShortcut {
 pub struct ResidualBlock {
     /// First convolution (3x3 with the stride in a basic block, 1x1 reduce in a bottleneck).
     pub conv1: Conv2d,
-    /// BatchNorm after `conv1` (`None` once folded into it by [`crate::fuse`]).
-    pub bn1: Option<BatchNorm>,
+    /// BatchNorm after `conv1` (folded into it by [`crate::fuse`]).
+    pub bn1: Norm2d,
     /// Second convolution (3x3; carries the stride in a bottleneck).
     pub conv2: Conv2d,
-    /// BatchNorm after `conv2` (`None` once folded).
-    pub bn2: Option<BatchNorm>,
+    /// BatchNorm after `conv2`.
+    pub bn2: Norm2d,
     /// Bottleneck only: the 1x1 expansion.
     pub conv3: Option<Conv2d>,
-    /// Bottleneck only: BatchNorm after `conv3` (`None` once folded).
-    pub bn3: Option<BatchNorm>,
+    /// Bottleneck only: BatchNorm after `conv3`.
+    pub bn3: Option<Norm2d>,
     /// Shared ReLU.
     pub relu: Relu,
     /// Option B projection shortcut (`downsample.0` conv, `downsample.1` BatchNorm).
@@ -104,7 +104,7 @@ impl ResidualBlock {
         device: &Device,
     ) -> Self {
         let out_channels = planes * kind.expansion();
-        let bn = |c: usize| BatchNormConfig::new(c).init(device);
+        let bn = |c: usize| Norm2d::new(c, device);
         let (conv1, conv2, conv3) = match kind {
             BlockKind::Basic => (
                 conv2d_kaiming_out(in_channels, planes, 3, stride, 1, false, device),
@@ -133,9 +133,9 @@ impl ResidualBlock {
         };
         Self {
             conv1,
-            bn1: Some(bn(planes)),
+            bn1: bn(planes),
             conv2,
-            bn2: Some(bn(if conv3.is_some() { planes } else { out_channels })),
+            bn2: bn(if conv3.is_some() { planes } else { out_channels }),
             bn3: conv3.as_ref().map(|_| bn(out_channels)),
             conv3,
             relu: Relu::new(),
@@ -151,27 +151,27 @@ impl ResidualBlock {
             (None, Some(pad)) => pad.forward(x.clone()),
             (None, None) => x.clone(),
         };
-        let out = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
-        match &self.conv3 {
-            Some(conv3) => {
-                let out = conv_bn_relu(&self.conv2, self.bn2.as_ref(), out);
-                conv_bn_add_relu(conv3, self.bn3.as_ref(), out, identity)
+        let out = conv_bn_relu(&self.conv1, &self.bn1, x);
+        match (&self.conv3, &self.bn3) {
+            (Some(conv3), Some(bn3)) => {
+                let out = conv_bn_relu(&self.conv2, &self.bn2, out);
+                conv_bn_add_relu(conv3, bn3, out, identity)
             }
-            None => conv_bn_add_relu(&self.conv2, self.bn2.as_ref(), out, identity),
+            _ => conv_bn_add_relu(&self.conv2, &self.bn2, out, identity),
         }
     }
 
     /// Traces the block's layers.
     pub fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
-        x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
+        x = self.bn1.trace(t, "bn1", &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         x = t.layer("conv2", &self.conv2, &x)?;
-        x = trace_batch_norm(t, "bn2", &self.bn2, &x)?;
-        if let Some(conv3) = &self.conv3 {
+        x = self.bn2.trace(t, "bn2", &x)?;
+        if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
             x = t.layer("relu", &self.relu, &x)?;
             x = t.layer("conv3", conv3, &x)?;
-            x = trace_batch_norm(t, "bn3", &self.bn3, &x)?;
+            x = bn3.trace(t, "bn3", &x)?;
         }
         let shortcut = match &self.downsample {
             Some(projection) => trace_sequence(t, "downsample", projection, input)?,
@@ -310,7 +310,7 @@ impl ResNetConfig {
         let layer4 = stage(512, self.layers[3], 2);
         ResNet {
             conv1: conv2d_kaiming_out(self.in_channels, 64, 7, 2, 3, false, device),
-            bn1: Some(BatchNormConfig::new(64).init(device)),
+            bn1: Norm2d::new(64, device),
             relu: Relu::new(),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
@@ -331,8 +331,8 @@ impl ResNetConfig {
 pub struct ResNet {
     /// Stem convolution, 7x7 stride 2.
     pub conv1: Conv2d,
-    /// Stem BatchNorm (`None` once folded into `conv1`).
-    pub bn1: Option<BatchNorm>,
+    /// Stem BatchNorm (folded into `conv1` by [`crate::fuse`]).
+    pub bn1: Norm2d,
     /// Stem ReLU.
     pub relu: Relu,
     /// Stem max pool, 3x3 stride 2.
@@ -353,11 +353,10 @@ pub struct ResNet {
 
 impl crate::fuse::FoldBatchNorm for ResidualBlock {
     fn fold_batch_norm(&mut self) {
-        use crate::fuse::fold_into;
-        fold_into(&mut self.conv1, &mut self.bn1);
-        fold_into(&mut self.conv2, &mut self.bn2);
-        if let Some(conv3) = &mut self.conv3 {
-            fold_into(conv3, &mut self.bn3);
+        self.bn1.fold_into(&mut self.conv1);
+        self.bn2.fold_into(&mut self.conv2);
+        if let (Some(conv3), Some(bn3)) = (&mut self.conv3, &mut self.bn3) {
+            bn3.fold_into(conv3);
         }
         if let Some(projection) = &mut self.downsample {
             crate::fuse::fuse_sequence(projection);
@@ -367,7 +366,7 @@ impl crate::fuse::FoldBatchNorm for ResidualBlock {
 
 impl crate::fuse::FoldBatchNorm for ResNet {
     fn fold_batch_norm(&mut self) {
-        crate::fuse::fold_into(&mut self.conv1, &mut self.bn1);
+        self.bn1.fold_into(&mut self.conv1);
         for layer in [&mut self.layer1, &mut self.layer2, &mut self.layer3, &mut self.layer4] {
             layer.fold_batch_norm();
         }
@@ -380,7 +379,7 @@ impl crate::CheckpointNames for ResNet {}
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
     fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
+        let x = conv_bn_relu(&self.conv1, &self.bn1, x);
         let x = on_stage("relu", x);
         run_stages(&self.stages(), pool_forward(&self.maxpool, x), on_stage)
     }
@@ -391,7 +390,7 @@ impl ImageClassifier for ResNet {
 
     fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
-        x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
+        x = self.bn1.trace(t, "bn1", &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         x = t.layer("maxpool", &self.maxpool, &x)?;
         let x = trace_stages(t, &self.stages(), x)?;
