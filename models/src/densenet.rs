@@ -30,7 +30,7 @@ use burn::tensor::{Device, Tensor};
 use crate::layers::{
     Norm2d, batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, pool_forward, trace_concat, trace_flatten,
 };
-use crate::model::{ImageClassifier, StageHook};
+use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -371,19 +371,19 @@ impl crate::CheckpointNames for DenseNet {
 impl ImageClassifier for DenseNet {
     /// Stages: `features.relu0` (stride 2), `features.denseblock1` (4), `denseblock2` (8),
     /// `denseblock3` (16), `features.norm5` (32).
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
         let f = &self.features;
         let x = conv_bn_relu(&f.conv0, &f.norm0, x);
-        let x = on_stage("features.relu0", x);
+        let x = stages.end("features.relu0", x)?;
         let mut x = pool_forward(&f.pool0, x);
         for (name, layers, transition) in self.blocks() {
             x = forward_block(layers, x);
             if let Some((_, transition)) = transition {
-                x = transition.forward(on_stage(&format!("features.{name}"), x));
+                x = transition.forward(stages.end(&format!("features.{name}"), x)?);
             }
         }
         let x = batch_norm(&f.norm5, x);
-        on_stage("features.norm5", x)
+        stages.end("features.norm5", x)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

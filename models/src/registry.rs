@@ -11,7 +11,7 @@ use crate::densenet::DenseNet;
 use crate::googlenet::GoogLeNet;
 use crate::inception::Inception3;
 use crate::lenet::LeNet5;
-use crate::model::{ImageClassifier, StageHook, TrainingOutput};
+use crate::model::{ImageClassifier, StageFlow, Stages, TrainingOutput};
 use crate::plain::PlainNet;
 use crate::resnet::ResNet;
 use crate::resnet_cifar::CifarResNet;
@@ -74,8 +74,8 @@ impl crate::CheckpointNames for ZooModel {
 }
 
 impl ImageClassifier for ZooModel {
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        each_variant!(self, m => m.forward_stages(x, on_stage))
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+        each_variant!(self, m => m.run_body(x, stages))
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

@@ -3,6 +3,8 @@
 //! with BatchNorm (option B). The residual block is shared with the CIFAR ResNets
 //! ([`crate::resnet_cifar`]), which use parameter-free zero-padding shortcuts instead (option A).
 
+use std::ops::ControlFlow;
+
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -15,7 +17,7 @@ use crate::layers::{
     Layer2d, Norm2d, conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers, pool_forward,
     trace_flatten, trace_sequence,
 };
-use crate::model::{ImageClassifier, StageHook};
+use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -223,12 +225,12 @@ pub fn trace_stage(
     })
 }
 
-/// Runs named stages in order, reporting each stage's output.
-pub fn run_stages(stages: &[(&str, &[ResidualBlock])], mut x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-    for (name, blocks) in stages {
-        x = on_stage(name, forward_stage(blocks, x));
+/// Runs named stages in order, ending each one at `stages` (which may stop the walk).
+pub fn run_stages(named: &[(&str, &[ResidualBlock])], mut x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+    for (name, blocks) in named {
+        x = stages.end(name, forward_stage(blocks, x))?;
     }
-    x
+    ControlFlow::Continue(x)
 }
 
 /// Traces named stages in order.
@@ -378,10 +380,10 @@ impl crate::CheckpointNames for ResNet {}
 
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
         let x = conv_bn_relu(&self.conv1, &self.bn1, x);
-        let x = on_stage("relu", x);
-        run_stages(&self.stages(), pool_forward(&self.maxpool, x), on_stage)
+        let x = stages.end("relu", x)?;
+        run_stages(&self.stages(), pool_forward(&self.maxpool, x), stages)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

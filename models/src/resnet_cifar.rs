@@ -11,7 +11,7 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{Norm2d, conv_bn_relu, conv2d_kaiming_out};
-use crate::model::{ImageClassifier, StageHook};
+use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::registry::{CIFAR, ModelInfo, Resolved, ZooModel, entry};
 use crate::resnet::PAPER;
 use crate::resnet::{
@@ -119,9 +119,9 @@ impl crate::CheckpointNames for CifarResNet {
 
 impl ImageClassifier for CifarResNet {
     /// Stages: `layer1`, `layer2`, `layer3`.
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
         let x = conv_bn_relu(&self.conv1, &self.bn1, x);
-        run_stages(&self.stages(), x, on_stage)
+        run_stages(&self.stages(), x, stages)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

@@ -5,7 +5,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Distribution, Gradients, Tensor};
 use zoo_models::{
-    ImageClassifier, MODELS, ModelOptions, ShapeError, ZooModel, count_params, create, info, trainable_params,
+    ImageClassifier, MODELS, ModelOptions, ShapeError, Stages, ZooModel, count_params, create, info, trainable_params,
 };
 
 /// Trainable parameters with the default class count (1000, or 10 for LeNet-5 and the CIFAR
@@ -199,7 +199,7 @@ fn check_model_with(name: &str, options: ModelOptions, input: [usize; 3]) {
     let model: ZooModel = create(name, &options, &device).unwrap();
     let images = Tensor::<4>::random([2, input[0], input[1], input[2]], Distribution::Normal(0.0, 1.0), &device);
 
-    let (last, features) = model.forward_intermediates(images.clone(), None);
+    let (last, features) = model.forward_intermediates(images.clone(), None, false);
     let summary = model.summary(name, input).unwrap();
     assert!(!features.is_empty(), "{name}: no feature maps");
     for feature in &features {
@@ -214,9 +214,12 @@ fn check_model_with(name: &str, options: ModelOptions, input: [usize; 3]) {
     // The last map is the last stage's, and what forward_features returns.
     assert_eq!(last.dims(), features.last().unwrap().tensor.dims(), "{name}");
     assert_eq!(model.forward_features(images.clone()).dims(), last.dims(), "{name}");
-    let (_, chosen) = model.forward_intermediates(images.clone(), Some(&[0, features.len() - 1, 99]));
+    let (_, chosen) = model.forward_intermediates(images.clone(), Some(&[0, features.len() - 1, 99]), false);
     let names: Vec<&str> = chosen.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, [features[0].name.as_str(), features.last().unwrap().name.as_str()], "{name}");
+    // Stopping early after the first stage returns that stage's output, as the body's last map.
+    let (first, only) = model.forward_intermediates(images.clone(), Some(&[0]), true);
+    assert_eq!((only.len(), first.dims()), (1, features[0].tensor.dims()), "{name}: stop_early");
     let info = model.feature_info(input, &device);
     assert_eq!(info.len(), features.len(), "{name}");
     for (entry, feature) in info.iter().zip(&features) {
@@ -374,6 +377,38 @@ fn every_registered_model_is_covered_by_a_forward_test() {
     for info in MODELS.iter() {
         assert!(source.contains(&format!("\"{}\" at", info.name)), "{} has no forward/gradient test", info.name);
     }
+}
+
+/// `stop_early` ends the body after the deepest stage asked for: the stages after it never run.
+#[test]
+fn stop_early_skips_the_stages_after_the_last_requested() {
+    let device = Device::flex();
+    let resnet = create("resnet18", &ModelOptions::default(), &device).unwrap();
+    let images = Tensor::<4>::zeros([1, 3, 64, 64], &device);
+    // The hook sees every stage that runs.
+    let mut ran = Vec::new();
+    let mut hook = |name: &str, x: Tensor<4>| {
+        ran.push(name.to_string());
+        x
+    };
+    let flow = resnet.run_body(images.clone(), &mut Stages::first(3, &mut hook));
+    assert_eq!(ran, ["relu", "layer1", "layer2"]);
+    assert_eq!(flow.break_value().map(|x| x.dims()), Some([1, 128, 8, 8]));
+
+    let (last, stages) = resnet.forward_intermediates(images.clone(), Some(&[2, 1]), true);
+    let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!((names, last.dims()), (vec!["layer1", "layer2"], [1, 128, 8, 8]));
+    // Without it the whole body runs and the last feature map comes back.
+    let (last, stages) = resnet.forward_intermediates(images, Some(&[2, 1]), false);
+    assert_eq!((stages.len(), last.dims()), (2, [1, 512, 2, 2]));
+
+    // 31x31 is too small for AlexNet's last pool (features.12), so its whole body cannot run;
+    // stopping after its second stage (features.5) never reaches that pool.
+    let alexnet = create("alexnet", &ModelOptions::default(), &device).unwrap();
+    let err = alexnet.summary("alexnet", [3, 31, 31]).unwrap_err();
+    assert!(err.to_string().contains("features.12"), "{err}");
+    let (last, stages) = alexnet.forward_intermediates(Tensor::zeros([1, 3, 31, 31], &device), Some(&[1]), true);
+    assert_eq!((stages[0].name.as_str(), last.dims()), ("features.5", [1, 192, 1, 1]));
 }
 
 #[test]
