@@ -427,11 +427,14 @@ fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::DenseNet(o.dropout.map_or(config.clone(), |p| config.with_drop_rate(p)).init(d))
 }
 
+/// Below 29x29 the last transition's 2x2/2 average pool gets a 1x1 map.
+const MIN_INPUT: [usize; 3] = [3, 29, 29];
+
 /// The DenseNets' registry rows.
 #[rustfmt::skip]
 pub(crate) const REGISTRY: &[ModelInfo] = &[
-    entry("densenet121", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(2.834), |o, d| build(121, o, d)),
-    entry("densenet161", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(7.728), |o, d| build(161, o, d)),
-    entry("densenet169", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(3.360), |o, d| build(169, o, d)),
-    entry("densenet201", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(4.291), |o, d| build(201, o, d)),
+    entry("densenet121", "DenseNet", PAPER, 2016, IMAGENET, MIN_INPUT, 1000, Some(2.834), |o, d| build(121, o, d)),
+    entry("densenet161", "DenseNet", PAPER, 2016, IMAGENET, MIN_INPUT, 1000, Some(7.728), |o, d| build(161, o, d)),
+    entry("densenet169", "DenseNet", PAPER, 2016, IMAGENET, MIN_INPUT, 1000, Some(3.360), |o, d| build(169, o, d)),
+    entry("densenet201", "DenseNet", PAPER, 2016, IMAGENET, MIN_INPUT, 1000, Some(4.291), |o, d| build(201, o, d)),
 ];

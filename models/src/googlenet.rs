@@ -442,6 +442,7 @@ fn build(o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::GoogLeNet(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
 }
 
-/// GoogLeNet's registry row: auxiliary classifiers off by default, as torchvision.
+/// GoogLeNet's registry row: auxiliary classifiers off by default, as torchvision. Below 31x31
+/// `maxpool4` (2x2/2) gets a 1x1 map.
 pub(crate) const REGISTRY: &[ModelInfo] =
-    &[with_aux(entry("googlenet", "GoogLeNet", PAPER, 2014, IMAGENET, 1000, Some(1.498), build), false)];
+    &[with_aux(entry("googlenet", "GoogLeNet", PAPER, 2014, IMAGENET, [3, 31, 31], 1000, Some(1.498), build), false)];

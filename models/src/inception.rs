@@ -653,6 +653,9 @@ fn build(o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::Inception3(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
 }
 
-/// Inception v3's registry row: auxiliary classifier on by default, as torchvision.
-pub(crate) const REGISTRY: &[ModelInfo] =
-    &[with_aux(entry("inception_v3", "Inception v3", PAPER, 2015, INCEPTION, 1000, Some(5.713), build), true)];
+/// Inception v3's registry row: auxiliary classifier on by default, as torchvision, so its
+/// smallest input is the default (75x75 without it; see the module docs).
+pub(crate) const REGISTRY: &[ModelInfo] = &[with_aux(
+    entry("inception_v3", "Inception v3", PAPER, 2015, INCEPTION, INCEPTION, 1000, Some(5.713), build),
+    true,
+)];

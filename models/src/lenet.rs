@@ -134,6 +134,6 @@ fn build(o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::LeNet5(LeNet5Config::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
 }
 
-/// LeNet-5's registry row.
+/// LeNet-5's registry row. 32x32 is its only size: `fc1` takes exactly 16x5x5 features.
 pub(crate) const REGISTRY: &[ModelInfo] =
-    &[entry("lenet5", "LeNet-5", PAPER, 1998, [1, 32, 32], 10, Some(0.000417), build)];
+    &[entry("lenet5", "LeNet-5", PAPER, 1998, [1, 32, 32], [1, 32, 32], 10, Some(0.000417), build)];

@@ -158,6 +158,17 @@ pub struct ModelInfo {
     pub year: u16,
     /// Default input shape `[C, H, W]`.
     pub default_input: [usize; 3],
+    /// The smallest input `[C, H, W]` the model trains on with its default options (auxiliary
+    /// classifiers included): at one pixel less a feature map vanishes somewhere inside, and
+    /// [`ImageClassifier::summary`] names the layer.
+    ///
+    /// ```
+    /// let inception = zoo_models::info("inception_v3").unwrap();
+    /// // The auxiliary classifier's 5x5 convolution needs Mixed_6e's full 17x17 map.
+    /// assert_eq!(inception.min_input, [3, 299, 299]);
+    /// assert_eq!(zoo_models::info("resnet50").unwrap().min_input, [3, 1, 1]);
+    /// ```
+    pub min_input: [usize; 3],
     /// Default number of classes.
     pub default_classes: usize,
     /// Published forward cost at the default input, in GMACs (torchvision's "GFLOPS"), where
@@ -275,6 +286,7 @@ pub(crate) const fn entry(
     paper: &'static str,
     year: u16,
     default_input: [usize; 3],
+    min_input: [usize; 3],
     default_classes: usize,
     published_gmacs: Option<f64>,
     build: fn(&Resolved, &Device) -> ZooModel,
@@ -285,6 +297,7 @@ pub(crate) const fn entry(
         paper,
         year,
         default_input,
+        min_input,
         default_classes,
         published_gmacs,
         aux_logits: None,

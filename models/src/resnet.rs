@@ -414,12 +414,16 @@ fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::ResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
 }
 
+/// Every strided layer is padded, so even a 1x1 input keeps a 1x1 map to the end (shared with
+/// the CIFAR ResNets).
+pub(crate) const MIN_INPUT: [usize; 3] = [3, 1, 1];
+
 /// The ImageNet ResNets' registry rows.
 #[rustfmt::skip]
 pub(crate) const REGISTRY: &[ModelInfo] = &[
-    entry("resnet18", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(1.814), |o, d| build(18, o, d)),
-    entry("resnet34", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(3.664), |o, d| build(34, o, d)),
-    entry("resnet50", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(4.089), |o, d| build(50, o, d)),
-    entry("resnet101", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(7.801), |o, d| build(101, o, d)),
-    entry("resnet152", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(11.514), |o, d| build(152, o, d)),
+    entry("resnet18", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(1.814), |o, d| build(18, o, d)),
+    entry("resnet34", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(3.664), |o, d| build(34, o, d)),
+    entry("resnet50", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(4.089), |o, d| build(50, o, d)),
+    entry("resnet101", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(7.801), |o, d| build(101, o, d)),
+    entry("resnet152", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(11.514), |o, d| build(152, o, d)),
 ];

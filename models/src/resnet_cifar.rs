@@ -13,11 +13,11 @@ use burn::tensor::{Device, Tensor};
 use crate::layers::{Norm2d, conv_bn_relu, conv2d_kaiming_out};
 use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::registry::{CIFAR, ModelInfo, Resolved, ZooModel, entry};
-use crate::resnet::PAPER;
 use crate::resnet::{
     BlockKind, ResidualBlock, ShortcutKind, forward_pooled_head, make_stage, run_stages, trace_pooled_head,
     trace_stages,
 };
+use crate::resnet::{MIN_INPUT, PAPER};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Renames (regex, replacement) from other PyTorch CIFAR ResNets' keys to these fields, applied
@@ -145,9 +145,9 @@ fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
 /// The CIFAR ResNets' registry rows.
 #[rustfmt::skip]
 pub(crate) const REGISTRY: &[ModelInfo] = &[
-    entry("resnet20", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, Some(0.0406), |o, d| build(20, o, d)),
-    entry("resnet32", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(32, o, d)),
-    entry("resnet44", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(44, o, d)),
-    entry("resnet56", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, Some(0.1255), |o, d| build(56, o, d)),
-    entry("resnet110", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(110, o, d)),
+    entry("resnet20", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, Some(0.0406), |o, d| build(20, o, d)),
+    entry("resnet32", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, None, |o, d| build(32, o, d)),
+    entry("resnet44", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, None, |o, d| build(44, o, d)),
+    entry("resnet56", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, Some(0.1255), |o, d| build(56, o, d)),
+    entry("resnet110", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, None, |o, d| build(110, o, d)),
 ];
