@@ -1,6 +1,5 @@
 //! Every model by name: `list("resnet*")`, `create("resnet56", &options, &device)`.
 
-use std::fmt;
 use std::sync::LazyLock;
 
 use burn::module::Module;
@@ -242,9 +241,10 @@ impl ModelInfo {
 }
 
 /// Errors from the registry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RegistryError {
     /// No model has this name.
+    #[error("{}", unknown_model(name, suggestions))]
     UnknownModel {
         /// The name asked for.
         name: String,
@@ -252,24 +252,17 @@ pub enum RegistryError {
         suggestions: Vec<&'static str>,
     },
     /// An option is out of range.
+    #[error("{0}")]
     InvalidOption(String),
 }
 
-impl fmt::Display for RegistryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RegistryError::UnknownModel { name, suggestions } if suggestions.is_empty() => {
-                write!(f, "unknown model `{name}` (see `zoo list`)")
-            }
-            RegistryError::UnknownModel { name, suggestions } => {
-                write!(f, "unknown model `{name}`; did you mean {}?", suggestions.join(", "))
-            }
-            RegistryError::InvalidOption(msg) => f.write_str(msg),
-        }
+fn unknown_model(name: &str, suggestions: &[&str]) -> String {
+    if suggestions.is_empty() {
+        format!("unknown model `{name}` (see `zoo list`)")
+    } else {
+        format!("unknown model `{name}`; did you mean {}?", suggestions.join(", "))
     }
 }
-
-impl std::error::Error for RegistryError {}
 
 /// ImageNet's input.
 pub(crate) const IMAGENET: [usize; 3] = [3, 224, 224];

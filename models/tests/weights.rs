@@ -371,3 +371,32 @@ fn batch_norm_keys_are_torchvision_s_and_round_trip_through_burnpack() {
         assert_eq!(logits(&copy, [1, 3, 32, 32]), logits(&original, [1, 3, 32, 32]), "{name}");
     }
 }
+
+/// A failure's cause stays reachable, typed, as the error's `source`; the message is unchanged.
+#[test]
+fn errors_keep_their_causes() {
+    use std::error::Error;
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = model("lenet5", None);
+
+    let absent = dir.path().join("absent.pth");
+    let e = load(&mut net, &absent, &LoadOptions::default()).unwrap_err();
+    assert_eq!(e.to_string(), format!("{}: no such file", absent.display()));
+    let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("an io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+
+    // Half a checkpoint: burn-store's reader error.
+    let full = std::fs::read(fixture("lenet5", "weights.pth")).unwrap();
+    let cut = dir.path().join("cut.pth");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let e = load(&mut net, &cut, &LoadOptions::default()).unwrap_err();
+    assert!(matches!(e, WeightsError::Unreadable { format: WeightsFormat::Pytorch, .. }), "{e}");
+    assert!(e.source().is_some_and(|s| s.is::<burn::store::PytorchStoreError>()), "{e:?}");
+
+    // Writing below a regular file: the system's error.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let e = save_burnpack(&net, &file.join("lenet5.bpk")).unwrap_err();
+    assert!(matches!(e, WeightsError::Io { .. }), "{e}");
+    assert!(e.source().is_some_and(|s| s.is::<std::io::Error>()), "{e:?}");
+}
