@@ -22,7 +22,7 @@ fn main() {
 
     let [c, h, w] = entry.default_input;
     let images = Tensor::<4>::random([2, c, h, w], Distribution::Normal(0.0, 1.0), &device);
-    for stage in model.forward_intermediates(images.clone(), None).1 {
+    for stage in model.forward_intermediates(images.clone(), None, false).1 {
         println!("stage {:<10} {:?}", stage.name, stage.tensor.dims());
     }
     let probabilities = burn::tensor::activation::softmax(model.forward(images), 1);

@@ -68,6 +68,7 @@ fn build(o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
 }
 
-/// AlexNet's registry row.
+/// AlexNet's registry row; below 63x63 the last 3x3/2 max pool (`features.12`) gets less than
+/// 3x3.
 pub(crate) const REGISTRY: &[ModelInfo] =
-    &[entry("alexnet", "AlexNet", PAPER, 2012, IMAGENET, 1000, Some(0.714), build)];
+    &[entry("alexnet", "AlexNet", PAPER, 2012, IMAGENET, [3, 63, 63], 1000, Some(0.714), build)];

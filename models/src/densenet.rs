@@ -28,10 +28,9 @@ use burn::nn::{
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{
-    batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, pool_forward, trace_batch_norm, trace_concat,
-    trace_flatten,
+    Norm2d, batch_norm, batch_norm_relu, conv_bn_relu, conv_forward, flatten, pool_forward, trace_concat, trace_flatten,
 };
-use crate::model::{ImageClassifier, StageHook};
+use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -138,8 +137,8 @@ impl DenseLayer {
 
     /// The layer's new features (not yet concatenated).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = conv_forward(&self.conv1, batch_norm_relu(Some(&self.norm1), x));
-        let x = conv_forward(&self.conv2, batch_norm_relu(Some(&self.norm2), x));
+        let x = conv_forward(&self.conv1, batch_norm_relu(&self.norm1, x));
+        let x = conv_forward(&self.conv2, batch_norm_relu(&self.norm2, x));
         self.dropout.forward(x)
     }
 
@@ -190,7 +189,7 @@ impl Transition {
 
     /// Applies the transition.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        pool_forward(&self.pool, conv_forward(&self.conv, batch_norm_relu(Some(&self.norm), x)))
+        pool_forward(&self.pool, conv_forward(&self.conv, batch_norm_relu(&self.norm, x)))
     }
 
     fn trace(&self, t: &mut Tracer, name: &str, input: &SampleShape) -> Result<SampleShape, ShapeError> {
@@ -209,8 +208,8 @@ impl Transition {
 #[allow(missing_docs)]
 pub struct DenseNetFeatures {
     pub conv0: Conv2d,
-    /// `None` once folded into `conv0` by [`crate::fuse`].
-    pub norm0: Option<BatchNorm>,
+    /// Folded into `conv0` by [`crate::fuse`].
+    pub norm0: Norm2d,
     pub relu0: Relu,
     pub pool0: MaxPool2d,
     pub denseblock1: Vec<DenseLayer>,
@@ -297,7 +296,7 @@ impl DenseNetConfig {
         DenseNet {
             features: DenseNetFeatures {
                 conv0: conv(self.in_channels, self.num_init_features, 7, 2, 3, d),
-                norm0: Some(BatchNormConfig::new(self.num_init_features).init(d)),
+                norm0: Norm2d::new(self.num_init_features, d),
                 relu0: Relu::new(),
                 pool0: MaxPool2dConfig::new([3, 3])
                     .with_strides([2, 2])
@@ -351,7 +350,7 @@ impl DenseNet {
 /// follows one.
 impl crate::fuse::FoldBatchNorm for DenseNet {
     fn fold_batch_norm(&mut self) {
-        crate::fuse::fold_into(&mut self.features.conv0, &mut self.features.norm0);
+        self.features.norm0.fold_into(&mut self.features.conv0);
     }
 }
 
@@ -372,19 +371,19 @@ impl crate::CheckpointNames for DenseNet {
 impl ImageClassifier for DenseNet {
     /// Stages: `features.relu0` (stride 2), `features.denseblock1` (4), `denseblock2` (8),
     /// `denseblock3` (16), `features.norm5` (32).
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
         let f = &self.features;
-        let x = conv_bn_relu(&f.conv0, f.norm0.as_ref(), x);
-        let x = on_stage("features.relu0", x);
+        let x = conv_bn_relu(&f.conv0, &f.norm0, x);
+        let x = stages.end("features.relu0", x)?;
         let mut x = pool_forward(&f.pool0, x);
         for (name, layers, transition) in self.blocks() {
             x = forward_block(layers, x);
             if let Some((_, transition)) = transition {
-                x = transition.forward(on_stage(&format!("features.{name}"), x));
+                x = transition.forward(stages.end(&format!("features.{name}"), x)?);
             }
         }
-        let x = batch_norm(Some(&f.norm5), x);
-        on_stage("features.norm5", x)
+        let x = batch_norm(&f.norm5, x);
+        stages.end("features.norm5", x)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
@@ -395,7 +394,7 @@ impl ImageClassifier for DenseNet {
         let f = &self.features;
         let mut x = t.scope("features", |t| {
             let mut x = t.layer("conv0", &f.conv0, input)?;
-            x = trace_batch_norm(t, "norm0", &f.norm0, &x)?;
+            x = f.norm0.trace(t, "norm0", &x)?;
             x = t.layer("relu0", &f.relu0, &x)?;
             x = t.layer("pool0", &f.pool0, &x)?;
             for (name, layers, transition) in self.blocks() {
@@ -428,11 +427,14 @@ fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::DenseNet(o.dropout.map_or(config.clone(), |p| config.with_drop_rate(p)).init(d))
 }
 
+/// Below 29x29 the last transition's 2x2/2 average pool gets a 1x1 map.
+const MIN_INPUT: [usize; 3] = [3, 29, 29];
+
 /// The DenseNets' registry rows.
 #[rustfmt::skip]
 pub(crate) const REGISTRY: &[ModelInfo] = &[
-    entry("densenet121", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(2.834), |o, d| build(121, o, d)),
-    entry("densenet161", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(7.728), |o, d| build(161, o, d)),
-    entry("densenet169", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(3.360), |o, d| build(169, o, d)),
-    entry("densenet201", "DenseNet", PAPER, 2016, IMAGENET, 1000, Some(4.291), |o, d| build(201, o, d)),
+    entry("densenet121", "DenseNet", PAPER, 2016, IMAGENET, MIN_INPUT, 1000, Some(2.834), |o, d| build(121, o, d)),
+    entry("densenet161", "DenseNet", PAPER, 2016, IMAGENET, MIN_INPUT, 1000, Some(7.728), |o, d| build(161, o, d)),
+    entry("densenet169", "DenseNet", PAPER, 2016, IMAGENET, MIN_INPUT, 1000, Some(3.360), |o, d| build(169, o, d)),
+    entry("densenet201", "DenseNet", PAPER, 2016, IMAGENET, MIN_INPUT, 1000, Some(4.291), |o, d| build(201, o, d)),
 ];

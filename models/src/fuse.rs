@@ -4,8 +4,8 @@
 //! convolution followed by it is again a convolution: with `s = γ / √(σ² + ε)`, the weights of
 //! output channel `o` are scaled by `s[o]` and the bias becomes `s (b - μ) + β`. Folding removes
 //! one pass over every activation a BatchNorm touches and leaves the logits unchanged up to
-//! rounding. The folded BatchNorm becomes `None` (or [`Layer2d::Identity`] in a sequence, which
-//! keeps torchvision's indices), so a fused model is for inference: it has no BatchNorm to train.
+//! rounding. The folded BatchNorm becomes [`Norm2d::Folded`](crate::layers::Norm2d::Folded) (which, in a sequence, keeps its slot
+//! and so torchvision's indices), so a fused model is for inference: it has no BatchNorm to train.
 //!
 //! ```
 //! use burn::tensor::{Device, Distribution, Tensor};
@@ -22,8 +22,8 @@
 //! ```
 
 use burn::module::Param;
+use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
-use burn::nn::{BatchNorm, Identity};
 use burn::tensor::Tensor;
 
 use crate::layers::Layer2d;
@@ -64,23 +64,13 @@ pub fn fuse_batch_norm<M: FoldBatchNorm>(mut model: M) -> M {
     model
 }
 
-/// Folds each `BatchNorm` that follows a `Conv` in a sequence, leaving an `Identity` in its slot.
+/// Folds each `BatchNorm` that follows a `Conv` in a sequence; it keeps its slot, folded.
 pub fn fuse_sequence(layers: &mut [Layer2d]) {
     for i in 1..layers.len() {
         let (before, after) = layers.split_at_mut(i);
-        if let (Layer2d::Conv(conv), Layer2d::BatchNorm(_)) = (&mut before[i - 1], &after[0]) {
-            let Layer2d::BatchNorm(norm) = std::mem::replace(&mut after[0], Layer2d::Identity(Identity::new())) else {
-                unreachable!("matched a BatchNorm above")
-            };
-            fold(conv, norm);
+        if let (Layer2d::Conv(conv), Layer2d::BatchNorm(norm)) = (&mut before[i - 1], &mut after[0]) {
+            norm.fold_into(conv);
         }
-    }
-}
-
-/// Folds `norm` (when there still is one) into `conv`, leaving `None`.
-pub fn fold_into(conv: &mut Conv2d, norm: &mut Option<BatchNorm>) {
-    if let Some(norm) = norm.take() {
-        fold(conv, norm);
     }
 }
 

@@ -18,7 +18,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::fuse::FoldBatchNorm;
 use crate::layers::{BasicConv2d, flatten, pool_forward, trace_concat, trace_flatten, transform_imagenet_input};
-use crate::model::{AuxLogits, ImageClassifier, StageHook, TrainingOutput, forward_with_aux};
+use crate::model::{AuxLogits, ImageClassifier, StageFlow, Stages, TrainingOutput, flow_value, forward_with_aux};
 use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry, with_aux};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -316,14 +316,14 @@ pub struct GoogLeNet {
 
 impl GoogLeNet {
     /// The body, feeding `aux` the auxiliary heads' logits when it is given.
-    fn body(&self, x: Tensor<4>, on_stage: &mut StageHook, mut aux: Option<&mut Vec<AuxLogits>>) -> Tensor<4> {
+    fn body(&self, x: Tensor<4>, stages: &mut Stages, mut aux: Option<&mut Vec<AuxLogits>>) -> StageFlow {
         let x = if self.transform_input { transform_imagenet_input(x) } else { x };
         let x = self.conv1.forward(x);
-        let x = on_stage("conv1", x);
+        let x = stages.end("conv1", x)?;
         let x = self.conv3.forward(self.conv2.forward(pool_forward(&self.maxpool1, x)));
-        let x = on_stage("conv3", x);
+        let x = stages.end("conv3", x)?;
         let x = self.inception3b.forward(self.inception3a.forward(pool_forward(&self.maxpool2, x)));
-        let x = on_stage("inception3b", x);
+        let x = stages.end("inception3b", x)?;
         let mut x = pool_forward(&self.maxpool3, x);
         let aux1 = self.aux1.as_ref().map(|h| ("aux1", h));
         let aux2 = self.aux2.as_ref().map(|h| ("aux2", h));
@@ -339,9 +339,9 @@ impl GoogLeNet {
                 out.push(AuxLogits { name, logits: head.forward(x.clone()), loss_weight: AUX_LOSS_WEIGHT });
             }
         }
-        let x = on_stage("inception4e", x);
+        let x = stages.end("inception4e", x)?;
         let x = self.inception5b.forward(self.inception5a.forward(pool_forward(&self.maxpool4, x)));
-        on_stage("inception5b", x)
+        stages.end("inception5b", x)
     }
 }
 
@@ -354,8 +354,8 @@ impl crate::CheckpointNames for GoogLeNet {
 impl ImageClassifier for GoogLeNet {
     /// Stages: `conv1` (stride 2), `conv3` (4), `inception3b` (8), `inception4e` (16),
     /// `inception5b` (32).
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        self.body(x, on_stage, None)
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+        self.body(x, stages, None)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
@@ -363,7 +363,7 @@ impl ImageClassifier for GoogLeNet {
     }
 
     fn forward_train(&self, x: Tensor<4>) -> TrainingOutput {
-        forward_with_aux(self, |aux| self.body(x, &mut |_, x| x, Some(aux)))
+        forward_with_aux(self, |aux| flow_value(self.body(x, &mut Stages::all(&mut |_, x| x), Some(aux))))
     }
 
     fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
@@ -442,6 +442,7 @@ fn build(o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::GoogLeNet(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
 }
 
-/// GoogLeNet's registry row: auxiliary classifiers off by default, as torchvision.
+/// GoogLeNet's registry row: auxiliary classifiers off by default, as torchvision. Below 31x31
+/// `maxpool4` (2x2/2) gets a 1x1 map.
 pub(crate) const REGISTRY: &[ModelInfo] =
-    &[with_aux(entry("googlenet", "GoogLeNet", PAPER, 2014, IMAGENET, 1000, Some(1.498), build), false)];
+    &[with_aux(entry("googlenet", "GoogLeNet", PAPER, 2014, IMAGENET, [3, 31, 31], 1000, Some(1.498), build), false)];

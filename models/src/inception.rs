@@ -24,7 +24,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::fuse::FoldBatchNorm;
 use crate::layers::{BasicConv2d, flatten, pool_forward, trace_concat, trace_flatten, transform_imagenet_input};
-use crate::model::{AuxLogits, ImageClassifier, StageHook, TrainingOutput, forward_with_aux};
+use crate::model::{AuxLogits, ImageClassifier, StageFlow, Stages, TrainingOutput, flow_value, forward_with_aux};
 use crate::registry::{INCEPTION, ModelInfo, Resolved, ZooModel, entry, with_aux};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -537,23 +537,23 @@ pub struct Inception3 {
 }
 
 impl Inception3 {
-    fn body(&self, x: Tensor<4>, on_stage: &mut StageHook, aux: Option<&mut Vec<AuxLogits>>) -> Tensor<4> {
+    fn body(&self, x: Tensor<4>, stages: &mut Stages, aux: Option<&mut Vec<AuxLogits>>) -> StageFlow {
         let x = if self.transform_input { transform_imagenet_input(x) } else { x };
         let x = run(&[&self.Conv2d_1a_3x3, &self.Conv2d_2a_3x3, &self.Conv2d_2b_3x3], x);
-        let x = on_stage("Conv2d_2b_3x3", x);
+        let x = stages.end("Conv2d_2b_3x3", x)?;
         let x = run(&[&self.Conv2d_3b_1x1, &self.Conv2d_4a_3x3], pool_forward(&self.maxpool1, x));
-        let x = on_stage("Conv2d_4a_3x3", x);
+        let x = stages.end("Conv2d_4a_3x3", x)?;
         let x = pool_forward(&self.maxpool2, x);
         let x = self.Mixed_5d.forward(self.Mixed_5c.forward(self.Mixed_5b.forward(x)));
-        let x = on_stage("Mixed_5d", x);
+        let x = stages.end("Mixed_5d", x)?;
         let x = self.Mixed_6a.forward(x);
         let x = [&self.Mixed_6b, &self.Mixed_6c, &self.Mixed_6d, &self.Mixed_6e].iter().fold(x, |x, m| m.forward(x));
-        let x = on_stage("Mixed_6e", x);
+        let x = stages.end("Mixed_6e", x)?;
         if let (Some(out), Some(head)) = (aux, &self.AuxLogits) {
             out.push(AuxLogits { name: "AuxLogits", logits: head.forward(x.clone()), loss_weight: AUX_LOSS_WEIGHT });
         }
         let x = self.Mixed_7c.forward(self.Mixed_7b.forward(self.Mixed_7a.forward(x)));
-        on_stage("Mixed_7c", x)
+        stages.end("Mixed_7c", x)
     }
 }
 
@@ -566,8 +566,8 @@ impl crate::CheckpointNames for Inception3 {
 impl ImageClassifier for Inception3 {
     /// Stages: `Conv2d_2b_3x3` (stride 2), `Conv2d_4a_3x3` (4), `Mixed_5d` (8), `Mixed_6e` (16),
     /// `Mixed_7c` (32).
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        self.body(x, on_stage, None)
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+        self.body(x, stages, None)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
@@ -575,7 +575,7 @@ impl ImageClassifier for Inception3 {
     }
 
     fn forward_train(&self, x: Tensor<4>) -> TrainingOutput {
-        forward_with_aux(self, |aux| self.body(x, &mut |_, x| x, Some(aux)))
+        forward_with_aux(self, |aux| flow_value(self.body(x, &mut Stages::all(&mut |_, x| x), Some(aux))))
     }
 
     fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
@@ -653,6 +653,9 @@ fn build(o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::Inception3(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
 }
 
-/// Inception v3's registry row: auxiliary classifier on by default, as torchvision.
-pub(crate) const REGISTRY: &[ModelInfo] =
-    &[with_aux(entry("inception_v3", "Inception v3", PAPER, 2015, INCEPTION, 1000, Some(5.713), build), true)];
+/// Inception v3's registry row: auxiliary classifier on by default, as torchvision, so its
+/// smallest input is the default (75x75 without it; see the module docs).
+pub(crate) const REGISTRY: &[ModelInfo] = &[with_aux(
+    entry("inception_v3", "Inception v3", PAPER, 2015, INCEPTION, INCEPTION, 1000, Some(5.713), build),
+    true,
+)];

@@ -7,10 +7,10 @@
 //! `features.<i>.weight`. Parameter-free entries (ReLU, pools) keep their slot so the indices of
 //! the layers that own weights match torchvision's.
 
-use burn::module::Module;
+use burn::module::{Content, Devices, Module, ModuleDisplay, ModuleDisplayDefault, ModuleMapper, ModuleVisitor};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, Identity, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, Initializer, Linear, PaddingConfig2d, Relu, Tanh};
 use burn::tensor::{Device, Tensor};
 
 use crate::summary::{SampleShape, ShapeError, TraceLayer, TraceStep, Tracer, format_shape};
@@ -21,8 +21,9 @@ use crate::summary::{SampleShape, ShapeError, TraceLayer, TraceStep, Tracer, for
 pub enum Layer2d {
     /// A convolution.
     Conv(Conv2d),
-    /// Batch normalisation over channels.
-    BatchNorm(BatchNorm),
+    /// Batch normalisation over channels, or nothing once [`crate::fuse`] folded it into the
+    /// convolution before it: the slot stays, so the indices after it still match torchvision's.
+    BatchNorm(Norm2d),
     /// Rectified linear unit.
     Relu(Relu),
     /// Hyperbolic tangent.
@@ -31,9 +32,6 @@ pub enum Layer2d {
     MaxPool(MaxPool2d),
     /// Average pooling.
     AvgPool(AvgPool2d),
-    /// Nothing: what a BatchNorm becomes once [`crate::fuse`] folds it into the convolution
-    /// before it. It keeps the slot so the indices after it still match torchvision's.
-    Identity(Identity),
 }
 
 impl Layer2d {
@@ -41,12 +39,11 @@ impl Layer2d {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             Layer2d::Conv(l) => conv_forward(l, x),
-            Layer2d::BatchNorm(l) => zoo_kernels::batch_norm(l, x, None, false),
+            Layer2d::BatchNorm(l) => l.forward(x),
             Layer2d::Relu(_) => zoo_kernels::relu(x),
             Layer2d::Tanh(l) => l.forward(x),
             Layer2d::MaxPool(l) => pool_forward(l, x),
             Layer2d::AvgPool(l) => pool_forward(l, x),
-            Layer2d::Identity(_) => x,
         }
     }
 }
@@ -60,7 +57,99 @@ impl TraceLayer for Layer2d {
             Layer2d::Tanh(l) => l.trace_step(path, input),
             Layer2d::MaxPool(l) => l.trace_step(path, input),
             Layer2d::AvgPool(l) => l.trace_step(path, input),
-            Layer2d::Identity(_) => Ok(TraceStep {
+        }
+    }
+}
+
+/// The BatchNorm after a convolution, or what is left of it once [`crate::fuse`] has folded it
+/// into that convolution: nothing.
+///
+/// Its [`Module`] implementation is transparent, as an `Option<BatchNorm>`'s is: the
+/// BatchNorm's tensors sit right under the field that holds it (`layer1.0.bn1.weight`, burnpack's
+/// `layer1.0.bn1.gamma`), with no variant name in between, so checkpoints keep torchvision's keys.
+/// A folded one holds no tensors.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use zoo_models::layers::{Norm2d, conv2d};
+///
+/// let device = Device::flex();
+/// let mut conv = conv2d(3, 8, 3, 1, 1, false, &device);
+/// let mut norm = Norm2d::new(8, &device);
+/// let x = Tensor::<4>::ones([1, 3, 4, 4], &device);
+/// let before = norm.forward(zoo_models::layers::conv_forward(&conv, x.clone()));
+/// norm.fold_into(&mut conv);
+/// assert!(norm.is_folded() && conv.bias.is_some());
+/// let after = norm.forward(zoo_models::layers::conv_forward(&conv, x));
+/// assert!((before - after).abs().max().into_scalar::<f32>() < 1e-5);
+/// ```
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Norm2d {
+    /// Batch normalisation over channels.
+    BatchNorm(BatchNorm),
+    /// Folded into the preceding convolution: the identity.
+    Folded,
+}
+
+impl Norm2d {
+    /// A BatchNorm over `channels` with PyTorch's defaults (ε = 1e-5, momentum 0.1).
+    pub fn new(channels: usize, device: &Device) -> Self {
+        Norm2d::BatchNorm(BatchNormConfig::new(channels).init(device))
+    }
+
+    /// The BatchNorm, unless it has been folded.
+    pub fn as_batch_norm(&self) -> Option<&BatchNorm> {
+        match self {
+            Norm2d::BatchNorm(norm) => Some(norm),
+            Norm2d::Folded => None,
+        }
+    }
+
+    /// Whether [`fold_into`](Self::fold_into) has folded it away.
+    pub fn is_folded(&self) -> bool {
+        matches!(self, Norm2d::Folded)
+    }
+
+    /// Applies the BatchNorm (nothing once folded). Training updates the running variance with
+    /// the unbiased batch variance, as PyTorch does ([`zoo_kernels::batch_norm`]).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Norm2d::BatchNorm(norm) => zoo_kernels::batch_norm(norm, x, None, false),
+            Norm2d::Folded => x,
+        }
+    }
+
+    /// Folds the BatchNorm, with its running statistics, into `conv`, the convolution it
+    /// follows, and leaves [`Norm2d::Folded`]; does nothing when already folded.
+    pub fn fold_into(&mut self, conv: &mut Conv2d) {
+        if let Norm2d::BatchNorm(norm) = std::mem::replace(self, Norm2d::Folded) {
+            crate::fuse::fold(conv, norm);
+        }
+    }
+
+    /// Traces the norm stored in field `name`: a folded one has no row.
+    pub fn trace(&self, t: &mut Tracer, name: &str, input: &SampleShape) -> Result<SampleShape, ShapeError> {
+        match self {
+            Norm2d::BatchNorm(norm) => t.layer(name, norm, input),
+            Norm2d::Folded => Ok(input.clone()),
+        }
+    }
+}
+
+impl From<BatchNorm> for Norm2d {
+    fn from(norm: BatchNorm) -> Self {
+        Norm2d::BatchNorm(norm)
+    }
+}
+
+/// In a sequence a folded norm keeps its slot as an `Identity` row, so the rows' indices stay
+/// torchvision's.
+impl TraceLayer for Norm2d {
+    fn trace_step(&self, path: &str, input: &[usize]) -> Result<TraceStep, ShapeError> {
+        match self {
+            Norm2d::BatchNorm(norm) => norm.trace_step(path, input),
+            Norm2d::Folded => Ok(TraceStep {
                 kind: "Identity".into(),
                 output: input.to_vec(),
                 params: 0,
@@ -68,6 +157,83 @@ impl TraceLayer for Layer2d {
                 macs: 0,
                 window: None,
             }),
+        }
+    }
+}
+
+// Written by hand because the derive would put the variant's name (`BatchNorm`) in every
+// path below the field; this one, like `Option`'s, adds no path segment.
+impl Module for Norm2d {
+    fn collect_devices(&self, devices: Devices) -> Devices {
+        match self {
+            Norm2d::BatchNorm(norm) => norm.collect_devices(devices),
+            Norm2d::Folded => devices,
+        }
+    }
+
+    fn fork(self, device: &Device) -> Self {
+        self.map_norm(|norm| norm.fork(device))
+    }
+
+    fn to_device(self, device: &Device) -> Self {
+        self.map_norm(|norm| norm.to_device(device))
+    }
+
+    fn train(self) -> Self {
+        self.map_norm(Module::train)
+    }
+
+    fn valid(&self) -> Self {
+        match self {
+            Norm2d::BatchNorm(norm) => Norm2d::BatchNorm(norm.valid()),
+            Norm2d::Folded => Norm2d::Folded,
+        }
+    }
+
+    fn materialize(self) -> Self {
+        self.map_norm(Module::materialize)
+    }
+
+    fn num_params(&self) -> usize {
+        self.as_batch_norm().map_or(0, Module::num_params)
+    }
+
+    fn visit<V: ModuleVisitor>(&self, visitor: &mut V) {
+        if let Norm2d::BatchNorm(norm) = self {
+            norm.visit(visitor);
+        }
+    }
+
+    fn map<M: ModuleMapper>(self, mapper: &mut M) -> Self {
+        self.map_norm(|norm| norm.map(mapper))
+    }
+}
+
+impl Norm2d {
+    fn map_norm(self, f: impl FnOnce(BatchNorm) -> BatchNorm) -> Self {
+        match self {
+            Norm2d::BatchNorm(norm) => Norm2d::BatchNorm(f(norm)),
+            Norm2d::Folded => Norm2d::Folded,
+        }
+    }
+}
+
+impl ModuleDisplayDefault for Norm2d {
+    fn content(&self, content: Content) -> Option<Content> {
+        match self {
+            Norm2d::BatchNorm(norm) => content.add_single(norm).optional(),
+            Norm2d::Folded => content.add_single("Folded").optional(),
+        }
+    }
+}
+
+impl ModuleDisplay for Norm2d {}
+
+impl std::fmt::Display for Norm2d {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Norm2d::BatchNorm(norm) => norm.fmt(f),
+            Norm2d::Folded => f.write_str("Folded"),
         }
     }
 }
@@ -143,53 +309,34 @@ pub fn pool_forward(pool: &impl Pool, x: Tensor<4>) -> Tensor<4> {
     pool.pool(x)
 }
 
-/// `norm(conv(x))`: a convolution and the BatchNorm after it (`None` once folded by
+/// `norm(conv(x))`: a convolution and the BatchNorm after it (the identity once folded by
 /// [`crate::fuse`]); one fused kernel in inference on flex ([`zoo_kernels::conv_batch_norm`]).
-pub fn conv_bn(conv: &Conv2d, norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
-    zoo_kernels::conv_batch_norm(conv, norm, x, None, false)
+pub fn conv_bn(conv: &Conv2d, norm: &Norm2d, x: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::conv_batch_norm(conv, norm.as_batch_norm(), x, None, false)
 }
 
 /// `relu(norm(conv(x)))`, one fused kernel in inference on flex.
-pub fn conv_bn_relu(conv: &Conv2d, norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
-    zoo_kernels::conv_batch_norm(conv, norm, x, None, true)
+pub fn conv_bn_relu(conv: &Conv2d, norm: &Norm2d, x: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::conv_batch_norm(conv, norm.as_batch_norm(), x, None, true)
 }
 
 /// `relu(norm(conv(x)) + residual)`, a residual block's ending, one fused kernel in inference
 /// on flex.
-pub fn conv_bn_add_relu(conv: &Conv2d, norm: Option<&BatchNorm>, x: Tensor<4>, residual: Tensor<4>) -> Tensor<4> {
-    zoo_kernels::conv_batch_norm(conv, norm, x, Some(residual), true)
+pub fn conv_bn_add_relu(conv: &Conv2d, norm: &Norm2d, x: Tensor<4>, residual: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::conv_batch_norm(conv, norm.as_batch_norm(), x, Some(residual), true)
 }
 
-/// Applies a BatchNorm that may have been folded away (`None`) by [`crate::fuse`].
+/// Applies a BatchNorm that no convolution precedes (DenseNet's pre-activation ones).
 ///
 /// Training updates the running variance with the unbiased batch variance, as PyTorch does
 /// ([`zoo_kernels::batch_norm`]).
-pub fn batch_norm(norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
-    match norm {
-        Some(norm) => zoo_kernels::batch_norm(norm, x, None, false),
-        None => x,
-    }
+pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::batch_norm(norm, x, None, false)
 }
 
 /// `relu(batch_norm(x))`, one fused op on flex.
-pub fn batch_norm_relu(norm: Option<&BatchNorm>, x: Tensor<4>) -> Tensor<4> {
-    match norm {
-        Some(norm) => zoo_kernels::batch_norm(norm, x, None, true),
-        None => zoo_kernels::relu(x),
-    }
-}
-
-/// Traces a BatchNorm that may have been folded away: a folded one has no row.
-pub fn trace_batch_norm(
-    t: &mut Tracer,
-    name: &str,
-    norm: &Option<BatchNorm>,
-    input: &SampleShape,
-) -> Result<SampleShape, ShapeError> {
-    match norm {
-        Some(norm) => t.layer(name, norm, input),
-        None => Ok(input.clone()),
-    }
+pub fn batch_norm_relu(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    zoo_kernels::batch_norm(norm, x, None, true)
 }
 
 /// Runs a convolutional sequence, passing each layer's output through `on_output(index, output)`.
@@ -300,7 +447,7 @@ impl Activation {
 
 impl crate::fuse::FoldBatchNorm for BasicConv2d {
     fn fold_batch_norm(&mut self) {
-        crate::fuse::fold_into(&mut self.conv, &mut self.bn);
+        self.bn.fold_into(&mut self.conv);
     }
 }
 
@@ -320,8 +467,8 @@ impl TraceLayer for Activation {
 pub struct BasicConv2d {
     /// The convolution (no bias: the BatchNorm's shift replaces it).
     pub conv: Conv2d,
-    /// BatchNorm (`None` once folded into `conv` by [`crate::fuse`]).
-    pub bn: Option<BatchNorm>,
+    /// BatchNorm (folded into `conv` by [`crate::fuse`]).
+    pub bn: Norm2d,
     /// ReLU.
     pub relu: Relu,
 }
@@ -349,21 +496,21 @@ impl BasicConv2d {
                 .with_bias(false)
                 .with_initializer(init)
                 .init(device),
-            bn: Some(BatchNormConfig::new(out_channels).with_epsilon(1e-3).init(device)),
+            bn: BatchNormConfig::new(out_channels).with_epsilon(1e-3).init(device).into(),
             relu: Relu::new(),
         }
     }
 
     /// Applies convolution, BatchNorm and ReLU.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        conv_bn_relu(&self.conv, self.bn.as_ref(), x)
+        conv_bn_relu(&self.conv, &self.bn, x)
     }
 
     /// Traces the block stored in field `name`.
     pub fn trace(&self, t: &mut Tracer, name: &str, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         t.scope(name, |t| {
             let x = t.layer("conv", &self.conv, input)?;
-            let x = trace_batch_norm(t, "bn", &self.bn, &x)?;
+            let x = self.bn.trace(t, "bn", &x)?;
             t.layer("relu", &self.relu, &x)
         })
     }

@@ -11,7 +11,7 @@ use burn::nn::{Linear, LinearConfig, Relu, Tanh};
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{Activation, Layer2d, conv_forward, conv2d, flatten, trace_flatten};
-use crate::model::{ImageClassifier, StageHook};
+use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::registry::{ModelInfo, Resolved, ZooModel, entry};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -97,11 +97,11 @@ impl crate::fuse::FoldBatchNorm for LeNet5 {
 impl crate::CheckpointNames for LeNet5 {}
 
 impl ImageClassifier for LeNet5 {
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
         let x = self.pool1.forward(self.activation.forward(conv_forward(&self.conv1, x)));
-        let x = on_stage("pool1", x);
+        let x = stages.end("pool1", x)?;
         let x = self.pool2.forward(self.activation.forward(conv_forward(&self.conv2, x)));
-        on_stage("pool2", x)
+        stages.end("pool2", x)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
@@ -134,6 +134,6 @@ fn build(o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::LeNet5(LeNet5Config::new().with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
 }
 
-/// LeNet-5's registry row.
+/// LeNet-5's registry row. 32x32 is its only size: `fc1` takes exactly 16x5x5 features.
 pub(crate) const REGISTRY: &[ModelInfo] =
-    &[entry("lenet5", "LeNet-5", PAPER, 1998, [1, 32, 32], 10, Some(0.000417), build)];
+    &[entry("lenet5", "LeNet-5", PAPER, 1998, [1, 32, 32], [1, 32, 32], 10, Some(0.000417), build)];

@@ -60,7 +60,10 @@ pub mod vgg;
 pub mod weights;
 pub mod zfnet;
 
-pub use model::{AuxLogits, CheckpointNames, FeatureInfo, FeatureMap, ImageClassifier, StageHook, TrainingOutput};
+pub use model::{
+    AuxLogits, CheckpointNames, FeatureInfo, FeatureMap, ImageClassifier, StageFlow, StageHook, Stages, TrainingOutput,
+    flow_value,
+};
 pub use registry::{MODELS, ModelInfo, ModelOptions, RegistryError, ZooModel, create, info, list};
 pub use summary::{LayerSummary, ModelSummary, ShapeError};
 

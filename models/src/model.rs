@@ -1,5 +1,7 @@
 //! The interface every network in the zoo implements.
 
+use std::ops::ControlFlow;
+
 use burn::tensor::Tensor;
 
 use crate::summary::{ModelSummary, SampleShape, ShapeError, Tracer};
@@ -64,6 +66,68 @@ pub(crate) fn forward_with_aux<M: ImageClassifier + ?Sized>(
 /// hook can: Grad-CAM returns `x.detach().require_grad()` to read the gradient at that stage.
 pub type StageHook<'a> = dyn FnMut(&str, Tensor<4>) -> Tensor<4> + 'a;
 
+/// What [`ImageClassifier::run_body`] returns: `Continue` with the last feature map when the body
+/// ran to its end, `Break` with the output of the stage where [`Stages`] stopped it.
+pub type StageFlow = ControlFlow<Tensor<4>, Tensor<4>>;
+
+/// The body's end of a [`StageHook`]: the hook, and how many stages are still wanted. A body
+/// ends each stage with `let x = stages.end(name, x)?;`, which returns from it once the last
+/// wanted stage is done (timm's `stop_early`), so the stages after it never run.
+///
+/// ```
+/// use burn::tensor::{Device, Tensor};
+/// use zoo_models::{create, ImageClassifier, ModelOptions, Stages};
+///
+/// let device = Device::flex();
+/// let resnet = create("resnet18", &ModelOptions::default(), &device).unwrap();
+/// let mut seen = Vec::new();
+/// let mut hook = |name: &str, x: Tensor<4>| {
+///     seen.push(name.to_string());
+///     x
+/// };
+/// let flow = resnet.run_body(Tensor::zeros([1, 3, 64, 64], &device), &mut Stages::first(2, &mut hook));
+/// assert_eq!(flow.break_value().unwrap().dims(), [1, 64, 16, 16]); // layer1's output
+/// assert_eq!(seen, ["relu", "layer1"]);
+/// ```
+pub struct Stages<'h, 'a> {
+    hook: &'h mut StageHook<'a>,
+    // Stages still to run; `None`: every one.
+    left: Option<usize>,
+}
+
+impl<'h, 'a> Stages<'h, 'a> {
+    /// Every stage, each output passed through `hook`.
+    pub fn all(hook: &'h mut StageHook<'a>) -> Self {
+        Self { hook, left: None }
+    }
+
+    /// The first `count` stages (at least one), each output passed through `hook`; the body
+    /// stops after the last of them.
+    pub fn first(count: usize, hook: &'h mut StageHook<'a>) -> Self {
+        Self { hook, left: Some(count.max(1)) }
+    }
+
+    /// Ends the stage `name` with output `x`: passes `x` through the hook, then goes on with
+    /// what the hook returned, or stops there if that was the last stage wanted.
+    pub fn end(&mut self, name: &str, x: Tensor<4>) -> StageFlow {
+        let x = (self.hook)(name, x);
+        match &mut self.left {
+            Some(left) if *left <= 1 => ControlFlow::Break(x),
+            Some(left) => {
+                *left -= 1;
+                ControlFlow::Continue(x)
+            }
+            None => ControlFlow::Continue(x),
+        }
+    }
+}
+
+/// The feature map a body's [`StageFlow`] carries, whether it ran to its end or stopped early.
+pub fn flow_value(flow: StageFlow) -> Tensor<4> {
+    let (ControlFlow::Continue(x) | ControlFlow::Break(x)) = flow;
+    x
+}
+
 /// How a family's tensors are named in PyTorch checkpoints where that differs from its field
 /// paths, and which heads a checkpoint may carry that a model built without them skips: the
 /// family's part of loading weights, kept in the family's file (timm's `checkpoint_filter_fn`).
@@ -112,19 +176,31 @@ pub trait CheckpointNames {
 /// // The last feature map (timm's `forward_features`), and the stages' outputs on the way
 /// // (timm's `forward_intermediates`), for feature extraction or visualisation.
 /// assert_eq!(model.forward_features(images.clone()).dims(), [2, 16, 5, 5]);
-/// let (last, stages) = model.forward_intermediates(images, None);
+/// let (last, stages) = model.forward_intermediates(images.clone(), None, false);
 /// assert_eq!(stages[0].name, "pool1");
 /// assert_eq!(stages[0].tensor.dims(), [2, 6, 14, 14]);
 /// assert_eq!(last.dims(), stages[1].tensor.dims());
+/// // Only the first stage, without running the rest of the body.
+/// let (last, stages) = model.forward_intermediates(images, Some(&[0]), true);
+/// assert_eq!((stages.len(), last.dims()), (1, [2, 6, 14, 14]));
 ///
 /// // Shapes, parameters and MACs, computed without running the network.
 /// let summary = model.summary("lenet5", [1, 32, 32]).unwrap();
 /// assert_eq!(summary.trainable_params, 61_706);
 /// ```
 pub trait ImageClassifier {
+    /// Runs the convolutional body, ending each stage (each resolution level) with
+    /// `stages.end(name, output)?`, which passes the output through the caller's hook and stops
+    /// the body after the last stage the caller wants. What a family implements;
+    /// callers use [`forward_stages`](Self::forward_stages) or
+    /// [`forward_intermediates`](Self::forward_intermediates).
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow;
+
     /// Runs the convolutional body, passing each stage's output (each resolution level) through
     /// `on_stage(name, output)`, and returns the last feature map.
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4>;
+    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
+        flow_value(self.run_body(x, &mut Stages::all(on_stage)))
+    }
 
     /// Turns the body's last feature map into logits.
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2>;
@@ -164,19 +240,35 @@ pub trait ImageClassifier {
         TrainingOutput { logits: self.forward(x), aux: Vec::new() }
     }
 
-    /// The body's last feature map and the outputs of the stages at `indices` (shallowest first;
-    /// `None`: every stage), as timm's `forward_intermediates`. Indices past the last stage are
-    /// ignored.
-    fn forward_intermediates(&self, x: Tensor<4>, indices: Option<&[usize]>) -> (Tensor<4>, Vec<FeatureMap>) {
+    /// The outputs of the stages at `indices` (shallowest first; `None`: every stage), and the
+    /// feature map the body ended with, as timm's `forward_intermediates`. Indices past the last
+    /// stage are ignored.
+    ///
+    /// With `stop_early` (timm's argument of that name) the body stops after the deepest stage
+    /// in `indices`, so the stages after it never run, and the map returned first is that
+    /// stage's output; without it, or when `indices` is `None` or holds no index, the whole
+    /// body runs and that map is the last feature map ([`forward_features`](Self::forward_features)).
+    fn forward_intermediates(
+        &self,
+        x: Tensor<4>,
+        indices: Option<&[usize]>,
+        stop_early: bool,
+    ) -> (Tensor<4>, Vec<FeatureMap>) {
         let mut stages = Vec::new();
         let mut index = 0;
-        let last = self.forward_stages(x, &mut |name, tensor| {
+        let mut hook = |name: &str, tensor: Tensor<4>| {
             if indices.is_none_or(|wanted| wanted.contains(&index)) {
                 stages.push(FeatureMap { name: name.to_string(), tensor: tensor.clone() });
             }
             index += 1;
             tensor
-        });
+        };
+        let deepest = indices.and_then(|wanted| wanted.iter().max()).filter(|_| stop_early);
+        let mut control = match deepest {
+            Some(&deepest) => Stages::first(deepest + 1, &mut hook),
+            None => Stages::all(&mut hook),
+        };
+        let last = flow_value(self.run_body(x, &mut control));
         (last, stages)
     }
 
@@ -193,7 +285,7 @@ pub trait ImageClassifier {
     /// ```
     fn feature_info(&self, input: [usize; 3], device: &burn::tensor::Device) -> Vec<FeatureInfo> {
         let [c, h, w] = input;
-        let (_, stages) = self.forward_intermediates(Tensor::zeros([1, c, h, w], device), None);
+        let (_, stages) = self.forward_intermediates(Tensor::zeros([1, c, h, w], device), None, false);
         stages
             .into_iter()
             .map(|stage| {

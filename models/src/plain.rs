@@ -3,16 +3,18 @@
 //! `classifier` (fully connected layers with dropout). The families differ only in their layer
 //! tables, which live in their own files.
 
+use std::ops::ControlFlow;
+
 use burn::module::Module;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2dConfig};
-use burn::nn::{BatchNormConfig, DropoutConfig, Initializer, LinearConfig, Relu};
+use burn::nn::{DropoutConfig, Initializer, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
 use crate::layers::{
-    Dense, Layer2d, conv2d, conv2d_kaiming_out, flatten, forward_dense, forward_layers, pool_forward, trace_flatten,
+    Dense, Layer2d, Norm2d, conv2d, conv2d_kaiming_out, flatten, forward_dense, pool_forward, trace_flatten,
     trace_sequence,
 };
-use crate::model::{ImageClassifier, StageHook};
+use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// One entry of a plain network's feature table.
@@ -112,7 +114,7 @@ impl PlainNet {
                     };
                     features.push(Layer2d::Conv(conv));
                     if spec.batch_norm {
-                        features.push(Layer2d::BatchNorm(BatchNormConfig::new(out).init(device)));
+                        features.push(Layer2d::BatchNorm(Norm2d::new(out, device)));
                     }
                     features.push(Layer2d::Relu(Relu::new()));
                     channels = out;
@@ -171,10 +173,14 @@ impl crate::CheckpointNames for PlainNet {}
 
 impl ImageClassifier for PlainNet {
     /// Stages end at each max pool (`features.<i>`).
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        forward_layers(&self.features, x, |i, out| {
-            if matches!(self.features[i], Layer2d::MaxPool(_)) { on_stage(&format!("features.{i}"), out) } else { out }
-        })
+    fn run_body(&self, mut x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+        for (i, layer) in self.features.iter().enumerate() {
+            x = layer.forward(x);
+            if matches!(layer, Layer2d::MaxPool(_)) {
+                x = stages.end(&format!("features.{i}"), x)?;
+            }
+        }
+        ControlFlow::Continue(x)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {

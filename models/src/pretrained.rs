@@ -13,8 +13,6 @@
 //! assert_eq!(imagenet_classes()[281], "tabby");
 //! ```
 
-use std::fmt;
-
 use serde::Serialize;
 
 use crate::ModelOptions;
@@ -94,11 +92,13 @@ pub fn options_for(weights: &PretrainedWeights, options: ModelOptions) -> ModelO
 }
 
 /// Why no weights match a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PretrainedError {
     /// The model has no published weights.
+    #[error("no pretrained weights for {0}: torchvision publishes them for {with}", with = models_with_weights().join(", "))]
     NoWeights(String),
     /// The model has weights, but not under this tag.
+    #[error("{model} has no pretrained weights tagged {tag}; tags: {}", available.join(", "))]
     UnknownTag {
         /// The model.
         model: String,
@@ -108,22 +108,6 @@ pub enum PretrainedError {
         available: Vec<&'static str>,
     },
 }
-
-impl fmt::Display for PretrainedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PretrainedError::NoWeights(model) => {
-                let with: Vec<&str> = models_with_weights();
-                write!(f, "no pretrained weights for {model}: torchvision publishes them for {}", with.join(", "))
-            }
-            PretrainedError::UnknownTag { model, tag, available } => {
-                write!(f, "{model} has no pretrained weights tagged {tag}; tags: {}", available.join(", "))
-            }
-        }
-    }
-}
-
-impl std::error::Error for PretrainedError {}
 
 /// Every published weight file, model by model, the default first.
 pub fn all() -> &'static [PretrainedWeights] {

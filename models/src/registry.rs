@@ -1,6 +1,5 @@
 //! Every model by name: `list("resnet*")`, `create("resnet56", &options, &device)`.
 
-use std::fmt;
 use std::sync::LazyLock;
 
 use burn::module::Module;
@@ -11,7 +10,7 @@ use crate::densenet::DenseNet;
 use crate::googlenet::GoogLeNet;
 use crate::inception::Inception3;
 use crate::lenet::LeNet5;
-use crate::model::{ImageClassifier, StageHook, TrainingOutput};
+use crate::model::{ImageClassifier, StageFlow, Stages, TrainingOutput};
 use crate::plain::PlainNet;
 use crate::resnet::ResNet;
 use crate::resnet_cifar::CifarResNet;
@@ -74,8 +73,8 @@ impl crate::CheckpointNames for ZooModel {
 }
 
 impl ImageClassifier for ZooModel {
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        each_variant!(self, m => m.forward_stages(x, on_stage))
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+        each_variant!(self, m => m.run_body(x, stages))
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
@@ -158,6 +157,17 @@ pub struct ModelInfo {
     pub year: u16,
     /// Default input shape `[C, H, W]`.
     pub default_input: [usize; 3],
+    /// The smallest input `[C, H, W]` the model trains on with its default options (auxiliary
+    /// classifiers included): at one pixel less a feature map vanishes somewhere inside, and
+    /// [`ImageClassifier::summary`] names the layer.
+    ///
+    /// ```
+    /// let inception = zoo_models::info("inception_v3").unwrap();
+    /// // The auxiliary classifier's 5x5 convolution needs Mixed_6e's full 17x17 map.
+    /// assert_eq!(inception.min_input, [3, 299, 299]);
+    /// assert_eq!(zoo_models::info("resnet50").unwrap().min_input, [3, 1, 1]);
+    /// ```
+    pub min_input: [usize; 3],
     /// Default number of classes.
     pub default_classes: usize,
     /// Published forward cost at the default input, in GMACs (torchvision's "GFLOPS"), where
@@ -231,9 +241,10 @@ impl ModelInfo {
 }
 
 /// Errors from the registry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RegistryError {
     /// No model has this name.
+    #[error("{}", unknown_model(name, suggestions))]
     UnknownModel {
         /// The name asked for.
         name: String,
@@ -241,24 +252,17 @@ pub enum RegistryError {
         suggestions: Vec<&'static str>,
     },
     /// An option is out of range.
+    #[error("{0}")]
     InvalidOption(String),
 }
 
-impl fmt::Display for RegistryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RegistryError::UnknownModel { name, suggestions } if suggestions.is_empty() => {
-                write!(f, "unknown model `{name}` (see `zoo list`)")
-            }
-            RegistryError::UnknownModel { name, suggestions } => {
-                write!(f, "unknown model `{name}`; did you mean {}?", suggestions.join(", "))
-            }
-            RegistryError::InvalidOption(msg) => f.write_str(msg),
-        }
+fn unknown_model(name: &str, suggestions: &[&str]) -> String {
+    if suggestions.is_empty() {
+        format!("unknown model `{name}` (see `zoo list`)")
+    } else {
+        format!("unknown model `{name}`; did you mean {}?", suggestions.join(", "))
     }
 }
-
-impl std::error::Error for RegistryError {}
 
 /// ImageNet's input.
 pub(crate) const IMAGENET: [usize; 3] = [3, 224, 224];
@@ -275,6 +279,7 @@ pub(crate) const fn entry(
     paper: &'static str,
     year: u16,
     default_input: [usize; 3],
+    min_input: [usize; 3],
     default_classes: usize,
     published_gmacs: Option<f64>,
     build: fn(&Resolved, &Device) -> ZooModel,
@@ -285,6 +290,7 @@ pub(crate) const fn entry(
         paper,
         year,
         default_input,
+        min_input,
         default_classes,
         published_gmacs,
         aux_logits: None,

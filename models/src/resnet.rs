@@ -3,19 +3,21 @@
 //! with BatchNorm (option B). The residual block is shared with the CIFAR ResNets
 //! ([`crate::resnet_cifar`]), which use parameter-free zero-padding shortcuts instead (option A).
 
+use std::ops::ControlFlow;
+
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d, Relu};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor, s};
 
 use crate::layers::{
-    Layer2d, conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers, pool_forward,
-    trace_batch_norm, trace_flatten, trace_sequence,
+    Layer2d, Norm2d, conv_bn_add_relu, conv_bn_relu, conv2d_kaiming_out, flatten, forward_layers, pool_forward,
+    trace_flatten, trace_sequence,
 };
-use crate::model::{ImageClassifier, StageHook};
+use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::registry::{IMAGENET, ModelInfo, Resolved, ZooModel, entry};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
@@ -75,16 +77,16 @@ impl ZeroPadShortcut {
 pub struct ResidualBlock {
     /// First convolution (3x3 with the stride in a basic block, 1x1 reduce in a bottleneck).
     pub conv1: Conv2d,
-    /// BatchNorm after `conv1` (`None` once folded into it by [`crate::fuse`]).
-    pub bn1: Option<BatchNorm>,
+    /// BatchNorm after `conv1` (folded into it by [`crate::fuse`]).
+    pub bn1: Norm2d,
     /// Second convolution (3x3; carries the stride in a bottleneck).
     pub conv2: Conv2d,
-    /// BatchNorm after `conv2` (`None` once folded).
-    pub bn2: Option<BatchNorm>,
+    /// BatchNorm after `conv2`.
+    pub bn2: Norm2d,
     /// Bottleneck only: the 1x1 expansion.
     pub conv3: Option<Conv2d>,
-    /// Bottleneck only: BatchNorm after `conv3` (`None` once folded).
-    pub bn3: Option<BatchNorm>,
+    /// Bottleneck only: BatchNorm after `conv3`.
+    pub bn3: Option<Norm2d>,
     /// Shared ReLU.
     pub relu: Relu,
     /// Option B projection shortcut (`downsample.0` conv, `downsample.1` BatchNorm).
@@ -104,7 +106,7 @@ impl ResidualBlock {
         device: &Device,
     ) -> Self {
         let out_channels = planes * kind.expansion();
-        let bn = |c: usize| BatchNormConfig::new(c).init(device);
+        let bn = |c: usize| Norm2d::new(c, device);
         let (conv1, conv2, conv3) = match kind {
             BlockKind::Basic => (
                 conv2d_kaiming_out(in_channels, planes, 3, stride, 1, false, device),
@@ -133,9 +135,9 @@ impl ResidualBlock {
         };
         Self {
             conv1,
-            bn1: Some(bn(planes)),
+            bn1: bn(planes),
             conv2,
-            bn2: Some(bn(if conv3.is_some() { planes } else { out_channels })),
+            bn2: bn(if conv3.is_some() { planes } else { out_channels }),
             bn3: conv3.as_ref().map(|_| bn(out_channels)),
             conv3,
             relu: Relu::new(),
@@ -151,27 +153,27 @@ impl ResidualBlock {
             (None, Some(pad)) => pad.forward(x.clone()),
             (None, None) => x.clone(),
         };
-        let out = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
-        match &self.conv3 {
-            Some(conv3) => {
-                let out = conv_bn_relu(&self.conv2, self.bn2.as_ref(), out);
-                conv_bn_add_relu(conv3, self.bn3.as_ref(), out, identity)
+        let out = conv_bn_relu(&self.conv1, &self.bn1, x);
+        match (&self.conv3, &self.bn3) {
+            (Some(conv3), Some(bn3)) => {
+                let out = conv_bn_relu(&self.conv2, &self.bn2, out);
+                conv_bn_add_relu(conv3, bn3, out, identity)
             }
-            None => conv_bn_add_relu(&self.conv2, self.bn2.as_ref(), out, identity),
+            _ => conv_bn_add_relu(&self.conv2, &self.bn2, out, identity),
         }
     }
 
     /// Traces the block's layers.
     pub fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
-        x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
+        x = self.bn1.trace(t, "bn1", &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         x = t.layer("conv2", &self.conv2, &x)?;
-        x = trace_batch_norm(t, "bn2", &self.bn2, &x)?;
-        if let Some(conv3) = &self.conv3 {
+        x = self.bn2.trace(t, "bn2", &x)?;
+        if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
             x = t.layer("relu", &self.relu, &x)?;
             x = t.layer("conv3", conv3, &x)?;
-            x = trace_batch_norm(t, "bn3", &self.bn3, &x)?;
+            x = bn3.trace(t, "bn3", &x)?;
         }
         let shortcut = match &self.downsample {
             Some(projection) => trace_sequence(t, "downsample", projection, input)?,
@@ -223,12 +225,12 @@ pub fn trace_stage(
     })
 }
 
-/// Runs named stages in order, reporting each stage's output.
-pub fn run_stages(stages: &[(&str, &[ResidualBlock])], mut x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-    for (name, blocks) in stages {
-        x = on_stage(name, forward_stage(blocks, x));
+/// Runs named stages in order, ending each one at `stages` (which may stop the walk).
+pub fn run_stages(named: &[(&str, &[ResidualBlock])], mut x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+    for (name, blocks) in named {
+        x = stages.end(name, forward_stage(blocks, x))?;
     }
-    x
+    ControlFlow::Continue(x)
 }
 
 /// Traces named stages in order.
@@ -310,7 +312,7 @@ impl ResNetConfig {
         let layer4 = stage(512, self.layers[3], 2);
         ResNet {
             conv1: conv2d_kaiming_out(self.in_channels, 64, 7, 2, 3, false, device),
-            bn1: Some(BatchNormConfig::new(64).init(device)),
+            bn1: Norm2d::new(64, device),
             relu: Relu::new(),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
@@ -331,8 +333,8 @@ impl ResNetConfig {
 pub struct ResNet {
     /// Stem convolution, 7x7 stride 2.
     pub conv1: Conv2d,
-    /// Stem BatchNorm (`None` once folded into `conv1`).
-    pub bn1: Option<BatchNorm>,
+    /// Stem BatchNorm (folded into `conv1` by [`crate::fuse`]).
+    pub bn1: Norm2d,
     /// Stem ReLU.
     pub relu: Relu,
     /// Stem max pool, 3x3 stride 2.
@@ -353,11 +355,10 @@ pub struct ResNet {
 
 impl crate::fuse::FoldBatchNorm for ResidualBlock {
     fn fold_batch_norm(&mut self) {
-        use crate::fuse::fold_into;
-        fold_into(&mut self.conv1, &mut self.bn1);
-        fold_into(&mut self.conv2, &mut self.bn2);
-        if let Some(conv3) = &mut self.conv3 {
-            fold_into(conv3, &mut self.bn3);
+        self.bn1.fold_into(&mut self.conv1);
+        self.bn2.fold_into(&mut self.conv2);
+        if let (Some(conv3), Some(bn3)) = (&mut self.conv3, &mut self.bn3) {
+            bn3.fold_into(conv3);
         }
         if let Some(projection) = &mut self.downsample {
             crate::fuse::fuse_sequence(projection);
@@ -367,7 +368,7 @@ impl crate::fuse::FoldBatchNorm for ResidualBlock {
 
 impl crate::fuse::FoldBatchNorm for ResNet {
     fn fold_batch_norm(&mut self) {
-        crate::fuse::fold_into(&mut self.conv1, &mut self.bn1);
+        self.bn1.fold_into(&mut self.conv1);
         for layer in [&mut self.layer1, &mut self.layer2, &mut self.layer3, &mut self.layer4] {
             layer.fold_batch_norm();
         }
@@ -379,10 +380,10 @@ impl crate::CheckpointNames for ResNet {}
 
 impl ImageClassifier for ResNet {
     /// Stages: `relu` (the stem at stride 2), then `layer1`..`layer4`.
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
-        let x = on_stage("relu", x);
-        run_stages(&self.stages(), pool_forward(&self.maxpool, x), on_stage)
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+        let x = conv_bn_relu(&self.conv1, &self.bn1, x);
+        let x = stages.end("relu", x)?;
+        run_stages(&self.stages(), pool_forward(&self.maxpool, x), stages)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
@@ -391,7 +392,7 @@ impl ImageClassifier for ResNet {
 
     fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
-        x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
+        x = self.bn1.trace(t, "bn1", &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         x = t.layer("maxpool", &self.maxpool, &x)?;
         let x = trace_stages(t, &self.stages(), x)?;
@@ -413,12 +414,16 @@ fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::ResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))
 }
 
+/// Every strided layer is padded, so even a 1x1 input keeps a 1x1 map to the end (shared with
+/// the CIFAR ResNets).
+pub(crate) const MIN_INPUT: [usize; 3] = [3, 1, 1];
+
 /// The ImageNet ResNets' registry rows.
 #[rustfmt::skip]
 pub(crate) const REGISTRY: &[ModelInfo] = &[
-    entry("resnet18", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(1.814), |o, d| build(18, o, d)),
-    entry("resnet34", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(3.664), |o, d| build(34, o, d)),
-    entry("resnet50", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(4.089), |o, d| build(50, o, d)),
-    entry("resnet101", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(7.801), |o, d| build(101, o, d)),
-    entry("resnet152", "ResNet", PAPER, 2015, IMAGENET, 1000, Some(11.514), |o, d| build(152, o, d)),
+    entry("resnet18", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(1.814), |o, d| build(18, o, d)),
+    entry("resnet34", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(3.664), |o, d| build(34, o, d)),
+    entry("resnet50", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(4.089), |o, d| build(50, o, d)),
+    entry("resnet101", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(7.801), |o, d| build(101, o, d)),
+    entry("resnet152", "ResNet", PAPER, 2015, IMAGENET, MIN_INPUT, 1000, Some(11.514), |o, d| build(152, o, d)),
 ];

@@ -7,17 +7,17 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu};
+use burn::nn::{Linear, LinearConfig, Relu};
 use burn::tensor::{Device, Tensor};
 
-use crate::layers::{conv_bn_relu, conv2d_kaiming_out, trace_batch_norm};
-use crate::model::{ImageClassifier, StageHook};
+use crate::layers::{Norm2d, conv_bn_relu, conv2d_kaiming_out};
+use crate::model::{ImageClassifier, StageFlow, Stages};
 use crate::registry::{CIFAR, ModelInfo, Resolved, ZooModel, entry};
-use crate::resnet::PAPER;
 use crate::resnet::{
     BlockKind, ResidualBlock, ShortcutKind, forward_pooled_head, make_stage, run_stages, trace_pooled_head,
     trace_stages,
 };
+use crate::resnet::{MIN_INPUT, PAPER};
 use crate::summary::{SampleShape, ShapeError, Tracer};
 
 /// Renames (regex, replacement) from other PyTorch CIFAR ResNets' keys to these fields, applied
@@ -64,7 +64,7 @@ impl CifarResNetConfig {
         let layer3 = stage(64, 2);
         CifarResNet {
             conv1: conv2d_kaiming_out(self.in_channels, 16, 3, 1, 1, false, device),
-            bn1: Some(BatchNormConfig::new(16).init(device)),
+            bn1: Norm2d::new(16, device),
             relu: Relu::new(),
             layer1,
             layer2,
@@ -80,8 +80,8 @@ impl CifarResNetConfig {
 pub struct CifarResNet {
     /// Stem convolution, 3x3 with 16 filters.
     pub conv1: Conv2d,
-    /// Stem BatchNorm (`None` once folded into `conv1`).
-    pub bn1: Option<BatchNorm>,
+    /// Stem BatchNorm (folded into `conv1` by [`crate::fuse`]).
+    pub bn1: Norm2d,
     /// Stem ReLU.
     pub relu: Relu,
     /// 16 filters, 32x32 maps.
@@ -104,7 +104,7 @@ impl CifarResNet {
 
 impl crate::fuse::FoldBatchNorm for CifarResNet {
     fn fold_batch_norm(&mut self) {
-        crate::fuse::fold_into(&mut self.conv1, &mut self.bn1);
+        self.bn1.fold_into(&mut self.conv1);
         for layer in [&mut self.layer1, &mut self.layer2, &mut self.layer3] {
             layer.fold_batch_norm();
         }
@@ -119,9 +119,9 @@ impl crate::CheckpointNames for CifarResNet {
 
 impl ImageClassifier for CifarResNet {
     /// Stages: `layer1`, `layer2`, `layer3`.
-    fn forward_stages(&self, x: Tensor<4>, on_stage: &mut StageHook) -> Tensor<4> {
-        let x = conv_bn_relu(&self.conv1, self.bn1.as_ref(), x);
-        run_stages(&self.stages(), x, on_stage)
+    fn run_body(&self, x: Tensor<4>, stages: &mut Stages) -> StageFlow {
+        let x = conv_bn_relu(&self.conv1, &self.bn1, x);
+        run_stages(&self.stages(), x, stages)
     }
 
     fn forward_head(&self, features: Tensor<4>) -> Tensor<2> {
@@ -130,7 +130,7 @@ impl ImageClassifier for CifarResNet {
 
     fn trace(&self, t: &mut Tracer, input: &SampleShape) -> Result<SampleShape, ShapeError> {
         let mut x = t.layer("conv1", &self.conv1, input)?;
-        x = trace_batch_norm(t, "bn1", &self.bn1, &x)?;
+        x = self.bn1.trace(t, "bn1", &x)?;
         x = t.layer("relu", &self.relu, &x)?;
         let x = trace_stages(t, &self.stages(), x)?;
         trace_pooled_head(t, &self.avgpool, &self.fc, &x)
@@ -145,9 +145,9 @@ fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
 /// The CIFAR ResNets' registry rows.
 #[rustfmt::skip]
 pub(crate) const REGISTRY: &[ModelInfo] = &[
-    entry("resnet20", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, Some(0.0406), |o, d| build(20, o, d)),
-    entry("resnet32", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(32, o, d)),
-    entry("resnet44", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(44, o, d)),
-    entry("resnet56", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, Some(0.1255), |o, d| build(56, o, d)),
-    entry("resnet110", "ResNet (CIFAR)", PAPER, 2015, CIFAR, 10, None, |o, d| build(110, o, d)),
+    entry("resnet20", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, Some(0.0406), |o, d| build(20, o, d)),
+    entry("resnet32", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, None, |o, d| build(32, o, d)),
+    entry("resnet44", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, None, |o, d| build(44, o, d)),
+    entry("resnet56", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, Some(0.1255), |o, d| build(56, o, d)),
+    entry("resnet110", "ResNet (CIFAR)", PAPER, 2015, CIFAR, MIN_INPUT, 10, None, |o, d| build(110, o, d)),
 ];

@@ -317,9 +317,10 @@ pub fn group_digits(n: u64) -> String {
 }
 
 /// Why an input shape cannot go through a network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
     /// The spatial size dropped below the layer's window: the feature map vanished.
+    #[error("the feature map vanishes at layer `{layer}`: {op} cannot slide over a {} input", format_shape(input))]
     Vanished {
         /// Dotted path of the layer.
         layer: String,
@@ -329,6 +330,7 @@ pub enum ShapeError {
         input: Vec<usize>,
     },
     /// The input's channel count is not what the layer was built for.
+    #[error("layer `{layer}` expects {expected} input channels but receives {found}")]
     Channels {
         /// Dotted path of the layer.
         layer: String,
@@ -338,23 +340,6 @@ pub enum ShapeError {
         found: usize,
     },
 }
-
-impl fmt::Display for ShapeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShapeError::Vanished { layer, op, input } => write!(
-                f,
-                "the feature map vanishes at layer `{layer}`: {op} cannot slide over a {} input",
-                format_shape(input)
-            ),
-            ShapeError::Channels { layer, expected, found } => {
-                write!(f, "layer `{layer}` expects {expected} input channels but receives {found}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for ShapeError {}
 
 /// Where one unit of a feature map looks in the input image, per axis (`[rows, columns]`):
 /// unit `i` of the map sees input pixels `first[a] + i * jump[a] ..= first[a] + i * jump[a] +

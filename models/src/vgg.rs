@@ -115,15 +115,18 @@ fn build(depth: VggDepth, batch_norm: bool, o: &Resolved, d: &Device) -> ZooMode
     ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
 }
 
+/// Five 2x2/2 max pools need at least 32x32.
+const MIN_INPUT: [usize; 3] = [3, 32, 32];
+
 /// The VGGs' registry rows.
 #[rustfmt::skip]
 pub(crate) const REGISTRY: &[ModelInfo] = &[
-    entry("vgg11", "VGG", PAPER, 2014, IMAGENET, 1000, Some(7.609), |o, d| build(VggDepth::Vgg11, false, o, d)),
-    entry("vgg13", "VGG", PAPER, 2014, IMAGENET, 1000, Some(11.308), |o, d| build(VggDepth::Vgg13, false, o, d)),
-    entry("vgg16", "VGG", PAPER, 2014, IMAGENET, 1000, Some(15.47), |o, d| build(VggDepth::Vgg16, false, o, d)),
-    entry("vgg19", "VGG", PAPER, 2014, IMAGENET, 1000, Some(19.632), |o, d| build(VggDepth::Vgg19, false, o, d)),
-    entry("vgg11_bn", "VGG", PAPER, 2014, IMAGENET, 1000, Some(7.609), |o, d| build(VggDepth::Vgg11, true, o, d)),
-    entry("vgg13_bn", "VGG", PAPER, 2014, IMAGENET, 1000, Some(11.308), |o, d| build(VggDepth::Vgg13, true, o, d)),
-    entry("vgg16_bn", "VGG", PAPER, 2014, IMAGENET, 1000, Some(15.47), |o, d| build(VggDepth::Vgg16, true, o, d)),
-    entry("vgg19_bn", "VGG", PAPER, 2014, IMAGENET, 1000, Some(19.632), |o, d| build(VggDepth::Vgg19, true, o, d)),
+    entry("vgg11", "VGG", PAPER, 2014, IMAGENET, MIN_INPUT, 1000, Some(7.609), |o, d| build(VggDepth::Vgg11, false, o, d)),
+    entry("vgg13", "VGG", PAPER, 2014, IMAGENET, MIN_INPUT, 1000, Some(11.308), |o, d| build(VggDepth::Vgg13, false, o, d)),
+    entry("vgg16", "VGG", PAPER, 2014, IMAGENET, MIN_INPUT, 1000, Some(15.47), |o, d| build(VggDepth::Vgg16, false, o, d)),
+    entry("vgg19", "VGG", PAPER, 2014, IMAGENET, MIN_INPUT, 1000, Some(19.632), |o, d| build(VggDepth::Vgg19, false, o, d)),
+    entry("vgg11_bn", "VGG", PAPER, 2014, IMAGENET, MIN_INPUT, 1000, Some(7.609), |o, d| build(VggDepth::Vgg11, true, o, d)),
+    entry("vgg13_bn", "VGG", PAPER, 2014, IMAGENET, MIN_INPUT, 1000, Some(11.308), |o, d| build(VggDepth::Vgg13, true, o, d)),
+    entry("vgg16_bn", "VGG", PAPER, 2014, IMAGENET, MIN_INPUT, 1000, Some(15.47), |o, d| build(VggDepth::Vgg16, true, o, d)),
+    entry("vgg19_bn", "VGG", PAPER, 2014, IMAGENET, MIN_INPUT, 1000, Some(19.632), |o, d| build(VggDepth::Vgg19, true, o, d)),
 ];

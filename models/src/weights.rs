@@ -299,17 +299,24 @@ impl LoadReport {
     }
 }
 
-/// Why weights could not be read, written, or did not fit the model.
-#[derive(Debug)]
+/// A reader's or writer's own error (burn-store's, safetensors'), kept as the source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why weights could not be read, written, or did not fit the model. Each message is one line
+/// starting with the file's path; the cause stays reachable through [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     /// The file could not be opened, read or written.
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The system's message.
-        message: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// The file is not in any weights format.
+    #[error("{}: not a weights file ({reason})", path.display())]
     NotWeights {
         /// The file.
         path: PathBuf,
@@ -317,15 +324,40 @@ pub enum WeightsError {
         reason: String,
     },
     /// The file looked like a weights file but could not be parsed.
+    #[error("{}: unreadable {format} file: {}", path.display(), first_line(source))]
     Unreadable {
         /// The file.
         path: PathBuf,
         /// Its format.
         format: WeightsFormat,
-        /// The reader's message.
-        message: String,
+        /// The reader's error (only its first line is in the message: burn-store's can span
+        /// several).
+        #[source]
+        source: BoxError,
+    },
+    /// The weights could not be encoded for writing.
+    #[error("{}: {}{source}", path.display(), tensor.as_ref().map(|t| format!("{t}: ")).unwrap_or_default())]
+    Encode {
+        /// The file being written.
+        path: PathBuf,
+        /// The tensor being encoded, when the error is about one.
+        tensor: Option<String>,
+        /// The encoder's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A tensor's element type has no safetensors equivalent.
+    #[error("{}: {tensor}: cannot export dtype {dtype:?}", path.display())]
+    UnsupportedDtype {
+        /// The file being written.
+        path: PathBuf,
+        /// The tensor.
+        tensor: String,
+        /// Its element type.
+        dtype: burn::tensor::DType,
     },
     /// Strict loading found keys or shapes that do not fit; nothing was loaded.
+    #[error("{}: does not fit the model: {}", path.display(), report.problems().join("; "))]
     Mismatch {
         /// The file.
         path: PathBuf,
@@ -335,36 +367,25 @@ pub enum WeightsError {
 }
 
 impl WeightsError {
-    fn io(path: &Path, e: impl fmt::Display) -> Self {
-        WeightsError::Io { path: path.to_path_buf(), message: e.to_string() }
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        WeightsError::Io { path: path.to_path_buf(), source }
     }
 
-    fn unreadable(path: &Path, format: WeightsFormat, e: impl fmt::Display) -> Self {
-        // Reader errors can span lines (burn-store prints a boxed summary); keep the first.
-        let message = e.to_string();
-        let message = message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string();
-        WeightsError::Unreadable { path: path.to_path_buf(), format, message }
+    fn unreadable(path: &Path, format: WeightsFormat, source: impl Into<BoxError>) -> Self {
+        WeightsError::Unreadable { path: path.to_path_buf(), format, source: source.into() }
     }
-}
 
-impl fmt::Display for WeightsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WeightsError::Io { path, message } => write!(f, "{}: {message}", path.display()),
-            WeightsError::NotWeights { path, reason } => {
-                write!(f, "{}: not a weights file ({reason})", path.display())
-            }
-            WeightsError::Unreadable { path, format, message } => {
-                write!(f, "{}: unreadable {format} file: {message}", path.display())
-            }
-            WeightsError::Mismatch { path, report } => {
-                write!(f, "{}: does not fit the model: {}", path.display(), report.problems().join("; "))
-            }
-        }
+    fn encode(path: &Path, tensor: Option<&str>, source: impl Into<BoxError>) -> Self {
+        WeightsError::Encode { path: path.to_path_buf(), tensor: tensor.map(String::from), source: source.into() }
     }
 }
 
-impl std::error::Error for WeightsError {}
+/// The first non-empty line of an error's message (burn-store prints boxed, multi-line
+/// summaries; messages here stay one line).
+fn first_line(error: &BoxError) -> String {
+    let message = error.to_string();
+    message.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string()
+}
 
 /// The model's tensors as PyTorch names them, with PyTorch's shapes.
 fn pytorch_view(model: &ZooModel) -> BTreeMap<String, Vec<usize>> {
@@ -445,8 +466,12 @@ fn remapped<S>(mut store: S, model: &ZooModel, remap: fn(S, &str, &str) -> S) ->
 /// ```
 pub fn load(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<LoadReport, WeightsError> {
     if !path.is_file() {
-        let message = if path.exists() { "not a file" } else { "no such file" };
-        return Err(WeightsError::io(path, message));
+        let (kind, message) = if path.exists() {
+            (std::io::ErrorKind::InvalidInput, "not a file")
+        } else {
+            (std::io::ErrorKind::NotFound, "no such file")
+        };
+        return Err(WeightsError::io(path, std::io::Error::new(kind, message)));
     }
     let format = WeightsFormat::detect(path)?;
     match format {
@@ -477,13 +502,17 @@ pub fn load(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<
 
 // Compares a store of PyTorch-named tensors with the model, then applies it if the comparison
 // allows; mismatched tensors are left as they were.
-fn load_pytorch_named<S: ModuleStore>(
+fn load_pytorch_named<S>(
     model: &mut ZooModel,
     path: &Path,
     options: &LoadOptions,
     format: WeightsFormat,
     mut store: S,
-) -> Result<LoadReport, WeightsError> {
+) -> Result<LoadReport, WeightsError>
+where
+    S: ModuleStore,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
     let file = store
         .get_all_tensors()
         .map_err(|e| WeightsError::unreadable(path, format, e))?
@@ -500,7 +529,7 @@ fn load_pytorch_named<S: ModuleStore>(
     }
     let result = model.load_from(&mut store).map_err(|e| WeightsError::unreadable(path, format, e))?;
     if let Some(error) = result.errors.iter().find(|e| !matches!(e, ApplyError::ShapeMismatch { .. })) {
-        return Err(WeightsError::unreadable(path, report.format, error));
+        return Err(WeightsError::unreadable(path, report.format, error.clone()));
     }
     report.loaded = result.applied.len();
     Ok(report)
@@ -529,7 +558,7 @@ fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Re
             ApplyError::ShapeMismatch { path: key, expected, found } => {
                 report.mismatched.push(ShapeMismatch { key: own(key), model: expected.to_vec(), file: found.to_vec() })
             }
-            other => return Err(WeightsError::unreadable(path, format, other)),
+            other => return Err(WeightsError::unreadable(path, format, other.clone())),
         }
     }
     if !options.accepts(&mut report) {
@@ -554,8 +583,8 @@ fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Re
 /// ```
 pub fn save_burnpack(model: &ZooModel, path: &Path) -> Result<(), WeightsError> {
     let mut store = BurnpackStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| WeightsError::io(path, e))?;
-    let bytes = store.get_bytes().map_err(|e| WeightsError::io(path, e))?;
+    model.save_into(&mut store).map_err(|e| WeightsError::encode(path, None, e))?;
+    let bytes = store.get_bytes().map_err(|e| WeightsError::encode(path, None, e))?;
     write_atomic(path, &bytes)
 }
 
@@ -588,12 +617,16 @@ pub fn export_pytorch_safetensors(model: &ZooModel, path: &Path) -> Result<(), W
             burn::tensor::DType::BF16 => Dtype::BF16,
             burn::tensor::DType::F64 => Dtype::F64,
             other => {
-                return Err(WeightsError::io(path, format!("{}: cannot export dtype {other:?}", tensor.name)));
+                return Err(WeightsError::UnsupportedDtype {
+                    path: path.to_path_buf(),
+                    tensor: tensor.name.clone(),
+                    dtype: other,
+                });
             }
         };
         let shape = tensor.shape.to_vec();
         let name = model.checkpoint_key(&tensor.name);
-        let bytes = tensor.to_bytes().map_err(|e| WeightsError::io(path, format!("{name}: {e}")))?;
+        let bytes = tensor.to_bytes().map_err(|e| WeightsError::encode(path, Some(&name), e))?;
         if let Some(norm) = name.strip_suffix("running_var") {
             entries.push((format!("{norm}{NUM_BATCHES_TRACKED}"), Dtype::I64, Vec::new(), 0i64.to_le_bytes().to_vec()));
         }
@@ -601,11 +634,11 @@ pub fn export_pytorch_safetensors(model: &ZooModel, path: &Path) -> Result<(), W
     }
     let mut views = Vec::with_capacity(entries.len());
     for (name, dtype, shape, bytes) in &entries {
-        let view = TensorView::new(*dtype, shape.clone(), bytes)
-            .map_err(|e| WeightsError::io(path, format!("{name}: {e}")))?;
+        let view =
+            TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| WeightsError::encode(path, Some(name), e))?;
         views.push((name.as_str(), view));
     }
-    let bytes = safetensors::tensor::serialize(views, None).map_err(|e| WeightsError::io(path, e))?;
+    let bytes = safetensors::tensor::serialize(views, None).map_err(|e| WeightsError::encode(path, None, e))?;
     write_atomic(path, &bytes)
 }
 
@@ -616,7 +649,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| WeightsError::io(dir, e))?;
     }
-    let file_name = path.file_name().ok_or_else(|| WeightsError::io(path, "not a file name"))?;
+    let file_name = path.file_name().ok_or_else(|| {
+        WeightsError::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))
+    })?;
     let tmp = path.with_file_name(format!(".{}.{}.tmp", file_name.to_string_lossy(), std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;

@@ -74,5 +74,7 @@ fn build(o: &Resolved, d: &Device) -> ZooModel {
     ZooModel::Plain(o.dropout.map_or(config.clone(), |p| config.with_dropout(p)).init(d))
 }
 
-/// ZF Net's registry row.
-pub(crate) const REGISTRY: &[ModelInfo] = &[entry("zfnet", "ZF Net", PAPER, 2013, IMAGENET, 1000, None, build)];
+/// ZF Net's registry row; below 63x63 the last 3x3/2 max pool (`features.12`) gets less than
+/// 3x3.
+pub(crate) const REGISTRY: &[ModelInfo] =
+    &[entry("zfnet", "ZF Net", PAPER, 2013, IMAGENET, [3, 63, 63], 1000, None, build)];

@@ -2,10 +2,15 @@
 //! odd class count, no NaN, a gradient for every trainable parameter, exact parameter counts,
 //! MACs against published figures, and traced shapes equal to what a forward pass produces.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Distribution, Gradients, Tensor};
 use zoo_models::{
-    ImageClassifier, MODELS, ModelOptions, ShapeError, ZooModel, count_params, create, info, trainable_params,
+    FeatureMap, ImageClassifier, MODELS, ModelInfo, ModelOptions, ModelSummary, ShapeError, Stages, ZooModel,
+    count_params, create, info, trainable_params,
 };
 
 /// Trainable parameters with the default class count (1000, or 10 for LeNet-5 and the CIFAR
@@ -186,6 +191,30 @@ impl ModuleVisitor for MissingGrads<'_> {
     }
 }
 
+/// Runs the body on `images` and checks each stage's shape against the summary's row for it:
+/// what the trace computes is what the kernels do. Returns the last map, the stages and the
+/// summary.
+fn stages_match_the_trace(
+    model: &ZooModel,
+    name: &str,
+    images: Tensor<4>,
+) -> (Tensor<4>, Vec<FeatureMap>, ModelSummary) {
+    let [_, c, h, w] = images.dims();
+    let (last, features) = model.forward_intermediates(images, None, false);
+    let summary = model.summary(name, [c, h, w]).unwrap();
+    assert!(!features.is_empty(), "{name}: no feature maps");
+    for feature in &features {
+        let row = summary
+            .layers
+            .iter()
+            .rev()
+            .find(|l| l.name == feature.name || l.name.starts_with(&format!("{}.", feature.name)))
+            .unwrap_or_else(|| panic!("{name}: no summary row for stage {}", feature.name));
+        assert_eq!(feature.tensor.dims()[1..], row.output_shape[..], "{name}: stage {} at {h}x{w}", feature.name);
+    }
+    (last, features, summary)
+}
+
 /// Forward with 42 classes, no NaN, traced shapes equal to real ones, one backward pass of the
 /// training forward (auxiliary classifiers included) that reaches every trainable parameter.
 fn check_model(name: &str, input: [usize; 3]) {
@@ -199,24 +228,16 @@ fn check_model_with(name: &str, options: ModelOptions, input: [usize; 3]) {
     let model: ZooModel = create(name, &options, &device).unwrap();
     let images = Tensor::<4>::random([2, input[0], input[1], input[2]], Distribution::Normal(0.0, 1.0), &device);
 
-    let (last, features) = model.forward_intermediates(images.clone(), None);
-    let summary = model.summary(name, input).unwrap();
-    assert!(!features.is_empty(), "{name}: no feature maps");
-    for feature in &features {
-        let row = summary
-            .layers
-            .iter()
-            .rev()
-            .find(|l| l.name == feature.name || l.name.starts_with(&format!("{}.", feature.name)))
-            .unwrap_or_else(|| panic!("{name}: no summary row for stage {}", feature.name));
-        assert_eq!(feature.tensor.dims()[1..], row.output_shape[..], "{name}: stage {}", feature.name);
-    }
+    let (last, features, summary) = stages_match_the_trace(&model, name, images.clone());
     // The last map is the last stage's, and what forward_features returns.
     assert_eq!(last.dims(), features.last().unwrap().tensor.dims(), "{name}");
     assert_eq!(model.forward_features(images.clone()).dims(), last.dims(), "{name}");
-    let (_, chosen) = model.forward_intermediates(images.clone(), Some(&[0, features.len() - 1, 99]));
+    let (_, chosen) = model.forward_intermediates(images.clone(), Some(&[0, features.len() - 1, 99]), false);
     let names: Vec<&str> = chosen.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, [features[0].name.as_str(), features.last().unwrap().name.as_str()], "{name}");
+    // Stopping early after the first stage returns that stage's output, as the body's last map.
+    let (first, only) = model.forward_intermediates(images.clone(), Some(&[0]), true);
+    assert_eq!((only.len(), first.dims()), (1, features[0].tensor.dims()), "{name}: stop_early");
     let info = model.feature_info(input, &device);
     assert_eq!(info.len(), features.len(), "{name}");
     for (entry, feature) in info.iter().zip(&features) {
@@ -246,46 +267,69 @@ fn check_model_with(name: &str, options: ModelOptions, input: [usize; 3]) {
     assert!(visitor.missing.is_empty(), "{name}: no gradient for {:?}", visitor.missing);
 }
 
-macro_rules! model_tests {
-    ($($test:ident: $name:literal at $input:expr;)*) => {$(
-        #[test]
-        fn $test() {
-            check_model($name, $input);
-        }
-    )*};
+/// The input a model's test runs at: its registry `min_input`, but at least 32x32, where every
+/// stride-2 stage of a stride-32 network still halves a map larger than 1x1 (on 1x1 maps a
+/// wrong stride or padding would not show). Small inputs keep the suite fast.
+fn test_input(info: &ModelInfo) -> [usize; 3] {
+    let [c, h, w] = info.min_input;
+    [c, h.max(32), w.max(32)]
 }
 
-// Inputs are the smallest convenient sizes each architecture accepts, to keep the suite fast.
-model_tests! {
-    lenet5_forward_and_gradients: "lenet5" at [1, 32, 32];
-    alexnet_forward_and_gradients: "alexnet" at [3, 64, 64];
-    zfnet_forward_and_gradients: "zfnet" at [3, 64, 64];
-    vgg11_forward_and_gradients: "vgg11" at [3, 32, 32];
-    vgg13_forward_and_gradients: "vgg13" at [3, 32, 32];
-    vgg16_forward_and_gradients: "vgg16" at [3, 32, 32];
-    vgg19_forward_and_gradients: "vgg19" at [3, 32, 32];
-    vgg11_bn_forward_and_gradients: "vgg11_bn" at [3, 32, 32];
-    vgg13_bn_forward_and_gradients: "vgg13_bn" at [3, 32, 32];
-    vgg16_bn_forward_and_gradients: "vgg16_bn" at [3, 32, 32];
-    vgg19_bn_forward_and_gradients: "vgg19_bn" at [3, 32, 32];
-    resnet18_forward_and_gradients: "resnet18" at [3, 32, 32];
-    resnet34_forward_and_gradients: "resnet34" at [3, 32, 32];
-    resnet50_forward_and_gradients: "resnet50" at [3, 32, 32];
-    resnet101_forward_and_gradients: "resnet101" at [3, 32, 32];
-    resnet152_forward_and_gradients: "resnet152" at [3, 32, 32];
-    resnet20_forward_and_gradients: "resnet20" at [3, 32, 32];
-    resnet32_forward_and_gradients: "resnet32" at [3, 32, 32];
-    resnet44_forward_and_gradients: "resnet44" at [3, 32, 32];
-    resnet56_forward_and_gradients: "resnet56" at [3, 32, 32];
-    resnet110_forward_and_gradients: "resnet110" at [3, 32, 32];
-    googlenet_forward_and_gradients: "googlenet" at [3, 32, 32];
-    // The auxiliary classifier (on by default) needs the full 299x299: its 5x5 convolution
-    // follows a 5x5/3 pool of Mixed_6e's 17x17 map. Without it, 75x75 is enough (below).
-    inception_v3_forward_and_gradients: "inception_v3" at [3, 299, 299];
-    densenet121_forward_and_gradients: "densenet121" at [3, 32, 32];
-    densenet161_forward_and_gradients: "densenet161" at [3, 32, 32];
-    densenet169_forward_and_gradients: "densenet169" at [3, 32, 32];
-    densenet201_forward_and_gradients: "densenet201" at [3, 32, 32];
+/// One registered model: [`check_model`] at its test input; its `min_input` is the smallest
+/// input the trace accepts (auxiliary heads included), and a forward pass there has the traced
+/// shapes.
+fn check_registered(info: &ModelInfo) {
+    let input = test_input(info);
+    check_model(info.name, input);
+    let model = info.build(&Device::flex());
+    let fits = |input: [usize; 3]| model.summary(info.name, input).is_ok_and(|s| s.auxiliary_error.is_none());
+    let [c, h, w] = info.min_input;
+    assert!(fits(info.min_input), "{}: min_input {:?} does not fit", info.name, info.min_input);
+    if h > 1 && w > 1 {
+        assert!(!fits([c, h - 1, w - 1]), "{}: {}x{} fits too, below min_input", info.name, h - 1, w - 1);
+    }
+    if info.min_input != input {
+        let images = Tensor::<4>::random([1, c, h, w], Distribution::Normal(0.0, 1.0), &Device::flex());
+        let (last, ..) = stages_match_the_trace(&model, info.name, images);
+        assert_eq!(model.forward_head(last).dims(), [1, info.default_classes], "{}", info.name);
+    }
+}
+
+/// Every registered model, from the registry: a new family is tested without touching this
+/// file. Models run on a few threads, costliest first, and every failure is reported, not just
+/// the first. `ZOO_MODELS=vgg*` (a `zoo list` pattern) runs a subset.
+#[test]
+fn every_registered_model_runs_forward_and_backward() {
+    let pattern = std::env::var("ZOO_MODELS").unwrap_or_else(|_| "*".into());
+    let mut models = zoo_models::list(&pattern);
+    assert!(!models.is_empty(), "no model matches ZOO_MODELS={pattern}");
+    let device = Device::flex();
+    models.sort_by_cached_key(|info| {
+        let summary = info.build(&device).summary(info.name, test_input(info));
+        std::cmp::Reverse(summary.map_or(0, |s| s.macs))
+    });
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let threads = std::env::var("RUST_TEST_THREADS").ok().and_then(|n| n.parse().ok());
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(models.len()) {
+            scope.spawn(|| {
+                while let Some(info) = models.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| check_registered(info))) {
+                        let message = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|m| m.to_string()))
+                            .unwrap_or_default();
+                        failures.lock().unwrap().push(format!("[{}] {message}", info.name));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{} of {} models failed:\n{}", failures.len(), models.len(), failures.join("\n"));
 }
 
 #[test]
@@ -369,11 +413,34 @@ fn densenet_summary_uses_torchvision_layer_names() {
 }
 
 #[test]
-fn every_registered_model_is_covered_by_a_forward_test() {
-    let source = include_str!("models.rs");
-    for info in MODELS.iter() {
-        assert!(source.contains(&format!("\"{}\" at", info.name)), "{} has no forward/gradient test", info.name);
-    }
+fn stop_early_skips_the_stages_after_the_last_requested() {
+    let device = Device::flex();
+    let resnet = create("resnet18", &ModelOptions::default(), &device).unwrap();
+    let images = Tensor::<4>::zeros([1, 3, 64, 64], &device);
+    // The hook sees every stage that runs.
+    let mut ran = Vec::new();
+    let mut hook = |name: &str, x: Tensor<4>| {
+        ran.push(name.to_string());
+        x
+    };
+    let flow = resnet.run_body(images.clone(), &mut Stages::first(3, &mut hook));
+    assert_eq!(ran, ["relu", "layer1", "layer2"]);
+    assert_eq!(flow.break_value().map(|x| x.dims()), Some([1, 128, 8, 8]));
+
+    let (last, stages) = resnet.forward_intermediates(images.clone(), Some(&[2, 1]), true);
+    let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!((names, last.dims()), (vec!["layer1", "layer2"], [1, 128, 8, 8]));
+    // Without it the whole body runs and the last feature map comes back.
+    let (last, stages) = resnet.forward_intermediates(images, Some(&[2, 1]), false);
+    assert_eq!((stages.len(), last.dims()), (2, [1, 512, 2, 2]));
+
+    // 31x31 is too small for AlexNet's last pool (features.12), so its whole body cannot run;
+    // stopping after its second stage (features.5) never reaches that pool.
+    let alexnet = create("alexnet", &ModelOptions::default(), &device).unwrap();
+    let err = alexnet.summary("alexnet", [3, 31, 31]).unwrap_err();
+    assert!(err.to_string().contains("features.12"), "{err}");
+    let (last, stages) = alexnet.forward_intermediates(Tensor::zeros([1, 3, 31, 31], &device), Some(&[1]), true);
+    assert_eq!((stages[0].name.as_str(), last.dims()), ("features.5", [1, 192, 1, 1]));
 }
 
 #[test]

@@ -128,7 +128,7 @@ fn brute_force(model: &str, input: [usize; 3]) {
         }
     }
     let images = Tensor::<4>::from_data(TensorData::new(data, [pixels.len() + 1, c, h, w]), &device);
-    for stage in network.forward_intermediates(images, None).1 {
+    for stage in network.forward_intermediates(images, None, false).1 {
         let row = summary
             .layers
             .iter()

@@ -316,3 +316,87 @@ fn auxiliary_classifiers_are_skipped_only_when_the_model_has_none() {
     assert_eq!(report.missing.len(), aux_tensors);
     assert!(report.missing.iter().all(|k| k.starts_with("aux1.") || k.starts_with("aux2.")), "{:?}", report.missing);
 }
+
+/// Gives every float tensor (weights, biases, BatchNorm affine and running statistics) fresh
+/// values in `[0.5, 1.5)`, so a round trip that dropped any of them would show in the logits.
+struct Randomize(Device);
+
+impl burn::module::ModuleMapper for Randomize {
+    fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
+        let device = self.0.clone();
+        param.map(|t| Tensor::random(t.shape(), burn::tensor::Distribution::Uniform(0.5, 1.5), &device))
+    }
+}
+
+/// A BatchNorm's keys are the same whether a struct field (`bn1`), an optional one (`bn3`) or a
+/// sequence slot (`downsample.1`) holds it: torchvision's in PyTorch naming, Burn's paths (with
+/// the sequence's enum variant) in burnpack. A burnpack round trip restores every tensor.
+#[test]
+fn batch_norm_keys_are_torchvision_s_and_round_trip_through_burnpack() {
+    use burn::module::Module;
+    use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot};
+    let device = Device::flex();
+    let keys = [
+        ("resnet18", "ResNet.layer1.0.bn1.gamma", "layer1.0.bn1.weight"),
+        ("resnet18", "ResNet.layer2.0.downsample.1.BatchNorm.running_var", "layer2.0.downsample.1.running_var"),
+        ("resnet50", "ResNet.layer4.2.bn3.beta", "layer4.2.bn3.bias"),
+        ("vgg11_bn", "Plain.features.1.BatchNorm.gamma", "features.1.weight"),
+        ("googlenet", "GoogLeNet.inception3a.branch2.1.bn.running_mean", "inception3a.branch2.1.bn.running_mean"),
+        ("densenet121", "DenseNet.features.norm0.gamma", "features.norm0.weight"),
+    ];
+    for (name, burnpack_key, pytorch_key) in keys {
+        let net = model(name, Some(10));
+        let burnpack: Vec<String> = net.collect(None, None, false).into_iter().map(|t| t.name).collect();
+        assert!(burnpack.iter().any(|k| k == burnpack_key), "{name}: no {burnpack_key}");
+        let pytorch: Vec<String> =
+            net.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true).into_iter().map(|t| t.name).collect();
+        assert!(pytorch.iter().any(|k| k == pytorch_key), "{name}: no {pytorch_key}");
+    }
+
+    // A one-block-per-stage bottleneck ResNet (fields, `bn3`, `downsample.1`) and GoogLeNet
+    // (`BasicConv2d`'s `bn`): small enough to randomise and write quickly.
+    let bottleneck = zoo_models::resnet::ResNetConfig::new(zoo_models::resnet::BlockKind::Bottleneck, [1, 1, 1, 1])
+        .with_num_classes(10);
+    let dir = tempfile::tempdir().unwrap();
+    for (name, fresh) in [
+        ("resnet-bottleneck", (&|| ZooModel::ResNet(bottleneck.init(&device))) as &dyn Fn() -> ZooModel),
+        ("googlenet", &|| model("googlenet", Some(10))),
+    ] {
+        let original = fresh().map(&mut Randomize(device.clone()));
+        let path = dir.path().join(format!("{name}.bpk"));
+        save_burnpack(&original, &path).unwrap();
+        let mut copy = fresh();
+        let report = load(&mut copy, &path, &LoadOptions::default()).unwrap();
+        assert!(report.is_exact(), "{name}: {}", report.summary());
+        assert_eq!(logits(&copy, [1, 3, 32, 32]), logits(&original, [1, 3, 32, 32]), "{name}");
+    }
+}
+
+/// A failure's cause stays reachable, typed, as the error's `source`; the message is unchanged.
+#[test]
+fn errors_keep_their_causes() {
+    use std::error::Error;
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = model("lenet5", None);
+
+    let absent = dir.path().join("absent.pth");
+    let e = load(&mut net, &absent, &LoadOptions::default()).unwrap_err();
+    assert_eq!(e.to_string(), format!("{}: no such file", absent.display()));
+    let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("an io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+
+    // Half a checkpoint: burn-store's reader error.
+    let full = std::fs::read(fixture("lenet5", "weights.pth")).unwrap();
+    let cut = dir.path().join("cut.pth");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let e = load(&mut net, &cut, &LoadOptions::default()).unwrap_err();
+    assert!(matches!(e, WeightsError::Unreadable { format: WeightsFormat::Pytorch, .. }), "{e}");
+    assert!(e.source().is_some_and(|s| s.is::<burn::store::PytorchStoreError>()), "{e:?}");
+
+    // Writing below a regular file: the system's error.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let e = save_burnpack(&net, &file.join("lenet5.bpk")).unwrap_err();
+    assert!(matches!(e, WeightsError::Io { .. }), "{e}");
+    assert!(e.source().is_some_and(|s| s.is::<std::io::Error>()), "{e:?}");
+}

@@ -344,7 +344,7 @@ pub fn run_visualize(args: VisualizeArgs, out: &mut dyn Write) -> Result<(), Cli
     let first = source.batch(&[&pictures[0].input], &source.device);
     let stages: Vec<(String, [usize; 3])> = source
         .model
-        .forward_intermediates(first, None)
+        .forward_intermediates(first, None, false)
         .1
         .into_iter()
         .map(|s| {
@@ -531,7 +531,7 @@ fn search_top(
         let end = (start + batch).min(total);
         let inputs: Vec<Image> = (start..end).map(input_of).collect::<Result<_, _>>()?;
         let refs: Vec<&Image> = inputs.iter().collect();
-        let (_, stages) = source.model.forward_intermediates(source.batch(&refs, &source.device), None);
+        let (_, stages) = source.model.forward_intermediates(source.batch(&refs, &source.device), None, false);
         for ((stage, _), search) in plan.iter().zip(&mut searches) {
             let map = stages.iter().find(|s| &s.name == stage).ok_or_else(|| format!("stage {stage} vanished"))?;
             let dims = map.tensor.dims();

@@ -67,7 +67,7 @@ pub fn feature_grid(values: &[f32], [c, h, w]: [usize; 3], tile: usize, max_chan
 /// Every stage's maps for one image (`[1, C, H, W]`), shallowest first.
 pub fn stage_maps(model: &ZooModel, image: Tensor<4>, tile: usize, max_channels: usize) -> Vec<StageMaps> {
     model
-        .forward_intermediates(image, None)
+        .forward_intermediates(image, None, false)
         .1
         .into_iter()
         .map(|stage| {

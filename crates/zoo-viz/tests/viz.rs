@@ -152,7 +152,7 @@ fn check_grad_cam(stage: &str, shape: [usize; 2], seed: u64, class: usize) {
 
     let input = tensor(std::slice::from_ref(&image), &device);
     let features =
-        model.forward_intermediates(input.clone(), None).1.into_iter().find(|s| s.name == stage).unwrap().tensor;
+        model.forward_intermediates(input.clone(), None, false).1.into_iter().find(|s| s.name == stage).unwrap().tensor;
     let activations = values(features.clone());
     let [_, channels, fh, fw] = features.dims();
     let plane = fh * fw;
@@ -256,7 +256,7 @@ fn a_guided_projection_stays_inside_the_units_receptive_field() {
     let network = zoo_viz::hooked_logits(&differentiable);
     let x = tensor(std::slice::from_ref(&image), &device.clone().autodiff());
     // The strongest unit of channel 5: a unit the ReLUs leave at zero has no projection at all.
-    let (_, stages) = model.forward_intermediates(tensor(std::slice::from_ref(&image), &device), None);
+    let (_, stages) = model.forward_intermediates(tensor(std::slice::from_ref(&image), &device), None, false);
     let layer2 = stages.into_iter().find(|s| s.name == "layer2").unwrap().tensor;
     let [_, _, rows, columns] = layer2.dims();
     let channel5 = values(layer2.slice([0..1, 5..6, 0..rows, 0..columns]));
@@ -285,7 +285,7 @@ fn a_guided_projection_stays_inside_the_units_receptive_field() {
     let plain = {
         let x = x.detach().require_grad();
         let stage = differentiable
-            .forward_intermediates(x.clone(), None)
+            .forward_intermediates(x.clone(), None, false)
             .1
             .into_iter()
             .find(|s| s.name == "layer2")
