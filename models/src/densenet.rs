@@ -368,6 +368,47 @@ impl crate::CheckpointNames for DenseNet {
     }
 }
 
+#[cfg(feature = "onnx")]
+impl crate::onnx::ExportOnnx for DenseNet {
+    fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        x: &crate::onnx::Value,
+        _aux: bool,
+    ) -> Result<Vec<crate::onnx::Value>, crate::onnx::OnnxError> {
+        let f = &self.features;
+        let x = g.conv("features.conv0", &f.conv0, x)?;
+        let x = g.norm("features.norm0", &f.norm0, &x)?;
+        let x = g.relu("features.relu0", &x);
+        let mut x = g.max_pool("features.pool0", &f.pool0, &x)?;
+        for (name, layers, transition) in self.blocks() {
+            for (i, layer) in layers.iter().enumerate() {
+                // Each layer's output is appended to the running map, as `forward_block` does.
+                let at = |field: &str| format!("features.{name}.{i}.{field}");
+                let y = g.batch_norm(&at("norm1"), &layer.norm1, &x)?;
+                let y = g.relu(&at("relu1"), &y);
+                let y = g.conv(&at("conv1"), &layer.conv1, &y)?;
+                let y = g.batch_norm(&at("norm2"), &layer.norm2, &y)?;
+                let y = g.relu(&at("relu2"), &y);
+                let y = g.conv(&at("conv2"), &layer.conv2, &y)?;
+                x = g.concat(&at("cat"), &[x, y]);
+            }
+            if let Some((transition_name, t)) = transition {
+                let at = |field: &str| format!("features.{transition_name}.{field}");
+                let y = g.batch_norm(&at("norm"), &t.norm, &x)?;
+                let y = g.relu(&at("relu"), &y);
+                let y = g.conv(&at("conv"), &t.conv, &y)?;
+                x = g.avg_pool(&at("pool"), &t.pool, &y)?;
+            }
+        }
+        let x = g.batch_norm("features.norm5", &f.norm5, &x)?;
+        let x = g.relu("relu", &x);
+        let x = g.adaptive_avg_pool("avgpool", &self.avgpool, &x)?;
+        let x = g.flatten("flatten", &x);
+        Ok(vec![g.linear("classifier", &self.classifier, &x)?])
+    }
+}
+
 impl ImageClassifier for DenseNet {
     /// Stages: `features.relu0` (stride 2), `features.denseblock1` (4), `denseblock2` (8),
     /// `denseblock3` (16), `features.norm5` (32).

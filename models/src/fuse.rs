@@ -21,10 +21,10 @@
 //! assert!(diff < 1e-4, "{diff}");
 //! ```
 
-use burn::module::Param;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Distribution, Tensor};
 
 use crate::layers::Layer2d;
 
@@ -88,4 +88,46 @@ pub fn fold(conv: &mut Conv2d, norm: BatchNorm) {
     let weight_scale = scale.reshape([out_channels, 1, 1, 1]);
     conv.weight = Param::from_tensor(conv.weight.val() * weight_scale);
     conv.bias = Some(Param::from_tensor(folded_bias));
+}
+
+/// Gives every BatchNorm of `model` random statistics and affine parameters far from the
+/// identity (variance in [0.2, 3], mean and β in [-0.5, 0.5], γ in [0.3, 2]), drawn on `device`.
+/// A fresh BatchNorm (mean 0, variance 1, γ 1, β 0) is almost the identity in inference, which
+/// would hide a wrong folding or export; tests of both start from this.
+///
+/// ```
+/// use burn::tensor::Device;
+/// use zoo_models::{create, fuse::randomize_batch_norm, ModelOptions};
+/// let device = Device::flex();
+/// let model = randomize_batch_norm(create("resnet20", &ModelOptions::default(), &device).unwrap(), &device);
+/// # let _ = model;
+/// ```
+pub fn randomize_batch_norm<M: Module>(model: M, device: &Device) -> M {
+    model.map(&mut RandomizeBatchNorm { path: Vec::new(), device: device.clone() })
+}
+
+struct RandomizeBatchNorm {
+    path: Vec<String>,
+    device: Device,
+}
+
+impl ModuleMapper for RandomizeBatchNorm {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let range = match self.path.last().map(String::as_str) {
+            Some("running_var") => (0.2, 3.0),
+            Some("running_mean" | "beta") => (-0.5, 0.5),
+            Some("gamma") => (0.3, 2.0),
+            _ => return param,
+        };
+        let device = self.device.clone();
+        param.map(|t| Tensor::random(t.shape(), Distribution::Uniform(range.0, range.1), &device))
+    }
 }

@@ -140,6 +140,34 @@ impl Inception {
     }
 }
 
+#[cfg(feature = "onnx")]
+impl Inception {
+    /// The four branches, concatenated along the channels.
+    pub fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        path: &str,
+        x: &crate::onnx::Value,
+    ) -> Result<crate::onnx::Value, crate::onnx::OnnxError> {
+        let chain = |g: &mut crate::onnx::OnnxGraph, field: &str, convs: &[BasicConv2d]| {
+            convs
+                .iter()
+                .enumerate()
+                .try_fold(x.clone(), |x, (i, c)| g.basic_conv(&format!("{path}.{field}.{i}"), c, &x))
+        };
+        let branches = [
+            g.basic_conv(&format!("{path}.branch1"), &self.branch1, x)?,
+            chain(g, "branch2", &self.branch2)?,
+            chain(g, "branch3", &self.branch3)?,
+            {
+                let pooled = g.max_pool(&format!("{path}.branch4_pool"), &self.branch4_pool, x)?;
+                g.basic_conv(&format!("{path}.branch4.1"), self.projection(), &pooled)?
+            },
+        ];
+        Ok(g.concat(&format!("{path}.cat"), &branches))
+    }
+}
+
 /// An auxiliary classifier: 4x4 adaptive average pool, 1x1 conv to 128 channels, `fc1` (2048 →
 /// 1024) with ReLU and dropout, `fc2` to the classes.
 #[derive(Module, Debug)]
@@ -188,6 +216,24 @@ impl InceptionAux {
             let x = t.layer("dropout", &self.dropout, &x)?;
             t.layer("fc2", &self.fc2, &x)
         });
+    }
+}
+
+#[cfg(feature = "onnx")]
+impl InceptionAux {
+    /// Pool to 4x4, 1x1 convolution, two fully connected layers (dropout is the identity).
+    pub fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        path: &str,
+        x: &crate::onnx::Value,
+    ) -> Result<crate::onnx::Value, crate::onnx::OnnxError> {
+        let x = g.adaptive_avg_pool(&format!("{path}.pool"), &self.pool, x)?;
+        let x = g.basic_conv(&format!("{path}.conv"), &self.conv, &x)?;
+        let x = g.flatten(&format!("{path}.flatten"), &x);
+        let x = g.linear(&format!("{path}.fc1"), &self.fc1, &x)?;
+        let x = g.relu(&format!("{path}.relu"), &x);
+        g.linear(&format!("{path}.fc2"), &self.fc2, &x)
     }
 }
 
@@ -396,6 +442,46 @@ impl ImageClassifier for GoogLeNet {
         let x = trace_flatten(t, &x);
         let x = t.layer("dropout", &self.dropout, &x)?;
         t.layer("fc", &self.fc, &x)
+    }
+}
+
+#[cfg(feature = "onnx")]
+impl crate::onnx::ExportOnnx for GoogLeNet {
+    fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        x: &crate::onnx::Value,
+        aux: bool,
+    ) -> Result<Vec<crate::onnx::Value>, crate::onnx::OnnxError> {
+        let x = if self.transform_input { g.transform_imagenet_input(x) } else { x.clone() };
+        let x = g.basic_conv("conv1", &self.conv1, &x)?;
+        let x = g.max_pool("maxpool1", &self.maxpool1, &x)?;
+        let x = g.basic_conv("conv2", &self.conv2, &x)?;
+        let x = g.basic_conv("conv3", &self.conv3, &x)?;
+        let x = g.max_pool("maxpool2", &self.maxpool2, &x)?;
+        let x = self.inception3a.export_onnx(g, "inception3a", &x)?;
+        let x = self.inception3b.export_onnx(g, "inception3b", &x)?;
+        let mut x = g.max_pool("maxpool3", &self.maxpool3, &x)?;
+        let mut heads = Vec::new();
+        for (name, module, head) in [
+            ("inception4a", &self.inception4a, self.aux1.as_ref().map(|h| ("aux1", h))),
+            ("inception4b", &self.inception4b, None),
+            ("inception4c", &self.inception4c, None),
+            ("inception4d", &self.inception4d, self.aux2.as_ref().map(|h| ("aux2", h))),
+            ("inception4e", &self.inception4e, None),
+        ] {
+            x = module.export_onnx(g, name, &x)?;
+            if let (true, Some((head_name, head))) = (aux, head) {
+                heads.push(head.export_onnx(g, head_name, &x)?);
+            }
+        }
+        let x = g.max_pool("maxpool4", &self.maxpool4, &x)?;
+        let x = self.inception5a.export_onnx(g, "inception5a", &x)?;
+        let x = self.inception5b.export_onnx(g, "inception5b", &x)?;
+        let x = g.adaptive_avg_pool("avgpool", &self.avgpool, &x)?;
+        let x = g.flatten("flatten", &x);
+        let logits = g.linear("fc", &self.fc, &x)?;
+        Ok(std::iter::once(logits).chain(heads).collect())
     }
 }
 

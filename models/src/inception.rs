@@ -557,6 +557,166 @@ impl Inception3 {
     }
 }
 
+/// ONNX export of the blocks: each branch a chain of `BasicConv2d`s (or a pool), concatenated.
+#[cfg(feature = "onnx")]
+mod onnx_export {
+    use super::*;
+    use crate::onnx::{ExportOnnx, OnnxError, OnnxGraph, Value};
+
+    fn chain(g: &mut OnnxGraph, path: &str, convs: &[(&str, &BasicConv2d)], x: &Value) -> Result<Value, OnnxError> {
+        let at = |name: &str| if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+        convs.iter().try_fold(x.clone(), |x, (name, c)| g.basic_conv(&at(name), c, &x))
+    }
+
+    fn pooled(
+        g: &mut OnnxGraph,
+        path: &str,
+        pool: &AvgPool2d,
+        conv: &BasicConv2d,
+        x: &Value,
+    ) -> Result<Value, OnnxError> {
+        let x = g.avg_pool(&format!("{path}.pool"), pool, x)?;
+        g.basic_conv(&format!("{path}.branch_pool"), conv, &x)
+    }
+
+    impl InceptionA {
+        fn export_onnx(&self, g: &mut OnnxGraph, path: &str, x: &Value) -> Result<Value, OnnxError> {
+            let branches = [
+                chain(g, path, &[("branch1x1", &self.branch1x1)], x)?,
+                chain(g, path, &[("branch5x5_1", &self.branch5x5_1), ("branch5x5_2", &self.branch5x5_2)], x)?,
+                chain(
+                    g,
+                    path,
+                    &[
+                        ("branch3x3dbl_1", &self.branch3x3dbl_1),
+                        ("branch3x3dbl_2", &self.branch3x3dbl_2),
+                        ("branch3x3dbl_3", &self.branch3x3dbl_3),
+                    ],
+                    x,
+                )?,
+                pooled(g, path, &self.pool, &self.branch_pool, x)?,
+            ];
+            Ok(g.concat(&format!("{path}.cat"), &branches))
+        }
+    }
+
+    impl InceptionB {
+        fn export_onnx(&self, g: &mut OnnxGraph, path: &str, x: &Value) -> Result<Value, OnnxError> {
+            let branches = [
+                chain(g, path, &[("branch3x3", &self.branch3x3)], x)?,
+                chain(
+                    g,
+                    path,
+                    &[
+                        ("branch3x3dbl_1", &self.branch3x3dbl_1),
+                        ("branch3x3dbl_2", &self.branch3x3dbl_2),
+                        ("branch3x3dbl_3", &self.branch3x3dbl_3),
+                    ],
+                    x,
+                )?,
+                g.max_pool(&format!("{path}.pool"), &self.pool, x)?,
+            ];
+            Ok(g.concat(&format!("{path}.cat"), &branches))
+        }
+    }
+
+    impl InceptionC {
+        fn export_onnx(&self, g: &mut OnnxGraph, path: &str, x: &Value) -> Result<Value, OnnxError> {
+            let branches = [
+                chain(g, path, &[("branch1x1", &self.branch1x1)], x)?,
+                chain(g, path, &self.seven(), x)?,
+                chain(g, path, &self.seven_dbl(), x)?,
+                pooled(g, path, &self.pool, &self.branch_pool, x)?,
+            ];
+            Ok(g.concat(&format!("{path}.cat"), &branches))
+        }
+    }
+
+    impl InceptionD {
+        fn export_onnx(&self, g: &mut OnnxGraph, path: &str, x: &Value) -> Result<Value, OnnxError> {
+            let branches = [
+                chain(g, path, &[("branch3x3_1", &self.branch3x3_1), ("branch3x3_2", &self.branch3x3_2)], x)?,
+                chain(g, path, &self.seven(), x)?,
+                g.max_pool(&format!("{path}.pool"), &self.pool, x)?,
+            ];
+            Ok(g.concat(&format!("{path}.cat"), &branches))
+        }
+    }
+
+    impl InceptionE {
+        fn export_onnx(&self, g: &mut OnnxGraph, path: &str, x: &Value) -> Result<Value, OnnxError> {
+            let fan_out = |g: &mut OnnxGraph, a: (&str, &BasicConv2d), b: (&str, &BasicConv2d), x: &Value| {
+                let branches = [chain(g, path, &[a], x)?, chain(g, path, &[b], x)?];
+                Ok::<_, OnnxError>(g.concat(&format!("{path}.{}.cat", a.0), &branches))
+            };
+            let b3 = chain(g, path, &[("branch3x3_1", &self.branch3x3_1)], x)?;
+            let bd = chain(
+                g,
+                path,
+                &[("branch3x3dbl_1", &self.branch3x3dbl_1), ("branch3x3dbl_2", &self.branch3x3dbl_2)],
+                x,
+            )?;
+            let branches = [
+                chain(g, path, &[("branch1x1", &self.branch1x1)], x)?,
+                fan_out(g, ("branch3x3_2a", &self.branch3x3_2a), ("branch3x3_2b", &self.branch3x3_2b), &b3)?,
+                fan_out(
+                    g,
+                    ("branch3x3dbl_3a", &self.branch3x3dbl_3a),
+                    ("branch3x3dbl_3b", &self.branch3x3dbl_3b),
+                    &bd,
+                )?,
+                pooled(g, path, &self.pool, &self.branch_pool, x)?,
+            ];
+            Ok(g.concat(&format!("{path}.cat"), &branches))
+        }
+    }
+
+    impl InceptionAux {
+        fn export_onnx(&self, g: &mut OnnxGraph, path: &str, x: &Value) -> Result<Value, OnnxError> {
+            let x = g.avg_pool(&format!("{path}.pool"), &self.pool, x)?;
+            let x = chain(g, path, &[("conv0", &self.conv0), ("conv1", &self.conv1)], &x)?;
+            let x = g.adaptive_avg_pool(&format!("{path}.avgpool"), &self.avgpool, &x)?;
+            let x = g.flatten(&format!("{path}.flatten"), &x);
+            g.linear(&format!("{path}.fc"), &self.fc, &x)
+        }
+    }
+
+    impl ExportOnnx for Inception3 {
+        fn export_onnx(&self, g: &mut OnnxGraph, x: &Value, aux: bool) -> Result<Vec<Value>, OnnxError> {
+            let x = if self.transform_input { g.transform_imagenet_input(x) } else { x.clone() };
+            let stem = [
+                ("Conv2d_1a_3x3", &self.Conv2d_1a_3x3),
+                ("Conv2d_2a_3x3", &self.Conv2d_2a_3x3),
+                ("Conv2d_2b_3x3", &self.Conv2d_2b_3x3),
+            ];
+            let x = chain(g, "", &stem, &x)?;
+            let x = g.max_pool("maxpool1", &self.maxpool1, &x)?;
+            let x =
+                chain(g, "", &[("Conv2d_3b_1x1", &self.Conv2d_3b_1x1), ("Conv2d_4a_3x3", &self.Conv2d_4a_3x3)], &x)?;
+            let x = g.max_pool("maxpool2", &self.maxpool2, &x)?;
+            let x = self.Mixed_5b.export_onnx(g, "Mixed_5b", &x)?;
+            let x = self.Mixed_5c.export_onnx(g, "Mixed_5c", &x)?;
+            let x = self.Mixed_5d.export_onnx(g, "Mixed_5d", &x)?;
+            let x = self.Mixed_6a.export_onnx(g, "Mixed_6a", &x)?;
+            let x = self.Mixed_6b.export_onnx(g, "Mixed_6b", &x)?;
+            let x = self.Mixed_6c.export_onnx(g, "Mixed_6c", &x)?;
+            let x = self.Mixed_6d.export_onnx(g, "Mixed_6d", &x)?;
+            let x = self.Mixed_6e.export_onnx(g, "Mixed_6e", &x)?;
+            let head = match (aux, &self.AuxLogits) {
+                (true, Some(head)) => Some(head.export_onnx(g, "AuxLogits", &x)?),
+                _ => None,
+            };
+            let x = self.Mixed_7a.export_onnx(g, "Mixed_7a", &x)?;
+            let x = self.Mixed_7b.export_onnx(g, "Mixed_7b", &x)?;
+            let x = self.Mixed_7c.export_onnx(g, "Mixed_7c", &x)?;
+            let x = g.adaptive_avg_pool("avgpool", &self.avgpool, &x)?;
+            let x = g.flatten("flatten", &x);
+            let logits = g.linear("fc", &self.fc, &x)?;
+            Ok(std::iter::once(logits).chain(head).collect())
+        }
+    }
+}
+
 impl crate::CheckpointNames for Inception3 {
     fn optional_heads(&self) -> &'static [&'static str] {
         &["AuxLogits."]

@@ -537,10 +537,17 @@ pub fn trace_concat(t: &mut Tracer, branches: &[SampleShape]) -> Result<SampleSh
 /// `transform_input`, which maps images normalised with ImageNet's mean and standard deviation
 /// to the `(x - 0.5) / 0.5` range the original GoogLeNet and Inception v3 weights were trained on.
 pub fn transform_imagenet_input(x: Tensor<4>) -> Tensor<4> {
+    let (scale, shift) = imagenet_transform();
+    let device = x.device();
+    let scale = Tensor::<1>::from_floats(scale, &device).reshape([1, 3, 1, 1]);
+    let shift = Tensor::<1>::from_floats(shift, &device).reshape([1, 3, 1, 1]);
+    x * scale + shift
+}
+
+/// The per-channel `(scale, shift)` of [`transform_imagenet_input`]: `x · std / 0.5 + (mean -
+/// 0.5) / 0.5` with ImageNet's mean and standard deviation.
+pub fn imagenet_transform() -> ([f32; 3], [f32; 3]) {
     const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
     const STD: [f32; 3] = [0.229, 0.224, 0.225];
-    let device = x.device();
-    let scale = Tensor::<1>::from_floats(STD.map(|s| s / 0.5), &device).reshape([1, 3, 1, 1]);
-    let shift = Tensor::<1>::from_floats([0, 1, 2].map(|c| (MEAN[c] - 0.5) / 0.5), &device).reshape([1, 3, 1, 1]);
-    x * scale + shift
+    (STD.map(|s| s / 0.5), [0, 1, 2].map(|c| (MEAN[c] - 0.5) / 0.5))
 }

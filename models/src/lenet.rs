@@ -128,6 +128,29 @@ impl ImageClassifier for LeNet5 {
     }
 }
 
+#[cfg(feature = "onnx")]
+impl crate::onnx::ExportOnnx for LeNet5 {
+    fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        x: &crate::onnx::Value,
+        _aux: bool,
+    ) -> Result<Vec<crate::onnx::Value>, crate::onnx::OnnxError> {
+        let x = g.conv("conv1", &self.conv1, x)?;
+        let x = g.activation("activation", &self.activation, &x);
+        let x = g.layer("pool1", &self.pool1, &x)?;
+        let x = g.conv("conv2", &self.conv2, &x)?;
+        let x = g.activation("activation", &self.activation, &x);
+        let x = g.layer("pool2", &self.pool2, &x)?;
+        let x = g.flatten("flatten", &x);
+        let x = g.linear("fc1", &self.fc1, &x)?;
+        let x = g.activation("activation", &self.activation, &x);
+        let x = g.linear("fc2", &self.fc2, &x)?;
+        let x = g.activation("activation", &self.activation, &x);
+        Ok(vec![g.linear("fc3", &self.fc3, &x)?])
+    }
+}
+
 const PAPER: &str = "LeCun et al., Gradient-Based Learning Applied to Document Recognition";
 
 fn build(o: &Resolved, d: &Device) -> ZooModel {

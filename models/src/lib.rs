@@ -48,6 +48,8 @@ pub mod inception;
 pub mod layers;
 pub mod lenet;
 pub mod model;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod plain;
 pub mod pretrained;
 mod pretrained_table;

@@ -194,3 +194,18 @@ impl ImageClassifier for PlainNet {
         trace_sequence(t, "classifier", &self.classifier, &x)
     }
 }
+
+#[cfg(feature = "onnx")]
+impl crate::onnx::ExportOnnx for PlainNet {
+    fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        x: &crate::onnx::Value,
+        _aux: bool,
+    ) -> Result<Vec<crate::onnx::Value>, crate::onnx::OnnxError> {
+        let x = g.sequence("features", &self.features, x)?;
+        let x = g.adaptive_avg_pool("avgpool", &self.avgpool, &x)?;
+        let x = g.flatten("flatten", &x);
+        Ok(vec![g.dense_sequence("classifier", &self.classifier, &x)?])
+    }
+}

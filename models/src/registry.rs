@@ -58,6 +58,18 @@ impl crate::fuse::FoldBatchNorm for ZooModel {
     }
 }
 
+#[cfg(feature = "onnx")]
+impl crate::onnx::ExportOnnx for ZooModel {
+    fn export_onnx(
+        &self,
+        graph: &mut crate::onnx::OnnxGraph,
+        x: &crate::onnx::Value,
+        aux: bool,
+    ) -> Result<Vec<crate::onnx::Value>, crate::onnx::OnnxError> {
+        each_variant!(self, m => m.export_onnx(graph, x, aux))
+    }
+}
+
 impl crate::CheckpointNames for ZooModel {
     fn key_remaps(&self) -> Vec<(String, String)> {
         each_variant!(self, m => m.key_remaps())

@@ -184,6 +184,69 @@ impl ResidualBlock {
     }
 }
 
+#[cfg(feature = "onnx")]
+impl ResidualBlock {
+    /// The block's nodes: its convolutions, the shortcut (projection, or option A's subsample
+    /// and zero channels), the add and the last ReLU.
+    pub fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        path: &str,
+        x: &crate::onnx::Value,
+    ) -> Result<crate::onnx::Value, crate::onnx::OnnxError> {
+        let at = |field: &str| format!("{path}.{field}");
+        let identity = match (&self.downsample, &self.zero_pad) {
+            (Some(projection), _) => g.sequence(&at("downsample"), projection, x)?,
+            (None, Some(pad)) => {
+                let x = if pad.stride > 1 { g.subsample(&at("shortcut.slice"), pad.stride, x) } else { x.clone() };
+                g.pad_channels(&at("shortcut.pad"), pad.pad, pad.pad, &x)
+            }
+            (None, None) => x.clone(),
+        };
+        let mut out = g.conv(&at("conv1"), &self.conv1, x)?;
+        out = g.norm(&at("bn1"), &self.bn1, &out)?;
+        out = g.relu(&at("relu"), &out);
+        out = g.conv(&at("conv2"), &self.conv2, &out)?;
+        out = g.norm(&at("bn2"), &self.bn2, &out)?;
+        if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
+            out = g.relu(&at("relu"), &out);
+            out = g.conv(&at("conv3"), conv3, &out)?;
+            out = g.norm(&at("bn3"), bn3, &out)?;
+        }
+        let sum = g.add(&at("add"), &out, &identity);
+        Ok(g.relu(&at("relu"), &sum))
+    }
+}
+
+/// The blocks of the stages `(name, blocks)`, in order (`layer1.0`, `layer1.1`, ...).
+#[cfg(feature = "onnx")]
+pub fn export_stages(
+    g: &mut crate::onnx::OnnxGraph,
+    stages: &[(&str, &[ResidualBlock])],
+    x: &crate::onnx::Value,
+) -> Result<crate::onnx::Value, crate::onnx::OnnxError> {
+    let mut x = x.clone();
+    for (name, blocks) in stages {
+        for (i, block) in blocks.iter().enumerate() {
+            x = block.export_onnx(g, &format!("{name}.{i}"), &x)?;
+        }
+    }
+    Ok(x)
+}
+
+/// Global average pool, flatten, `fc`.
+#[cfg(feature = "onnx")]
+pub fn export_pooled_head(
+    g: &mut crate::onnx::OnnxGraph,
+    avgpool: &AdaptiveAvgPool2d,
+    fc: &Linear,
+    x: &crate::onnx::Value,
+) -> Result<crate::onnx::Value, crate::onnx::OnnxError> {
+    let x = g.adaptive_avg_pool("avgpool", avgpool, x)?;
+    let x = g.flatten("flatten", &x);
+    g.linear("fc", fc, &x)
+}
+
 /// Builds a stage of `blocks` blocks; the first one carries the stride and the channel change.
 pub fn make_stage(
     kind: BlockKind,
@@ -397,6 +460,23 @@ impl ImageClassifier for ResNet {
         x = t.layer("maxpool", &self.maxpool, &x)?;
         let x = trace_stages(t, &self.stages(), x)?;
         trace_pooled_head(t, &self.avgpool, &self.fc, &x)
+    }
+}
+
+#[cfg(feature = "onnx")]
+impl crate::onnx::ExportOnnx for ResNet {
+    fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        x: &crate::onnx::Value,
+        _aux: bool,
+    ) -> Result<Vec<crate::onnx::Value>, crate::onnx::OnnxError> {
+        let x = g.conv("conv1", &self.conv1, x)?;
+        let x = g.norm("bn1", &self.bn1, &x)?;
+        let x = g.relu("relu", &x);
+        let x = g.max_pool("maxpool", &self.maxpool, &x)?;
+        let x = export_stages(g, &self.stages(), &x)?;
+        Ok(vec![export_pooled_head(g, &self.avgpool, &self.fc, &x)?])
     }
 }
 

@@ -137,6 +137,22 @@ impl ImageClassifier for CifarResNet {
     }
 }
 
+#[cfg(feature = "onnx")]
+impl crate::onnx::ExportOnnx for CifarResNet {
+    fn export_onnx(
+        &self,
+        g: &mut crate::onnx::OnnxGraph,
+        x: &crate::onnx::Value,
+        _aux: bool,
+    ) -> Result<Vec<crate::onnx::Value>, crate::onnx::OnnxError> {
+        let x = g.conv("conv1", &self.conv1, x)?;
+        let x = g.norm("bn1", &self.bn1, &x)?;
+        let x = g.relu("relu", &x);
+        let x = crate::resnet::export_stages(g, &self.stages(), &x)?;
+        Ok(vec![crate::resnet::export_pooled_head(g, &self.avgpool, &self.fc, &x)?])
+    }
+}
+
 fn build(depth: usize, o: &Resolved, d: &Device) -> ZooModel {
     let config = CifarResNetConfig::from_depth(depth).expect("registered depth");
     ZooModel::CifarResNet(config.with_num_classes(o.num_classes).with_in_channels(o.in_channels).init(d))

@@ -1,43 +1,14 @@
 //! Folding BatchNorm into convolutions leaves inference logits unchanged.
 
-use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Distribution, Tensor};
-use zoo_models::fuse::fuse_batch_norm;
+use zoo_models::fuse::{fuse_batch_norm, randomize_batch_norm};
 use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
-
-/// Gives every BatchNorm statistics and affine parameters far from the identity (a fresh one
-/// has mean 0, variance 1, γ 1, β 0, which folding would barely touch).
-struct PerturbBatchNorm {
-    path: Vec<String>,
-    device: Device,
-}
-
-impl ModuleMapper for PerturbBatchNorm {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let range = match self.path.last().map(String::as_str) {
-            Some("running_var") => (0.2, 3.0),
-            Some("running_mean" | "beta") => (-0.5, 0.5),
-            Some("gamma") => (0.3, 2.0),
-            _ => return param,
-        };
-        let device = self.device.clone();
-        param.map(|t| Tensor::random(t.shape(), Distribution::Uniform(range.0, range.1), &device))
-    }
-}
 
 fn check(name: &str, options: ModelOptions, input: [usize; 4]) {
     let device = Device::flex();
     device.seed(3);
     let model = zoo_models::create(name, &options, &device).unwrap();
-    let model: ZooModel = model.map(&mut PerturbBatchNorm { path: Vec::new(), device: device.clone() });
+    let model: ZooModel = randomize_batch_norm(model, &device);
     let images = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
     let before = model.forward(images.clone());
     let [c, h, w] = [input[1], input[2], input[3]];

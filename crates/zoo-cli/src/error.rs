@@ -63,6 +63,27 @@ pub enum CliError {
     /// `--kernels` or `ZOO_KERNELS`.
     #[error(transparent)]
     Kernels(#[from] zoo_kernels::KernelsError),
+    /// An ONNX export.
+    #[error(transparent)]
+    Onnx(#[from] zoo_models::onnx::OnnxError),
+    /// tract-onnx could not load or run an exported file.
+    #[error("{}: tract-onnx cannot run it: {source}", path.display())]
+    OnnxRuntime {
+        /// The ONNX file.
+        path: PathBuf,
+        /// tract's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An exported file whose logits differ from Burn's.
+    #[error("{}: tract-onnx's logits differ from Burn's by {difference:e} (scale {scale}); the file was removed", path.display())]
+    OnnxMismatch {
+        /// The ONNX file.
+        path: PathBuf,
+        /// Largest absolute difference.
+        difference: f32,
+        /// Largest absolute logit.
+        scale: f32,
+    },
     /// A chart.
     #[error(transparent)]
     Plot(#[from] zoo_train::plot::PlotError),

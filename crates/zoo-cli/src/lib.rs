@@ -11,6 +11,7 @@ use zoo_models::{ImageClassifier, ModelOptions};
 
 pub mod bench;
 mod error;
+pub mod onnx;
 pub mod train;
 pub mod visualize;
 pub mod weights;

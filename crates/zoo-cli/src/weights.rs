@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use clap::{ArgGroup, Args};
+use clap::{ArgGroup, Args, ValueEnum};
 use zoo_models::pretrained::PretrainedWeights;
 use zoo_models::weights::{LoadOptions, LoadReport};
 use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
@@ -17,7 +17,7 @@ use crate::write_output;
 
 /// Where a model's weights come from, and how strictly they must fit.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["weights", "pretrained"])))]
+#[command(group(ArgGroup::new("source").args(["weights", "pretrained"])))]
 pub struct WeightsArgs {
     /// Weights file: a PyTorch state dict (.pth/.pt, zip or legacy), .safetensors, or Burn .bpk.
     #[arg(long, value_name = "FILE")]
@@ -146,24 +146,128 @@ fn convert(
     )
 }
 
+/// What `zoo export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// The weights, with PyTorch's key names: `load_state_dict(strict=True)` takes them.
+    Safetensors,
+    /// The whole network and its weights as an ONNX model.
+    Onnx,
+}
+
 /// Arguments of `zoo export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Registry name of the model (see `zoo list`).
+    /// Registry name of the model (see `zoo list`), or a run directory of `zoo train` (its model,
+    /// input and `model.bpk`).
     pub model: String,
-    /// Where the weights come from.
+    /// Where the weights come from (not with a run directory).
     #[command(flatten)]
     pub source: WeightsArgs,
-    /// The safetensors file to write, with torchvision's key names.
-    #[arg(long, value_name = "FILE.safetensors")]
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// What to write (default: from --out's extension, `.safetensors` or `.onnx`).
+    #[arg(long, value_enum)]
+    pub format: Option<ExportFormat>,
+    /// ONNX: input shape of one image (default: the model's, or the run's).
+    #[arg(long, value_parser = crate::parse_input_shape, value_name = "CxHxW")]
+    pub input: Option<[usize; 3]>,
+    /// ONNX: the opset of the default domain.
+    #[arg(long, default_value_t = zoo_models::onnx::MIN_OPSET, value_name = "N")]
+    pub opset: i64,
+    /// ONNX: a fixed batch size instead of the symbolic `N`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
+    /// ONNX: fold each BatchNorm into the convolution before it first.
+    #[arg(long)]
+    pub fuse_bn: bool,
+    /// ONNX: also output the auxiliary classifiers' logits (`aux1`, ...), when the model has them.
+    #[arg(long)]
+    pub aux_outputs: bool,
+    /// ONNX: do not run the written file with tract-onnx against Burn.
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 /// `zoo export`: weights to a safetensors file that PyTorch's `load_state_dict(strict=True)`
-/// accepts for the same torchvision model.
+/// accepts for the same torchvision model, or the network to an ONNX file.
 pub fn run_export(args: ExportArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let save = zoo_models::weights::export_pytorch_safetensors;
-    convert(&args.model, &args.source, &args.out, " with PyTorch's key names", save, out)
+    let format = match (args.format, args.out.extension().and_then(|e| e.to_str())) {
+        (Some(format), _) => format,
+        (None, Some("onnx")) => ExportFormat::Onnx,
+        (None, Some("safetensors")) => ExportFormat::Safetensors,
+        _ => {
+            return Err(CliError::usage(format!(
+                "--out {}: give --format onnx or safetensors, or a file ending in .onnx or .safetensors",
+                args.out.display()
+            )));
+        }
+    };
+    match format {
+        ExportFormat::Safetensors => {
+            let save = zoo_models::weights::export_pytorch_safetensors;
+            convert(&args.model, &args.source, &args.out, " with PyTorch's key names", save, out)
+        }
+        ExportFormat::Onnx => export_onnx(&args, out),
+    }
+}
+
+// The model and its input: a run directory's, or a registry model's with --weights/--pretrained.
+fn export_source(args: &ExportArgs) -> Result<(String, ZooModel, [usize; 3], String), CliError> {
+    let dir = Path::new(&args.model);
+    if dir.join("config.json").is_file() {
+        if args.source.weights.is_some() || args.source.pretrained.is_some() {
+            return Err(format!("{}: a run directory brings its own weights (model.bpk)", dir.display()).into());
+        }
+        let source = crate::train::ModelSource { model: None, weights: None, recipe: None, backend: Some("flex".into()) };
+        let loaded = crate::train::load(&source, Some(dir), None)?;
+        let input = loaded.config.resolved.as_ref().map(|r| r.input).ok_or(TrainError::Unresolved)?;
+        let weights = loaded.run.map(|r| r.weights().display().to_string()).unwrap_or_default();
+        return Ok((loaded.config.model, loaded.model, input, weights));
+    }
+    let info = zoo_models::info(&args.model)?;
+    let loaded = load_model(info.name, &args.source, &Device::flex())?;
+    let described = format!("{}, {}", loaded.report.summary(), loaded.path.display());
+    Ok((info.name.to_string(), loaded.model, info.default_input, described))
+}
+
+fn export_onnx(args: &ExportArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let (name, model, default_input, weights) = export_source(args)?;
+    let input = args.input.unwrap_or(default_input);
+    let model = if args.fuse_bn { zoo_models::fuse::fuse_batch_norm(model) } else { model };
+    let options = crate::onnx::options(args.opset, args.batch.map(|b| b as usize), args.aux_outputs);
+    let bytes = zoo_models::onnx::write(&model, &name, input, &options, &args.out).context(name.clone())?;
+    let shape = format!("{}x{}", args.batch.map_or("N".to_string(), |b| b.to_string()), zoo_models::summary::format_shape(&input));
+    let mut line = format!(
+        "{name}: {weights}; wrote {} (ONNX, opset {}, input {shape}, {:.1} MB)",
+        args.out.display(),
+        args.opset,
+        bytes as f64 / 1e6
+    );
+    if !args.no_check {
+        let batch = args.batch.map_or(2, |b| b as usize);
+        let agreement = crate::onnx::compare(&model, &args.out, input, batch, 0);
+        let agreement = match agreement {
+            Ok(a) if a.within(1e-4) => a,
+            other => {
+                // A file that does not compute what the model computes is not left behind.
+                let _ = std::fs::remove_file(&args.out);
+                let a = other?;
+                return Err(CliError::OnnxMismatch {
+                    path: args.out.clone(),
+                    difference: a.max_difference,
+                    scale: a.scale,
+                });
+            }
+        };
+        line.push_str(&format!(
+            "; tract-onnx runs it: logits within {:.1e} of Burn's (scale {:.3})",
+            agreement.max_difference, agreement.scale
+        ));
+    }
+    write_output(out, &(line + "
+"))
 }
 
 /// Arguments of `zoo infer`.
