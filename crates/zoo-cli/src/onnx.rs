@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use zoo_models::onnx::OnnxOptions;
 use zoo_models::{ImageClassifier, ZooModel};
@@ -60,7 +61,13 @@ impl Agreement {
 /// Runs `model` (on flex) and the ONNX file at `path` (on tract-onnx) on the same random batch of
 /// `batch` images of shape `input`, and compares every output: the logits, and the auxiliary
 /// heads' logits when the file has them.
-pub fn compare(model: &ZooModel, path: &Path, input: [usize; 3], batch: usize, seed: u64) -> Result<Agreement, CliError> {
+pub fn compare(
+    model: &ZooModel,
+    path: &Path,
+    input: [usize; 3],
+    batch: usize,
+    seed: u64,
+) -> Result<Agreement, CliError> {
     let device = Device::flex();
     device.seed(seed);
     let [c, h, w] = input;
@@ -91,15 +98,10 @@ pub fn compare(model: &ZooModel, path: &Path, input: [usize; 3], batch: usize, s
 }
 
 fn floats<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor.into_data().convert::<f32>().to_vec::<f32>().expect("f32 values")
+    tensor.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 values")
 }
 
 /// The default options with a fixed batch when `batch` is given.
 pub fn options(opset: i64, batch: Option<usize>, aux_outputs: bool) -> OnnxOptions {
-    OnnxOptions {
-        opset,
-        dynamic_batch: batch.is_none(),
-        batch: batch.unwrap_or(1),
-        aux_outputs,
-    }
+    OnnxOptions { opset, dynamic_batch: batch.is_none(), batch: batch.unwrap_or(1), aux_outputs }
 }

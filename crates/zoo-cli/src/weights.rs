@@ -220,7 +220,8 @@ fn export_source(args: &ExportArgs) -> Result<(String, ZooModel, [usize; 3], Str
         if args.source.weights.is_some() || args.source.pretrained.is_some() {
             return Err(format!("{}: a run directory brings its own weights (model.bpk)", dir.display()).into());
         }
-        let source = crate::train::ModelSource { model: None, weights: None, recipe: None, backend: Some("flex".into()) };
+        let source =
+            crate::train::ModelSource { model: None, weights: None, recipe: None, backend: Some("flex".into()) };
         let loaded = crate::train::load(&source, Some(dir), None)?;
         let input = loaded.config.resolved.as_ref().map(|r| r.input).ok_or(TrainError::Unresolved)?;
         let weights = loaded.run.map(|r| r.weights().display().to_string()).unwrap_or_default();
@@ -238,7 +239,11 @@ fn export_onnx(args: &ExportArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let model = if args.fuse_bn { zoo_models::fuse::fuse_batch_norm(model) } else { model };
     let options = crate::onnx::options(args.opset, args.batch.map(|b| b as usize), args.aux_outputs);
     let bytes = zoo_models::onnx::write(&model, &name, input, &options, &args.out).context(name.clone())?;
-    let shape = format!("{}x{}", args.batch.map_or("N".to_string(), |b| b.to_string()), zoo_models::summary::format_shape(&input));
+    let shape = format!(
+        "{}x{}",
+        args.batch.map_or("N".to_string(), |b| b.to_string()),
+        zoo_models::summary::format_shape(&input)
+    );
     let mut line = format!(
         "{name}: {weights}; wrote {} (ONNX, opset {}, input {shape}, {:.1} MB)",
         args.out.display(),
@@ -266,8 +271,12 @@ fn export_onnx(args: &ExportArgs, out: &mut dyn Write) -> Result<(), CliError> {
             agreement.max_difference, agreement.scale
         ));
     }
-    write_output(out, &(line + "
-"))
+    write_output(
+        out,
+        &(line
+            + "
+"),
+    )
 }
 
 /// Arguments of `zoo infer`.
