@@ -117,3 +117,26 @@ fn zoo_export_writes_a_checked_onnx_file_and_refuses_bad_requests() {
         assert!(!target.exists(), "{args:?} left {}", target.display());
     }
 }
+
+#[test]
+fn zoo_export_takes_a_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let train = ["train", "lenet5", "--epochs", "1", "--batch-size", "64", "--set", "train_limit=256"];
+    let out = zoo(&[&train[..], &["--set", "test_limit=64", "--out", s(&run)]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let onnx = dir.path().join("lenet5.onnx");
+    let out = zoo(&["export", s(&run), "--out", s(&onnx)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // The run's model, its input and its trained weights, checked by tract-onnx.
+    assert!(stdout.starts_with("lenet5: ") && stdout.contains("model.bpk"), "{stdout}");
+    assert!(stdout.contains("input Nx1x32x32") && stdout.contains("tract-onnx runs it"), "{stdout}");
+
+    let weights = run.join("model.bpk");
+    let again = dir.path().join("again.onnx");
+    let out = zoo(&["export", s(&run), "--weights", s(&weights), "--out", s(&again)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("a run directory brings its own weights"), "{stderr}");
+    assert!(!again.exists());
+}
