@@ -255,8 +255,16 @@ impl ChannelSpec {
     }
 }
 
-// What the top-patch search looks at: stage names with their channels, checked against the model.
-fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec<(String, Vec<usize>)>, CliError> {
+/// A stage the top-patch search looks at, and its channels.
+struct TopStage {
+    /// Position among the model's stages (for `forward_intermediates`).
+    index: usize,
+    name: String,
+    channels: Vec<usize>,
+}
+
+// What the top-patch search looks at: stages with their channels, checked against the model.
+fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec<TopStage>, CliError> {
     if args.no_top {
         return Ok(Vec::new());
     }
@@ -272,7 +280,7 @@ fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec
     chosen
         .into_iter()
         .map(|layer| {
-            let Some((_, [c, _, _])) = stages.iter().find(|(n, _)| *n == layer) else {
+            let Some((index, (_, [c, _, _]))) = stages.iter().enumerate().find(|(_, (n, _))| *n == layer) else {
                 return Err(VizError::UnknownLayer { layer, what: "stage".into(), valid: names.clone() }.into());
             };
             let own = specs.iter().rev().find(|s| s.stage.as_deref() == Some(layer.as_str()));
@@ -284,7 +292,7 @@ fn top_plan(args: &VisualizeArgs, stages: &[(String, [usize; 3])]) -> Result<Vec
             if let Some(&channel) = channels.iter().find(|&&k| k >= *c) {
                 return Err(VizError::ChannelOutOfRange { layer, channel, channels: *c }.into());
             }
-            Ok((layer, channels))
+            Ok(TopStage { index, name: layer, channels })
         })
         .collect()
 }
@@ -401,7 +409,7 @@ fn draw(
     source: &Source,
     summary: &ModelSummary,
     pictures: &[Picture],
-    plan: &[(String, Vec<usize>)],
+    plan: &[TopStage],
     cam_stage: &str,
     kernels: zoo_viz::Kernels,
     deeper: Option<zoo_viz::Kernels>,
@@ -508,7 +516,7 @@ fn search_top(
     source: &Source,
     summary: &ModelSummary,
     pictures: &[Picture],
-    plan: &[(String, Vec<usize>)],
+    plan: &[TopStage],
     dir: &Path,
     out: &mut dyn Write,
 ) -> Result<Vec<TopSection>, CliError> {
@@ -523,7 +531,9 @@ fn search_top(
             None => Ok(pictures[index].input.clone()),
         }
     };
-    let mut searches: Vec<TopUnits> = plan.iter().map(|(_, channels)| TopUnits::new(channels.clone(), TOP_K)).collect();
+    let mut searches: Vec<TopUnits> = plan.iter().map(|s| TopUnits::new(s.channels.clone(), TOP_K)).collect();
+    // Only the stages searched are kept, and the body stops after the deepest (timm's stop_early).
+    let indices: Vec<usize> = plan.iter().map(|s| s.index).collect();
     let started = Instant::now();
     let batch = args.batch_size as usize;
     let mut next_report = 0.1;
@@ -531,9 +541,11 @@ fn search_top(
         let end = (start + batch).min(total);
         let inputs: Vec<Image> = (start..end).map(input_of).collect::<Result<_, _>>()?;
         let refs: Vec<&Image> = inputs.iter().collect();
-        let (_, stages) = source.model.forward_intermediates(source.batch(&refs, &source.device), None, false);
-        for ((stage, _), search) in plan.iter().zip(&mut searches) {
-            let map = stages.iter().find(|s| &s.name == stage).ok_or_else(|| format!("stage {stage} vanished"))?;
+        let images = source.batch(&refs, &source.device);
+        let (_, stages) = source.model.forward_intermediates(images, Some(&indices), true);
+        for (stage, search) in plan.iter().zip(&mut searches) {
+            let map = stages.iter().find(|s| s.name == stage.name);
+            let map = map.ok_or_else(|| format!("stage {} vanished", stage.name))?;
             let dims = map.tensor.dims();
             search.add_batch(&zoo_viz::host_values(map.tensor.clone()), dims, start);
         }
@@ -555,7 +567,8 @@ fn search_top(
     // Guided backpropagation runs on flex's autodiff device, where the zoo's guided ReLU is.
     let guided = (!args.no_projections).then(|| zoo_viz::differentiable(&source.model, &Device::flex()));
     let mut sections = Vec::new();
-    for ((stage, _), search) in plan.iter().zip(searches) {
+    for (stage, search) in plan.iter().zip(searches) {
+        let stage = &stage.name;
         let row = zoo_viz::top::stage_row(summary, stage).ok_or_else(|| format!("no summary row for stage {stage}"))?;
         let field = row.receptive_field;
         let channels = search.channels().to_vec();
