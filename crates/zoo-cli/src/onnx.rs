@@ -72,15 +72,18 @@ pub fn compare(
     device.seed(seed);
     let [c, h, w] = input;
     let images = Tensor::<4>::random([batch, c, h, w], Distribution::Normal(0.0, 1.0), &device);
-    let values = floats(images.clone());
+    let values = zoo_viz::host_values(images.clone());
     let actual = run_onnx(path, &values, [batch, c, h, w])?;
     let model = model.valid().fork(&device);
     // On a plain device the training forward runs in inference mode, with the auxiliary heads.
     let expected: Vec<Vec<f32>> = if actual.len() > 1 {
         let output = model.forward_train(images);
-        std::iter::once(output.logits).chain(output.aux.into_iter().map(|a| a.logits)).map(floats).collect()
+        std::iter::once(output.logits)
+            .chain(output.aux.into_iter().map(|a| a.logits))
+            .map(zoo_viz::host_values)
+            .collect()
     } else {
-        vec![floats(model.forward(images))]
+        vec![zoo_viz::host_values(model.forward(images))]
     };
     let lengths = |outputs: &[Vec<f32>]| outputs.iter().map(Vec::len).collect::<Vec<_>>();
     if lengths(&actual) != lengths(&expected) {
@@ -95,10 +98,6 @@ pub fn compare(
     let max_difference = pairs.map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
     let scale = expected.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
     Ok(Agreement { max_difference, scale })
-}
-
-fn floats<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 values")
 }
 
 /// The default options with a fixed batch when `batch` is given.
