@@ -46,7 +46,7 @@ pub use error::{DataError, Result};
 pub use folder::{IMAGE_EXTENSIONS, ImageFolder, decode_image, load_image};
 pub use idx::{IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IdxDataset, IdxKind, parse_idx_images, parse_idx_labels};
 pub use imagebuf::Image;
-pub use loader::{DataLoader, EpochIter, LoaderConfig};
+pub use loader::{DataLoader, EpochIter, LoaderConfig, Shard};
 pub use rng::Rng;
 pub use synth::{SYNTH_DEFAULT_SEED, SYNTH_SIZE, SYNTH_TEST_LEN, SYNTH_TRAIN_LEN, SynthDigits};
 

@@ -79,11 +79,41 @@ impl LoaderConfig {
     }
 }
 
+/// One device's share of every epoch in data-parallel training, as PyTorch's
+/// `DistributedSampler` deals it: the epoch's (shuffled) order is padded by wrapping around to a
+/// multiple of `world` items, and rank `r` takes positions `r, r + world, r + 2·world, ...`. The
+/// shares are disjoint (but for the padding), dealt afresh every epoch, and together they are
+/// the single-device epoch; batch `b` of every rank together holds the items of global batch `b`
+/// at `world` times the batch size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This device's position, from 0.
+    pub rank: usize,
+    /// How many devices share the epoch.
+    pub world: usize,
+}
+
+impl Shard {
+    /// The whole epoch: one device.
+    pub const WHOLE: Shard = Shard { rank: 0, world: 1 };
+
+    /// Items rank `rank` sees in an epoch of `len` items: `ceil(len / world)` for every rank.
+    pub fn len(&self, len: usize) -> usize {
+        len.div_ceil(self.world)
+    }
+
+    /// Whether the share of an epoch of `len` items is empty (only when `len` is 0).
+    pub fn is_empty(&self, len: usize) -> bool {
+        self.len(len) == 0
+    }
+}
+
 struct Inner {
     dataset: Arc<dyn Dataset>,
     pipeline: Pipeline,
     mix: Option<BatchMix>,
     config: LoaderConfig,
+    shard: Shard,
 }
 
 /// Loads augmented batches of a dataset, in a deterministic order.
@@ -112,25 +142,70 @@ impl DataLoader {
         if dataset.is_empty() {
             return Err(DataError::Config(format!("dataset {} is empty", dataset.name())));
         }
-        Ok(Self { inner: Arc::new(Inner { dataset, pipeline, mix: None, config }) })
+        Ok(Self { inner: Arc::new(Inner { dataset, pipeline, mix: None, config, shard: Shard::WHOLE }) })
+    }
+
+    fn with_inner(&self, change: impl FnOnce(&mut Inner)) -> Self {
+        let i = &self.inner;
+        let mut inner = Inner {
+            dataset: i.dataset.clone(),
+            pipeline: i.pipeline.clone(),
+            mix: i.mix.clone(),
+            config: i.config.clone(),
+            shard: i.shard,
+        };
+        change(&mut inner);
+        Self { inner: Arc::new(inner) }
     }
 
     /// Adds batch-level mixup / cutmix (batches then carry soft targets).
     pub fn with_mix(self, mix: BatchMix) -> Self {
-        let i = &self.inner;
-        Self {
-            inner: Arc::new(Inner {
-                dataset: i.dataset.clone(),
-                pipeline: i.pipeline.clone(),
-                mix: Some(mix),
-                config: i.config.clone(),
-            }),
+        self.with_inner(|i| i.mix = Some(mix))
+    }
+
+    /// The loader of device `rank` of `world` in data-parallel training (see [`Shard`]), with
+    /// `workers` loading threads. Every random draw stays keyed by the dataset index of the
+    /// image (augmentation) or by the global batch (mixing), so an image is augmented the same
+    /// way whatever the number of devices.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use zoo_data::{DataLoader, LoaderConfig, Split, SynthDigits, transforms::Pipeline};
+    /// let ds = Arc::new(SynthDigits::with_len(Split::Train, 10, 1));
+    /// let whole = DataLoader::new(ds, Pipeline::digits_eval(false), LoaderConfig::new(2)).unwrap();
+    /// let (first, second) = (whole.shard(0, 2, 0).unwrap(), whole.shard(1, 2, 0).unwrap());
+    /// assert_eq!(first.num_items(), 5);
+    /// let order = whole.epoch_order(3);
+    /// assert_eq!(first.epoch_order(3), [order[0], order[2], order[4], order[6], order[8]]);
+    /// assert_eq!(second.epoch_order(3), [order[1], order[3], order[5], order[7], order[9]]);
+    /// ```
+    pub fn shard(&self, rank: usize, world: usize, workers: usize) -> Result<Self> {
+        if world == 0 || rank >= world {
+            return Err(DataError::Config(format!("no device {rank} among {world}")));
         }
+        if self.inner.shard != Shard::WHOLE {
+            return Err(DataError::Config("a shard's loader cannot be sharded again".into()));
+        }
+        Ok(self.with_inner(|i| {
+            i.shard = Shard { rank, world };
+            i.config.workers = workers;
+        }))
+    }
+
+    /// Which share of every epoch this loader yields ([`Shard::WHOLE`] unless made by
+    /// [`shard`](Self::shard)).
+    pub fn sharding(&self) -> Shard {
+        self.inner.shard
     }
 
     /// The settings.
     pub fn config(&self) -> &LoaderConfig {
         &self.inner.config
+    }
+
+    /// The batch-level mixup / cutmix, if any.
+    pub fn mix(&self) -> Option<&BatchMix> {
+        self.inner.mix.as_ref()
     }
 
     /// The per-item transforms.
@@ -143,9 +218,9 @@ impl DataLoader {
         &self.inner.dataset
     }
 
-    /// Number of items in the dataset.
+    /// Items per epoch: the dataset's, or a shard's share of it.
     pub fn num_items(&self) -> usize {
-        self.inner.dataset.len()
+        self.inner.len()
     }
 
     /// Number of batches per epoch.
@@ -176,17 +251,27 @@ impl DataLoader {
 }
 
 impl Inner {
+    fn len(&self) -> usize {
+        self.shard.len(self.dataset.len())
+    }
+
     fn num_batches(&self) -> usize {
-        let (n, b) = (self.dataset.len(), self.config.batch_size);
+        let (n, b) = (self.len(), self.config.batch_size);
         if self.config.drop_last { n / b } else { n.div_ceil(b) }
     }
 
     fn order(&self, epoch: u64) -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..self.dataset.len()).collect();
+        let len = self.dataset.len();
+        let mut idx: Vec<usize> = (0..len).collect();
         if self.config.shuffle {
             Rng::from_key(&[self.config.seed, epoch, 0x5407]).shuffle(&mut idx);
         }
-        idx
+        let Shard { rank, world } = self.shard;
+        if world == 1 {
+            return idx;
+        }
+        // Padding wraps around the epoch's order, as DistributedSampler's does.
+        (rank..self.len() * world).step_by(world).map(|p| idx[p % len]).collect()
     }
 
     fn make_batch(&self, order: &[usize], epoch: u64, b: usize) -> Result<HostBatch> {
@@ -205,7 +290,9 @@ impl Inner {
         }
         let mut batch = HostBatch::from_items(items, indices, self.dataset.num_classes())?;
         if let Some(mix) = &self.mix {
-            mix.apply(&mut batch, &mut Rng::from_key(&[self.config.seed, epoch, b as u64, 0x313]))?;
+            // Keyed by the global batch: every device mixes with its own draws.
+            let global_batch = (b * self.shard.world + self.shard.rank) as u64;
+            mix.apply(&mut batch, &mut Rng::from_key(&[self.config.seed, epoch, global_batch, 0x313]))?;
         }
         Ok(batch)
     }

@@ -166,3 +166,60 @@ fn seeded_train_validation_split() {
     assert!(train_val_split(ds.clone(), 1.5, 0).is_err());
     assert!(Subset::new(ds, vec![1000]).is_err());
 }
+
+/// The images of one epoch by dataset index (each index's image, as the loader augmented it).
+fn images_by_index(batches: &[HostBatch]) -> std::collections::HashMap<usize, Vec<f32>> {
+    let per = 32 * 32;
+    batches
+        .iter()
+        .flat_map(|b| b.indices.iter().enumerate().map(move |(k, &i)| (i, b.images[k * per..(k + 1) * per].to_vec())))
+        .collect()
+}
+
+#[test]
+fn shards_deal_every_epoch_afresh_as_distributed_sampler_does() {
+    let whole = loader(0, false);
+    for world in [2, 3] {
+        let shards: Vec<DataLoader> = (0..world).map(|rank| whole.shard(rank, world, 1).unwrap()).collect();
+        for e in [0, 1] {
+            let order = whole.epoch_order(e);
+            let mut dealt: Vec<usize> = Vec::new();
+            for (rank, shard) in shards.iter().enumerate() {
+                assert_eq!(shard.num_items(), 203usize.div_ceil(world));
+                let expected: Vec<usize> =
+                    (rank..shard.num_items() * world).step_by(world).map(|p| order[p % 203]).collect();
+                assert_eq!(shard.epoch_order(e), expected, "rank {rank} of {world}, epoch {e}");
+                dealt.extend(shard.epoch_order(e));
+            }
+            // Disjoint but for the wrap-around padding, and together the whole epoch.
+            let padding = 203usize.div_ceil(world) * world - 203;
+            assert_eq!(dealt.len(), 203 + padding);
+            dealt.sort();
+            dealt.dedup();
+            assert_eq!(dealt, (0..203).collect::<Vec<_>>());
+        }
+        // Re-dealt each epoch: rank 0's share of epoch 0 is not its share of epoch 1.
+        assert_ne!(shards[0].epoch_order(0), shards[0].epoch_order(1));
+        // An image is augmented the same way on any device and with any device count.
+        let reference = images_by_index(&epoch(&whole, 2));
+        for shard in &shards {
+            for (i, image) in images_by_index(&epoch(shard, 2)) {
+                assert!(image == reference[&i], "image {i} augmented differently on a shard of {world}");
+            }
+        }
+    }
+    assert!(whole.shard(2, 2, 0).is_err());
+    assert!(whole.shard(0, 0, 0).is_err());
+    assert!(whole.shard(0, 2, 0).unwrap().shard(0, 2, 0).is_err());
+}
+
+#[test]
+fn shards_keep_mixing_with_their_own_draws() {
+    let whole = loader(0, true);
+    let (a, b) =
+        (whole.shard(0, 2, 0).unwrap().batch(0, 0).unwrap(), whole.shard(1, 2, 0).unwrap().batch(0, 0).unwrap());
+    let (sa, sb) = (a.soft_targets.expect("mixup kept on rank 0"), b.soft_targets.expect("mixup kept on rank 1"));
+    // The largest weight of each row is 1 - λ or λ: the two devices drew different λ.
+    let top = |s: &[f32]| s.chunks(10).map(|r| r.iter().copied().fold(0.0f32, f32::max)).collect::<Vec<_>>();
+    assert_ne!(top(&sa), top(&sb));
+}
