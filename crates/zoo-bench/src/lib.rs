@@ -19,6 +19,7 @@
 //!     input: None,
 //!     fuse_bn: false,
 //!     kernels: vec![],
+//!     devices: vec![1],
 //!     warmup: 5,
 //!     iters: 20,
 //! };

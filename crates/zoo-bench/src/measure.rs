@@ -3,10 +3,11 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
+use burn::module::Module;
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use zoo_models::backend::{cpu_threads, device_name};
-use zoo_models::{ImageClassifier, ModelOptions};
+use zoo_models::{ImageClassifier, ModelOptions, ZooModel};
 use zoo_train::config::OptimizerConfig;
 
 use crate::alloc::{heap_peak_since, heap_window_start};
@@ -46,20 +47,23 @@ pub fn run_bench(plan: &BenchPlan, on_event: &mut dyn FnMut(BenchEvent)) -> Benc
     for model in &plan.models {
         for backend in &plan.backends {
             for &mode in &plan.modes {
-                for &batch_size in &plan.batch_sizes {
+                for (&batch_size, &devices) in
+                    plan.batch_sizes.iter().flat_map(|b| plan.devices.iter().map(move |d| (b, d)))
+                {
                     // The implementations alternate case by case, so drift in the machine's
                     // speed affects both alike.
                     for variant in plan.kernel_variants(backend) {
                         let index = rows.len();
                         let shown =
                             variant.map(|k| format!("{backend}/{}", k.name())).unwrap_or_else(|| backend.clone());
+                        let shown = if devices > 1 { format!("{shown} x{devices}") } else { shown };
                         let label = format!("{model} · {shown} · {} · b{batch_size}", mode.name());
                         on_event(BenchEvent::Start { index, total, label });
                         let previous = zoo_kernels::kernels();
                         if let Some(kernels) = variant {
                             zoo_kernels::set_kernels(kernels);
                         }
-                        let mut row = run_case(model, backend, mode, batch_size, plan);
+                        let mut row = run_case(model, backend, mode, batch_size, devices, plan);
                         zoo_kernels::set_kernels(previous);
                         row.kernels = variant.map(|k| k.name().to_string());
                         on_event(BenchEvent::Done { index, total, row: &row });
@@ -97,8 +101,15 @@ pub fn burn_version() -> &'static str {
     "0.22.1"
 }
 
-/// Runs one case; never panics.
-pub fn run_case(model: &str, backend: &str, mode: BenchMode, batch_size: usize, plan: &BenchPlan) -> BenchRow {
+/// Runs one case, on `devices` devices data-parallel; never panics.
+pub fn run_case(
+    model: &str,
+    backend: &str,
+    mode: BenchMode,
+    batch_size: usize,
+    devices: usize,
+    plan: &BenchPlan,
+) -> BenchRow {
     let mut row = BenchRow {
         model: model.into(),
         backend: backend.into(),
@@ -106,6 +117,7 @@ pub fn run_case(model: &str, backend: &str, mode: BenchMode, batch_size: usize, 
         device: String::new(),
         mode,
         batch_size,
+        devices,
         input: plan.input.unwrap_or([0; 3]),
         params: 0,
         gmacs: 0.0,
@@ -157,6 +169,9 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
     if plan.iters == 0 {
         return Err("at least one timed iteration is needed".into());
     }
+    if row.devices == 0 {
+        return Err("at least one device is needed".into());
+    }
     let info = zoo_models::info(&row.model).map_err(|e| e.to_string())?;
     let input = plan.input.unwrap_or(info.default_input);
     row.input = input;
@@ -190,6 +205,19 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
     };
 
     let (total, phases) = match row.mode {
+        _ if row.devices > 1 => {
+            let selection = zoo_models::backend::DeviceSelection::Count(row.devices);
+            let mut replicas =
+                zoo_models::backend::select_devices(&row.backend, &selection).map_err(|e| e.to_string())?;
+            if row.mode == BenchMode::Train {
+                replicas = replicas.into_iter().map(Device::autodiff).collect();
+            }
+            let model = match row.mode {
+                BenchMode::Infer if plan.fuse_bn => zoo_models::fuse::fuse_batch_norm(model),
+                _ => model,
+            };
+            (time_data_parallel(model, &images, classes, row.mode, &replicas, plan)?, None)
+        }
         BenchMode::Infer => {
             let model = if plan.fuse_bn { zoo_models::fuse::fuse_batch_norm(model) } else { model };
             let mut times = Vec::with_capacity(plan.iters);
@@ -244,16 +272,19 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
         }
     };
 
+    let images = (row.batch_size * row.devices) as f64;
     row.ms_per_step = Some(total * 1e3);
-    row.samples_per_s = Some(row.batch_size as f64 / total);
-    row.gflops = Some(row.mode.flops_per_mac() * row.gmacs * row.batch_size as f64 / total);
+    row.samples_per_s = Some(images / total);
+    row.gflops = Some(row.mode.flops_per_mac() * row.gmacs * images / total);
     match phases {
         Some([f, b, s]) => {
             row.forward_ms = Some(f * 1e3);
             row.backward_ms = Some(b * 1e3);
             row.step_ms = Some(s * 1e3);
         }
-        None => row.forward_ms = Some(total * 1e3),
+        // An inference step is its forward pass (one device's: several overlap).
+        None if row.devices == 1 => row.forward_ms = Some(total * 1e3),
+        None => {}
     }
     const MIB: f64 = 1024.0 * 1024.0;
     if device_peak > 0 {
@@ -264,6 +295,80 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
         row.memory = Some("heap".into());
     }
     Ok(())
+}
+
+/// Median seconds of one data-parallel step on `devices`, as burn-train's `MultiDevice` strategy
+/// takes it: every device computes its own batch (forward, and for training the backward of
+/// `1/N` of its loss) in its own thread; training then gathers the gradients on the first device,
+/// sums them and takes one optimizer step there.
+fn time_data_parallel(
+    model: ZooModel,
+    images: &Tensor<4>,
+    classes: usize,
+    mode: BenchMode,
+    devices: &[Device],
+    plan: &BenchPlan,
+) -> Result<f64, String> {
+    let main = &devices[0];
+    let scale = 1.0 / devices.len() as f64;
+    let inputs: Vec<(Tensor<4>, Tensor<1, Int>)> = devices
+        .iter()
+        .map(|d| {
+            let labels = Tensor::<1, Int>::random([images.dims()[0]], Distribution::Uniform(0.0, classes as f64), d);
+            (images.clone().to_device(d), labels)
+        })
+        .collect();
+    let mut optimizer = zoo_train::optim::build_optimizer(&OptimizerConfig::Sgd {
+        momentum: 0.9,
+        dampening: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+        no_decay_bn_bias: false,
+    });
+    let mut model = model;
+    let mut times = Vec::with_capacity(plan.iters);
+    for i in 0..plan.warmup + plan.iters {
+        let start = Instant::now();
+        let grads = std::thread::scope(|scope| {
+            let workers: Vec<_> = devices
+                .iter()
+                .zip(&inputs)
+                .map(|(device, (x, y))| {
+                    let replica = model.clone().fork(device);
+                    scope.spawn(move || match mode {
+                        BenchMode::Infer => {
+                            drop(replica.forward(x.clone()));
+                            device.sync().map(|()| None)
+                        }
+                        BenchMode::Train => {
+                            let output = replica.forward_train(x.clone());
+                            let loss = zoo_train::classifier::training_loss(&output, y, None, 0.0);
+                            let grads = GradientsParams::from_grads(loss.mul_scalar(scale).backward(), &replica);
+                            device.sync().map(|()| Some(grads))
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join()).collect::<Vec<_>>()
+        });
+        let mut accumulator = GradientsAccumulator::new();
+        for outcome in grads {
+            let grads = outcome
+                .map_err(|payload| panic_message(payload.as_ref()))?
+                .map_err(|e| format!("the device failed: {e}"))?;
+            if let Some(grads) = grads {
+                accumulator.accumulate(&model, grads.to_device(main, &model));
+            }
+        }
+        if mode == BenchMode::Train {
+            model = optimizer.step(0.01, model, accumulator.grads());
+            main.sync().map_err(|e| format!("the device failed: {e}"))?;
+        }
+        if i >= plan.warmup {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    Ok(median(&mut times))
 }
 
 /// Median of `values` (0 for none).

@@ -51,7 +51,10 @@ pub fn to_table(report: &BenchReport, baseline: Option<&BenchReport>) -> String 
             };
             cells.extend([r.throughput, r.forward, r.backward, r.step].map(fmt_ratio));
         }
-        cells.push(row.error.clone().map(|e| format!("error: {e}")).unwrap_or_default());
+        cells.push(match &row.error {
+            Some(e) => format!("error: {e}"),
+            None => scaling(row, report).unwrap_or_default(),
+        });
         cells
     };
     let mut rows: Vec<Vec<String>> = report.rows.iter().map(|r| table_row(r, true)).collect();
@@ -80,10 +83,24 @@ pub fn to_table(report: &BenchReport, baseline: Option<&BenchReport>) -> String 
     text
 }
 
+/// For a row on several devices: its throughput against the same case on one device.
+fn scaling(row: &BenchRow, report: &BenchReport) -> Option<String> {
+    if row.devices == 1 {
+        return None;
+    }
+    let single = report.rows.iter().find(|r| {
+        r.devices == 1
+            && (&r.model, &r.backend, &r.kernels, r.mode, r.batch_size)
+                == (&row.model, &row.backend, &row.kernels, row.mode, row.batch_size)
+    })?;
+    let ratio = row.samples_per_s? / single.samples_per_s?;
+    Some(format!("{ratio:.2}x the throughput of 1 device"))
+}
+
 /// The report as CSV, one line per row; with a baseline, ratio columns at the end.
 pub fn to_csv(report: &BenchReport, baseline: Option<&BenchReport>) -> String {
     let mut out = String::from(
-        "model,backend,device,mode,batch_size,input,params,gmacs,samples_per_s,ms_per_step,forward_ms,backward_ms,step_ms,gflops,peak_memory_mb,memory,error",
+        "model,backend,device,mode,batch_size,devices,input,params,gmacs,samples_per_s,ms_per_step,forward_ms,backward_ms,step_ms,gflops,peak_memory_mb,memory,error",
     );
     if baseline.is_some() {
         out.push_str(",ratio_throughput,ratio_forward,ratio_backward,ratio_step");
@@ -100,6 +117,7 @@ pub fn to_csv(report: &BenchReport, baseline: Option<&BenchReport>) -> String {
             quote(&row.device),
             row.mode.name().into(),
             row.batch_size.to_string(),
+            row.devices.to_string(),
             format!("{}x{}x{}", row.input[0], row.input[1], row.input[2]),
             row.params.to_string(),
             format!("{}", row.gmacs),

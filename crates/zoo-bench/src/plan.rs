@@ -52,6 +52,9 @@ pub struct BenchPlan {
     /// and back to back (the zoo's kernels, Burn's ops); empty for the one in use. Other
     /// backends always use Burn's ops and run once.
     pub kernels: Vec<Kernels>,
+    /// Device counts each case runs with (data-parallel, `batch_size` images per device, as
+    /// `zoo train --devices` trains): `[1]` unless a comparison of 1 and N devices is asked.
+    pub devices: Vec<usize>,
     /// Untimed iterations before the timed ones.
     pub warmup: usize,
     /// Timed iterations; the figures are their medians.
@@ -62,7 +65,7 @@ impl BenchPlan {
     /// Number of cases.
     pub fn len(&self) -> usize {
         let per_backend: usize = self.backends.iter().map(|b| self.kernel_variants(b).len()).sum();
-        self.models.len() * per_backend * self.batch_sizes.len() * self.modes.len()
+        self.models.len() * per_backend * self.batch_sizes.len() * self.modes.len() * self.devices.len()
     }
 
     /// The kernel implementations a backend's cases run with: `None` where there is no choice.

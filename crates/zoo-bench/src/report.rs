@@ -28,6 +28,9 @@ pub struct BenchRow {
     pub mode: BenchMode,
     /// Images per step.
     pub batch_size: usize,
+    /// Devices the case ran data-parallel on, `batch_size` images each.
+    #[serde(default = "one_device")]
+    pub devices: usize,
     /// Shape of one image, `[C, H, W]`.
     pub input: [usize; 3],
     /// Trainable parameters.
@@ -56,12 +59,21 @@ pub struct BenchRow {
     pub error: Option<String>,
 }
 
+fn one_device() -> usize {
+    1
+}
+
 impl BenchRow {
-    /// The backend, with the kernel implementation on flex: `flex/zoo`, `flex/burn`, `wgpu`.
+    /// The backend, with the kernel implementation on flex and the device count when several:
+    /// `flex/zoo`, `flex/burn x2`, `wgpu`.
     pub fn backend_label(&self) -> String {
-        match &self.kernels {
+        let backend = match &self.kernels {
             Some(kernels) => format!("{}/{kernels}", self.backend),
             None => self.backend.clone(),
+        };
+        match self.devices {
+            1 => backend,
+            n => format!("{backend} x{n}"),
         }
     }
 }
@@ -116,7 +128,8 @@ impl BenchReport {
     /// mode and batch size; a case missing from a run, or failed in every run, keeps its error.
     pub fn median_of(reports: &[BenchReport]) -> Result<BenchReport, BenchError> {
         let first = reports.first().ok_or(BenchError::NoReports)?;
-        let key = |r: &BenchRow| (r.model.clone(), r.backend.clone(), r.kernels.clone(), r.mode, r.batch_size);
+        let key =
+            |r: &BenchRow| (r.model.clone(), r.backend.clone(), r.kernels.clone(), r.mode, r.batch_size, r.devices);
         let mut rows = Vec::with_capacity(first.rows.len());
         for row in &first.rows {
             let runs: Vec<&BenchRow> =

@@ -13,6 +13,7 @@ fn plan(models: &[&str], backends: &[&str], modes: &[BenchMode]) -> BenchPlan {
         input: None,
         fuse_bn: false,
         kernels: vec![],
+        devices: vec![1],
         warmup: 1,
         iters: 2,
     }
@@ -71,4 +72,27 @@ fn ratios_compare_like_rows() {
     assert!(csv.lines().next().unwrap().ends_with("ratio_step"));
     let json: serde_json::Value = serde_json::from_str(&to_json(&report, Some(&baseline))).unwrap();
     assert!((json["rows"][0]["vs_pytorch"]["throughput"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+}
+
+#[test]
+fn data_parallel_cases_sit_beside_one_device() {
+    let plan = BenchPlan { devices: vec![1, 2], ..plan(&["lenet5"], &["flex"], &[BenchMode::Infer, BenchMode::Train]) };
+    let report = run_bench(&plan, &mut |_| {});
+    assert_eq!(report.rows.len(), 4);
+    for row in &report.rows {
+        assert!(row.error.is_none(), "{row:?}");
+        // Each step takes batch_size images on every device.
+        let images = (row.batch_size * row.devices) as f64;
+        let ms = row.ms_per_step.unwrap();
+        assert!((row.samples_per_s.unwrap() - images / (ms / 1e3)).abs() / row.samples_per_s.unwrap() < 1e-9);
+    }
+    let two: Vec<_> = report.rows.iter().filter(|r| r.devices == 2).collect();
+    assert_eq!(two.len(), 2);
+    assert!(two.iter().all(|r| r.backend_label().ends_with(" x2") && r.backward_ms.is_none()));
+    let table = to_table(&report, None);
+    assert_eq!(table.matches("the throughput of 1 device").count(), 2, "{table}");
+    assert!(to_csv(&report, None).contains(",2,1x32x32,"));
+    // More devices than a GPU backend has, or none: the case's row says so.
+    let none = run_bench(&BenchPlan { devices: vec![0], ..plan }, &mut |_| {});
+    assert!(none.rows.iter().all(|r| r.error.is_some()));
 }

@@ -52,6 +52,11 @@ pub struct BenchArgs {
     /// Input shape of one image (default: each model's own).
     #[arg(long, value_parser = parse_input_shape, value_name = "CxHxW")]
     pub input: Option<[usize; 3]>,
+    /// Also time every case data-parallel on N devices (the backend's first N; on a CPU backend,
+    /// N workers sharing its cores), --batch-sizes images each, as `zoo train --devices N`
+    /// trains: the table puts its throughput beside one device's.
+    #[arg(long, value_name = "N")]
+    pub devices: Option<usize>,
     /// Untimed iterations per case.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub warmup: usize,
@@ -196,7 +201,13 @@ fn plan(args: &BenchArgs) -> Result<BenchPlan, CliError> {
         ModeArg::Train => vec![BenchMode::Train],
         ModeArg::Both => vec![BenchMode::Infer, BenchMode::Train],
     };
+    let devices = match args.devices {
+        None | Some(1) => vec![1],
+        Some(0) => return Err("--devices: at least 1 device".into()),
+        Some(n) => vec![1, n],
+    };
     Ok(BenchPlan {
+        devices,
         models,
         backends,
         batch_sizes,

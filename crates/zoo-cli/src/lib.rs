@@ -12,6 +12,8 @@ use zoo_models::{ImageClassifier, ModelOptions};
 pub mod bench;
 mod error;
 pub mod onnx;
+#[cfg(feature = "remote")]
+pub mod serve;
 pub mod train;
 pub mod visualize;
 pub mod weights;
@@ -115,6 +117,11 @@ pub enum Command {
     /// Time models on backends: samples/s, ms per step (forward, backward, optimizer step),
     /// GFLOP/s and peak memory, optionally against a PyTorch baseline.
     Bench(BenchArgs),
+    /// Serve this machine's devices to other machines (Burn's remote compute server, over
+    /// WebSocket): they train, evaluate and benchmark on them with
+    /// `--backend remote:ws://HOST:PORT`.
+    #[cfg(feature = "remote")]
+    Serve(serve::ServeArgs),
     /// List the backends compiled into this build and the devices each can see.
     Backends {
         /// Output format.
@@ -273,5 +280,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Recipes { format } => train::run_recipes(format, out),
         Command::Bench(args) => bench::run_bench(args, out),
         Command::Backends { format } => bench::run_backends(format, out),
+        #[cfg(feature = "remote")]
+        Command::Serve(args) => serve::run_serve(args, out),
     }
 }

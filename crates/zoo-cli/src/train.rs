@@ -45,6 +45,15 @@ pub struct TrainArgs {
     /// Backend: flex, ndarray, wgpu, vulkan, metal, cuda (those compiled in).
     #[arg(long, value_name = "B")]
     pub backend: Option<String>,
+    /// Train data-parallel on N devices: the backend's first N (on a CPU backend, N workers
+    /// sharing it), or the listed ones, e.g. `wgpu:0,wgpu:1`. --batch-size is per device; the
+    /// gradient is the mean over the devices, as with PyTorch's DDP.
+    #[arg(long, value_name = "N|LIST")]
+    pub devices: Option<String>,
+    /// How several devices train together: multi-device (Burn's MultiDevice, any backend) or ddp
+    /// (an NCCL all-reduce: CUDA builds only).
+    #[arg(long, value_name = "S")]
+    pub strategy: Option<String>,
     /// Data-loading worker threads.
     #[arg(long, value_name = "N")]
     pub workers: Option<u32>,
@@ -90,7 +99,7 @@ pub struct TrainArgs {
     /// Continue the interrupted run in DIR from its last complete checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with_all = [
         "model", "recipe", "dataset", "data_dir", "download", "epochs", "batch_size", "lr",
-        "backend", "workers", "seed", "train_limit", "valid_limit", "pretrained", "weights", "no_resize",
+        "backend", "devices", "strategy", "workers", "seed", "train_limit", "valid_limit", "pretrained", "weights", "no_resize",
         "dry_run", "out", "set",
     ])]
     pub resume: Option<PathBuf>,
@@ -160,7 +169,12 @@ pub fn run_train(args: TrainArgs, out: &mut dyn Write) -> Result<(), CliError> {
         put("epochs", args.epochs.map(Value::from));
         put("batch_size", args.batch_size.map(Value::from));
         put("lr", args.lr.map(Value::from));
-        put("backend", args.backend.clone().map(Value::from));
+        let devices = args.devices.as_deref().map(zoo_models::backend::DeviceSelection::parse);
+        // A device list names its backend: `--devices wgpu:0,wgpu:1` alone trains on wgpu.
+        let listed_backend = devices.as_ref().and_then(|d| d.backend().ok().flatten());
+        put("backend", args.backend.clone().or(listed_backend).map(Value::from));
+        put("devices", devices.map(|d| serde_json::to_value(d).expect("device selections serialise")));
+        put("strategy", args.strategy.clone().map(Value::from));
         put("workers", args.workers.map(Value::from));
         put("seed", args.seed.map(Value::from));
         put("train_limit", args.train_limit.map(Value::from));

@@ -226,15 +226,20 @@ fn two_runs_with_the_same_seed_write_the_same_metrics() {
     assert_ne!(comparable(metrics_rows(&a))[0], comparable(metrics_rows(&c))[0], "the seed matters");
 }
 
-#[test]
-fn a_run_killed_mid_epoch_resumes_to_the_same_metrics_without_gaps() {
+/// Kills a 4-epoch run of 4096 digits (SIGKILL, mid-epoch) once its first checkpoint is written,
+/// resumes it, and checks that its metrics have no gap and equal an uninterrupted run's.
+fn assert_killed_run_resumes_as_if_never_stopped(extra: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
+    let args_for = |dir: &Path| {
+        let mut args = small_run_args(dir, 4, 3);
+        // Enough images that an epoch lasts long enough to be interrupted in the middle.
+        args.iter_mut().filter(|a| a.as_str() == "train_limit=512").for_each(|a| *a = "train_limit=4096".into());
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
     let dir = tmp.path().join("killed");
-    let mut args = small_run_args(&dir, 4, 3);
-    // Enough images that an epoch lasts long enough to be interrupted in the middle.
-    args.iter_mut().filter(|a| a.as_str() == "train_limit=512").for_each(|a| *a = "train_limit=4096".into());
     let mut child = Command::new(env!("CARGO_BIN_EXE_zoo"))
-        .args(&args)
+        .args(args_for(&dir))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -261,11 +266,97 @@ fn a_run_killed_mid_epoch_resumes_to_the_same_metrics_without_gaps() {
     // Resuming re-seeds each epoch and restores optimizer and schedule state: the curve is the
     // one an uninterrupted run draws.
     let straight = tmp.path().join("straight");
-    let mut args = small_run_args(&straight, 4, 3);
-    args.iter_mut().filter(|a| a.as_str() == "train_limit=512").for_each(|a| *a = "train_limit=4096".into());
+    let args = args_for(&straight);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_ok(&zoo(&refs));
     assert_eq!(comparable(rows), comparable(metrics_rows(&straight)));
+}
+
+#[test]
+fn a_run_killed_mid_epoch_resumes_to_the_same_metrics_without_gaps() {
+    assert_killed_run_resumes_as_if_never_stopped(&[]);
+}
+
+#[test]
+fn a_run_on_two_devices_killed_mid_epoch_resumes_to_the_same_metrics() {
+    assert_killed_run_resumes_as_if_never_stopped(&["--devices", "2"]);
+}
+
+/// 3 epochs of 512 digits on 2 flex workers, 64 images each per step, the rate divided by 10
+/// each epoch.
+fn two_device_run(dir: &Path) -> Output {
+    let mut args = small_run_args(dir, 3, 5);
+    args.extend(
+        [
+            "--devices",
+            "2",
+            "--lr",
+            "0.01",
+            "--set",
+            r#"optimizer={"name":"sgd","momentum":0.9}"#,
+            "--set",
+            r#"schedule={"name":"step","step_size":1,"gamma":0.1}"#,
+        ]
+        .map(String::from),
+    );
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    zoo(&refs)
+}
+
+#[test]
+fn two_devices_train_every_epoch_on_the_whole_schedule_reproducibly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("two");
+    let output = two_device_run(&dir);
+    assert_ok(&output);
+    let summary = text(&output.stdout).lines().last().unwrap().to_string();
+    assert!(summary.contains("on 2 flex devices"), "{summary}");
+    let config = json(&dir.join("config.json"));
+    assert_eq!(
+        (&config["devices"], &config["strategy"], &config["gradient_reduction"]),
+        (&serde_json::json!(2), &serde_json::json!("multi-device"), &serde_json::json!("mean"))
+    );
+    assert_eq!(json(&dir.join("result.json"))["devices"], 2);
+
+    let rows = metrics_rows(&dir);
+    let keys: Vec<String> = rows.iter().map(|r| format!("{}:{}", r[0], r[1])).collect();
+    assert_eq!(keys, ["1:train", "1:valid", "2:train", "2:valid", "3:train", "3:valid"], "one row per epoch");
+    // An epoch is 256 images per device, 4 steps: a schedule sized for the whole loader (8 steps)
+    // would still be at 1e-2 in epoch 2, and end at 1e-3 instead of its last value, 1e-4.
+    let rates: Vec<f64> = rows.iter().filter(|r| r[1] == "train").map(|r| r[5].parse().unwrap()).collect();
+    for (rate, expected) in rates.iter().zip([1e-2, 1e-3, 1e-4]) {
+        assert!((rate - expected).abs() < 1e-9 * expected, "learning rates {rates:?}");
+    }
+    // Every image of an epoch is seen once on one of the devices.
+    let first = rows.iter().find(|r| r[1] == "train").unwrap();
+    assert!(first[6].parse::<f64>().unwrap() > 0.0);
+
+    let again = tmp.path().join("again");
+    assert_ok(&two_device_run(&again));
+    assert_eq!(comparable(rows), comparable(metrics_rows(&again)), "the same seed on 2 devices, twice");
+}
+
+#[test]
+fn bad_device_arguments_are_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x");
+    let out = out.to_str().unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "lenet5", "--epochs", "1", "--out", out];
+        args.extend(extra);
+        zoo(&args)
+    };
+    assert_one_line_error(&train(&["--devices", "0"]), "at least 1 device");
+    assert_one_line_error(&train(&["--devices", "flex:1"]), "flex:1");
+    assert_one_line_error(&train(&["--devices", "flex:0,ndarray:0"]), "different backends");
+    assert_one_line_error(&train(&["--backend", "ndarray", "--devices", "flex,flex"]), "not devices of the backend");
+    assert_one_line_error(&train(&["--strategy", "ddp"]), "ddp needs CUDA devices with NCCL");
+    assert_one_line_error(&train(&["--strategy", "ring"]), "ring");
+    // More devices than the GPU backend finds (Mesa's software Vulkan is one).
+    assert_one_line_error(&train(&["--backend", "wgpu", "--devices", "64"]), "wgpu");
+    // A server nobody serves on: refused before anything is written, built with `remote` or not.
+    assert_one_line_error(&train(&["--backend", "remote:ws://127.0.0.1:9"]), "remote");
+    assert!(!Path::new(out).join("config.json").exists(), "failed commands leave no run behind");
 }
 
 #[test]

@@ -18,12 +18,21 @@ pub struct Classifier {
     pub model: ZooModel,
     #[module(skip)]
     label_smoothing: f64,
+    #[module(skip)]
+    gradient_scale: f64,
 }
 
 impl Classifier {
     /// Wraps `model`, with label smoothing `label_smoothing` (0 for plain cross-entropy).
     pub fn new(model: ZooModel, label_smoothing: f64) -> Self {
-        Self { model, label_smoothing }
+        Self { model, label_smoothing, gradient_scale: 1.0 }
+    }
+
+    /// Multiplies the loss that is back-propagated (not the one reported) by `scale`: `1 / N` on
+    /// each of N devices whose gradients burn-train sums makes the step their mean.
+    pub fn with_gradient_scale(mut self, scale: f64) -> Self {
+        self.gradient_scale = scale;
+        self
     }
 
     /// Logits and mean loss of a batch. In `training`, networks built with auxiliary classifiers
@@ -104,7 +113,12 @@ impl TrainStep for Classifier {
 
     fn step(&self, batch: Batch) -> TrainOutput<ClassificationOutput> {
         let item = self.forward_classification(batch, true);
-        TrainOutput::new(self, item.loss.backward(), item)
+        let grads = if self.gradient_scale == 1.0 {
+            item.loss.backward()
+        } else {
+            item.loss.clone().mul_scalar(self.gradient_scale).backward()
+        };
+        TrainOutput::new(self, grads, item)
     }
 }
 

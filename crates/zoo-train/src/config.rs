@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zoo_data::BatchMix;
 use zoo_data::transforms::Pipeline;
+use zoo_models::backend::DeviceSelection;
 
 use crate::error::TrainError;
 
@@ -83,6 +84,20 @@ pub struct TrainConfig {
     /// Backend to train on (`flex`, `ndarray`, `wgpu`, ...).
     #[serde(default = "default_backend")]
     pub backend: String,
+    /// Devices to train on: a count (the backend's first N; on a CPU backend, N workers sharing
+    /// its one device) or a list such as `["wgpu:0", "wgpu:1"]`. Data-parallel as PyTorch's
+    /// DDP: `batch_size` is per device, each device takes its share of every epoch, and the
+    /// gradient is the mean over the devices.
+    #[serde(default)]
+    pub devices: DeviceSelection,
+    /// How several devices train together: Burn's `MultiDevice` strategy (any backend), or its
+    /// DDP (an all-reduce inside the backward pass: CUDA with NCCL only).
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// How the devices' gradients are combined: their `mean` (PyTorch DDP's step, the default) or
+    /// their `sum` (Burn's `MultiDevice` as it ships: N devices step N times as far).
+    #[serde(default)]
+    pub gradient_reduction: GradientReduction,
     /// Fraction of the training set held out for validation; 0 validates on the test split
     /// (as torchvision's reference scripts do).
     #[serde(default)]
@@ -100,6 +115,30 @@ pub struct TrainConfig {
     /// Input shape and class names, filled in when a run starts (recipes leave it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<crate::run::ResolvedInput>,
+}
+
+/// How several devices train together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// burn-train's `MultiDevice`: one worker thread per device, the gradients gathered on the
+    /// first device, one optimizer there. Works on every backend.
+    #[default]
+    MultiDevice,
+    /// burn-train's DDP: a mean all-reduce of every gradient inside the backward pass and an
+    /// optimizer per device. Only CUDA devices with NCCL have that all-reduce.
+    Ddp,
+}
+
+/// How the gradients of several devices are combined into one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GradientReduction {
+    /// Their mean, as PyTorch's DDP: N devices with B images each step as one device with N·B.
+    #[default]
+    Mean,
+    /// Their sum, as Burn's `MultiDevice` strategy alone gives: N times the mean.
+    Sum,
 }
 
 /// Where a fine-tuned model's starting weights come from: `{"pretrained": "DEFAULT"}` or
@@ -436,6 +475,24 @@ impl TrainConfig {
             return bad("train_limit/test_limit", "must be at least 1".into());
         }
         zoo_models::backend::check_backend(&self.backend)?;
+        self.devices.validate()?;
+        if let Some(listed) = self.devices.backend()? {
+            let remote = |b: &str| b.starts_with(zoo_models::backend::REMOTE_PREFIX);
+            if listed != self.backend && !(remote(&listed) && remote(&self.backend)) {
+                return bad("devices", format!("`{}` are not devices of the backend `{}`", self.devices, self.backend));
+            }
+        }
+        if self.strategy == Strategy::Ddp && !(cfg!(feature = "cuda") && self.backend == "cuda") {
+            return bad(
+                "strategy",
+                format!(
+                    "ddp needs CUDA devices with NCCL, the only all-reduce Burn 0.22 has (backend `{}`{}); \
+                     use --strategy multi-device, which averages the gradients the same way on any backend",
+                    self.backend,
+                    if cfg!(feature = "cuda") { "" } else { ", and this build has no cuda" }
+                ),
+            );
+        }
         zoo_models::info(&self.model)?;
         if let Some(init) = &self.init
             && init.pretrained.is_some() == init.file.is_some()

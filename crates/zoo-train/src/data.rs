@@ -97,8 +97,14 @@ pub fn open_split(config: &TrainConfig, split: Split) -> Result<Arc<dyn Dataset>
     })
 }
 
-/// A pass's start, its duration once it ended, and the items it saw.
-type Span = (Instant, Option<Duration>, usize);
+/// One (split, epoch) pass, over one loader or over the shards of several devices.
+struct Span {
+    start: Instant,
+    took: Option<Duration>,
+    items: usize,
+    /// Loaders of the pass still iterating: the pass ends when the last one does.
+    open: usize,
+}
 
 /// Wall-clock time of each (split, epoch) pass over a loader, shared with the metrics logger.
 #[derive(Clone, Default)]
@@ -109,26 +115,30 @@ pub struct SplitClock {
 impl SplitClock {
     fn start(&self, split: &'static str, epoch: usize) {
         let mut spans = self.spans.lock().unwrap();
-        spans.insert((split, epoch), (Instant::now(), None, 0));
+        let span = spans.entry((split, epoch)).or_insert(Span { start: Instant::now(), took: None, items: 0, open: 0 });
+        span.open += 1;
     }
 
     fn add(&self, split: &'static str, epoch: usize, items: usize) {
         if let Some(span) = self.spans.lock().unwrap().get_mut(&(split, epoch)) {
-            span.2 += items;
+            span.items += items;
         }
     }
 
     fn finish(&self, split: &'static str, epoch: usize) {
         if let Some(span) = self.spans.lock().unwrap().get_mut(&(split, epoch)) {
-            span.1.get_or_insert(span.0.elapsed());
+            span.open = span.open.saturating_sub(1);
+            if span.open == 0 {
+                span.took.get_or_insert(span.start.elapsed());
+            }
         }
     }
 
     /// `(seconds, images)` of a finished pass.
     pub fn measured(&self, split: &'static str, epoch: usize) -> Option<(f64, usize)> {
         let spans = self.spans.lock().unwrap();
-        let (start, took, items) = spans.get(&(split, epoch))?;
-        Some((took.unwrap_or_else(|| start.elapsed()).as_secs_f64(), *items))
+        let span = spans.get(&(split, epoch))?;
+        Some((span.took.unwrap_or_else(|| span.start.elapsed()).as_secs_f64(), span.items))
     }
 }
 
@@ -136,6 +146,11 @@ impl SplitClock {
 /// from the epoch a (resumed) run starts at; the training loader also re-seeds the device at each
 /// epoch, so dropout draws depend only on (seed, epoch) and a resumed run repeats an
 /// uninterrupted one.
+///
+/// For training on several devices, burn-train's `MultiDevice` strategy asks for one contiguous
+/// slice per device, once; a loader [`sharded`](Self::sharded) over those devices answers with
+/// device `rank`'s [`Shard`](zoo_data::Shard) instead, which is dealt afresh every epoch (PyTorch's
+/// `DistributedSampler`), and with its own epoch counter.
 pub struct EpochLoader {
     loader: DataLoader,
     split: &'static str,
@@ -143,6 +158,7 @@ pub struct EpochLoader {
     device: Option<Device>,
     reseed: Option<u64>,
     clock: SplitClock,
+    devices: usize,
 }
 
 impl EpochLoader {
@@ -155,7 +171,15 @@ impl EpochLoader {
             device: None,
             reseed: None,
             clock,
+            devices: 1,
         }
+    }
+
+    /// Deals every epoch over `devices` devices when burn-train slices the loader (see the type's
+    /// documentation).
+    pub fn sharded(mut self, devices: usize) -> Self {
+        self.devices = devices.max(1);
+        self
     }
 
     /// Re-seeds the training device with `(seed, epoch)` at the start of every epoch.
@@ -172,6 +196,7 @@ impl EpochLoader {
             device: Some(device.clone()),
             reseed: self.reseed,
             clock: self.clock.clone(),
+            devices: self.devices,
         }
     }
 }
@@ -214,7 +239,10 @@ impl BurnDataLoader<Batch> for EpochLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<Batch> + 'a> {
         let epoch = self.next_epoch.fetch_add(1, Ordering::SeqCst) as usize;
         if let (Some(seed), Some(device)) = (self.reseed, &self.device) {
-            device.seed(crate::mix_seed(seed, epoch as u64));
+            // Every device draws its own dropout masks; device 0 draws a single device's.
+            let rank = self.loader.sharding().rank as u64;
+            let key = crate::mix_seed(seed, epoch as u64);
+            device.seed(if rank == 0 { key } else { crate::mix_seed(key, rank) });
         }
         self.clock.start(self.split, epoch);
         // zoo-data counts epochs from 0.
@@ -237,15 +265,30 @@ impl BurnDataLoader<Batch> for EpochLoader {
     }
 
     fn slice(&self, start: usize, end: usize) -> Arc<dyn BurnDataLoader<Batch>> {
-        // Multi-device training gives each device a contiguous share of the dataset.
-        let dataset = self.loader.dataset().clone();
-        let indices: Vec<usize> = (start..end.min(dataset.len())).collect();
-        let subset: Arc<dyn Dataset> =
-            Arc::new(Subset::new(dataset, indices).expect("slice bounds come from num_items"));
-        let loader = DataLoader::new(subset, self.loader.pipeline().clone(), self.loader.config().clone())
-            .expect("a non-empty slice of a valid loader is valid");
         let mut sliced = self.with_device(&self.device.clone().unwrap_or_default());
-        sliced.loader = loader;
+        // The slice's epochs are counted on their own: burn-train iterates every slice each epoch.
+        sliced.next_epoch = Arc::new(AtomicU64::new(self.next_epoch.load(Ordering::SeqCst)));
+        let len = self.loader.num_items();
+        sliced.loader = if self.devices > 1 {
+            // burn-train's `split_dataloader` cuts `[0, len)` into `devices` ranges of
+            // `len / devices` items, the last one taking the rest: the range's position is the
+            // device's rank. The shard is that device's share of each epoch, not the range.
+            let rank = (start / (len / self.devices).max(1)).min(self.devices - 1);
+            let workers = self.loader.config().workers.div_ceil(self.devices);
+            self.loader.shard(rank, self.devices, workers).expect("rank < devices")
+        } else {
+            // Not sharded: the contiguous range burn-train asked for.
+            let indices: Vec<usize> = (start..end.min(len)).collect();
+            let subset: Arc<dyn Dataset> = Arc::new(
+                Subset::new(self.loader.dataset().clone(), indices).expect("slice bounds come from num_items"),
+            );
+            let mut loader = DataLoader::new(subset, self.loader.pipeline().clone(), self.loader.config().clone())
+                .expect("a non-empty slice of a valid loader is valid");
+            if let Some(mix) = self.loader.mix() {
+                loader = loader.with_mix(mix.clone());
+            }
+            loader
+        };
         Arc::new(sliced)
     }
 }

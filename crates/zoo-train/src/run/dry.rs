@@ -62,8 +62,9 @@ pub fn dry_run(config: TrainConfig) -> Result<DryRun, TrainError> {
     let datasets = open_datasets(&config)?;
     let resolved = ResolvedInput::from_datasets(&config, &*datasets.test, datasets.train.classes())?;
     let config = TrainConfig { resolved: Some(resolved.clone()), ..config };
+    // Every device the run would train on must be there; the step itself is taken on the first.
+    let device = zoo_models::backend::select_devices(&config.backend, &config.devices)?.remove(0);
     let model = initial_model(&config, 0)?;
-    let device = zoo_models::backend::device(&config.backend)?;
     let batch = make_loader(&config, datasets.train, true)?.batch(0, 0)?;
     let images = batch.shape[0];
     let classifier = Classifier::new(model, config.label_smoothing);

@@ -11,14 +11,14 @@ use burn::tensor::Device;
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, Metric, TopKAccuracyMetric};
 use burn::train::renderer::{MetricsRenderer, default_renderer};
-use burn::train::{Interrupter, Learner, SupervisedTraining};
+use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 use zoo_models::ZooModel;
 
 use super::dir::{AtomicCheckpointer, RunDir, write_atomic};
 use super::model::{ResolvedInput, initial_model, save_weights};
 use crate::classifier::Classifier;
-use crate::config::TrainConfig;
+use crate::config::{GradientReduction, Strategy, TrainConfig};
 use crate::data::{Datasets, EpochLoader, SplitClock, make_loader, open_datasets};
 use crate::error::TrainError;
 use crate::eval::{EvalReport, evaluate};
@@ -53,6 +53,9 @@ pub struct RunResult {
     pub train_seconds: f64,
     /// Backend trained on.
     pub backend: String,
+    /// Devices trained on (data-parallel; `batch_size` images each per step).
+    #[serde(default = "one")]
+    pub devices: usize,
     /// Seed.
     pub seed: u64,
     /// The run directory.
@@ -63,6 +66,10 @@ impl RunResult {
     /// The one-line summary printed at the end of `zoo train`.
     pub fn summary_line(&self) -> String {
         let sample = self.train_limit.map(|n| format!(", trained on a sample of {n} images")).unwrap_or_default();
+        let backend = match self.devices {
+            1 => self.backend.clone(),
+            n => format!("{n} {} devices", self.backend),
+        };
         format!(
             "{} on {}: test top-1 {:.2}%, top-5 {:.2}% ({} images) after {} epochs{sample}; {} of training on {} (seed {}) -> {}",
             self.model,
@@ -72,11 +79,15 @@ impl RunResult {
             self.test_images,
             self.epochs,
             format_duration(self.train_seconds),
-            self.backend,
+            backend,
             self.seed,
             self.run_dir.display()
         )
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Starts a new run of `config` in `dir`, which must not hold a run already.
@@ -93,6 +104,8 @@ pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
     // A model that cannot take this input, or weights that do not fit it, are one error before
     // anything is written.
     let model = initial_model(&config, 0)?;
+    // So are missing devices and unreachable servers.
+    zoo_models::backend::select_devices(&config.backend, &config.devices)?;
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     let json = serde_json::to_string_pretty(&config).expect("configs serialise");
     write_atomic(&run.config(), json.as_bytes())?;
@@ -120,18 +133,24 @@ fn fit(
     model: ZooModel,
 ) -> Result<RunResult, TrainError> {
     let started = Instant::now();
-    let device = zoo_models::backend::device(&config.backend)?;
+    let devices = zoo_models::backend::select_devices(&config.backend, &config.devices)?;
+    let device = devices[0].clone();
     let train_loader = make_loader(config, datasets.train.clone(), true)?;
     let valid_loader = make_loader(config, datasets.valid.clone(), false)?;
-    let iters_per_epoch = train_loader.num_batches();
+    // One optimizer step takes one batch on every device: an epoch is one device's share.
+    let iters_per_epoch = match devices.len() {
+        1 => train_loader.num_batches(),
+        n => train_loader.shard(0, n, 0)?.num_batches(),
+    };
     // burn-train's top-k metric refuses k above the class count (a 3-class folder): top-5 is then
     // top-3, as `top_k_correct` counts it.
     let top_k = config.resolved.as_ref().map_or(5, |r| r.classes.len().clamp(1, 5));
 
     if start_epoch < config.epochs {
         let clock = SplitClock::default();
-        let train_batches =
-            EpochLoader::new(train_loader, "train", start_epoch + 1, clock.clone()).reseeding(config.seed);
+        let train_batches = EpochLoader::new(train_loader, "train", start_epoch + 1, clock.clone())
+            .reseeding(config.seed)
+            .sharded(devices.len());
         let valid_batches = EpochLoader::new(valid_loader, "valid", start_epoch + 1, clock.clone());
 
         let names = MetricNames {
@@ -152,8 +171,9 @@ fn fit(
         std::fs::create_dir_all(run.checkpoints()).map_err(|e| TrainError::io(run.checkpoints(), e))?;
 
         let schedule = Schedule::new(&config.schedule, config.lr, iters_per_epoch, config.epochs);
+        let (strategy, gradient_scale) = execution_strategy(config, devices);
         let learner = Learner::new(
-            Classifier::new(model, config.label_smoothing),
+            Classifier::new(model, config.label_smoothing).with_gradient_scale(gradient_scale),
             crate::optim::build_optimizer(&config.optimizer),
             schedule,
         );
@@ -170,6 +190,7 @@ fn fit(
             .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
             .with_interrupter(interrupter)
             .renderer(renderer)
+            .with_training_strategy(strategy.into())
             .num_epochs(config.epochs);
         if start_epoch > 0 {
             training = training.checkpoint(start_epoch);
@@ -205,6 +226,34 @@ fn fit(
     }
 }
 
+/// burn-train's strategy for the run's devices, and the factor on each device's loss that makes
+/// the combined gradient the configured reduction of theirs.
+fn execution_strategy(config: &TrainConfig, devices: Vec<Device>) -> (ExecutionStrategy, f64) {
+    let n = devices.len();
+    match config.strategy {
+        // The DDP all-reduce averages by itself (`ReduceOperation::Mean`, NCCL's average).
+        // `TrainConfig::validate` lets it through on CUDA builds with a cuda backend only.
+        Strategy::Ddp => {
+            use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+            let op = match config.gradient_reduction {
+                GradientReduction::Mean => ReduceOperation::Mean,
+                GradientReduction::Sum => ReduceOperation::Sum,
+            };
+            (ExecutionStrategy::ddp(devices, DistributedConfig { all_reduce_op: op }), 1.0)
+        }
+        Strategy::MultiDevice if n == 1 => (ExecutionStrategy::single(devices[0].clone()), 1.0),
+        Strategy::MultiDevice => {
+            // MultiDevice sums the devices' gradients: scaling each device's loss by 1/N makes
+            // that sum their mean.
+            let scale = match config.gradient_reduction {
+                GradientReduction::Mean => 1.0 / n as f64,
+                GradientReduction::Sum => 1.0,
+            };
+            (ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice), scale)
+        }
+    }
+}
+
 fn finish(
     config: &TrainConfig,
     run: &RunDir,
@@ -236,6 +285,7 @@ fn finish(
         wall_seconds: started.elapsed().as_secs_f64(),
         train_seconds: rows.iter().map(|r| r.seconds).filter(|s| s.is_finite()).sum(),
         backend: config.backend.clone(),
+        devices: config.devices.len(),
         seed: config.seed,
         run_dir: run.root.clone(),
     };
