@@ -1,6 +1,8 @@
 //! Backend names (`flex`, `ndarray`, `wgpu`, ...) to Burn devices: what `--backend` accepts in
 //! every `zoo` command, and what a program that names its backend at run time needs.
 
+use std::panic::AssertUnwindSafe;
+
 use burn::tensor::Device;
 
 /// Why a backend name gives no device.
@@ -43,7 +45,7 @@ pub enum BackendError {
         reason: String,
     },
     /// A remote server that cannot be reached.
-    #[error("cannot reach the remote server {url}: {reason} (is `zoo serve` running there?)")]
+    #[error("cannot reach the remote server {url} (a `zoo serve`): {reason}")]
     Unreachable {
         /// The server's address.
         url: String,
@@ -166,7 +168,7 @@ pub fn devices(name: &str) -> Vec<Device> {
     };
     // Adapter discovery goes through the platform's drivers; a broken driver stack panics in
     // there, which for this question means "no device".
-    std::panic::catch_unwind(|| Device::enumerate(kind).into_vec()).unwrap_or_default()
+    std::panic::catch_unwind(AssertUnwindSafe(|| Device::enumerate(kind).into_vec())).unwrap_or_default()
 }
 
 /// How a backend names a remote compute server: `remote:ws://HOST:PORT`, a `zoo serve` (Burn's
@@ -206,7 +208,7 @@ fn remote_device(url: &str, index: usize) -> Result<Device, BackendError> {
     let unreachable = |reason: String| BackendError::Unreachable { url: url.to_string(), reason };
     // The client library panics on some refusals (a device the server does not host).
     let connect = || Device::remote_options(&remote_host(url)).device_index(index).init();
-    match std::panic::catch_unwind(connect) {
+    match std::panic::catch_unwind(AssertUnwindSafe(connect)) {
         Ok(Ok(device)) => Ok(device),
         Ok(Err(e)) => Err(unreachable(e.to_string())),
         Err(_) => Err(unreachable(format!("it has no device {index}"))),
@@ -417,7 +419,7 @@ pub fn select_devices(backend: &str, selection: &DeviceSelection) -> Result<Vec<
 pub fn device_identity(device: &Device) -> Option<String> {
     #[cfg(any(feature = "wgpu", feature = "cuda"))]
     {
-        std::panic::catch_unwind(|| device.identity().map(|id| id.name)).ok().flatten()
+        std::panic::catch_unwind(AssertUnwindSafe(|| device.identity().map(|id| id.name))).ok().flatten()
     }
     #[cfg(not(any(feature = "wgpu", feature = "cuda")))]
     {
@@ -458,7 +460,8 @@ pub struct BackendInfo {
     pub devices: Vec<String>,
 }
 
-/// Every backend the zoo knows, with the devices of those compiled in.
+/// Every backend the zoo knows, with the devices of those compiled in; the last is `remote`,
+/// whose devices are a `zoo serve`'s (listed by that server, not here).
 ///
 /// ```
 /// let backends = zoo_models::backend::backends();
@@ -482,5 +485,11 @@ pub fn backends() -> Vec<BackendInfo> {
                     .collect(),
             }
         })
+        .chain([BackendInfo {
+            name: "remote",
+            compiled: cfg!(feature = "remote"),
+            default: false,
+            devices: Vec::new(),
+        }])
         .collect()
 }

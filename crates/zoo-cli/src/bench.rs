@@ -236,6 +236,8 @@ pub fn run_backends(format: Format, out: &mut dyn Write) -> Result<(), CliError>
                     };
                     let devices = if !b.compiled {
                         String::new()
+                    } else if b.name == "remote" {
+                        "a `zoo serve`'s, as --backend remote:ws://HOST:PORT".to_string()
                     } else if b.devices.is_empty() {
                         "no device found".to_string()
                     } else {

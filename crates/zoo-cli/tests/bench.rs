@@ -132,12 +132,13 @@ fn backends_lists_every_backend_and_the_cpu_devices() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let backends: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
     let names: Vec<&str> = backends.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["flex", "ndarray", "wgpu", "vulkan", "metal", "cuda"]);
+    assert_eq!(names, ["flex", "ndarray", "wgpu", "vulkan", "metal", "cuda", "remote"]);
     let flex = &backends[0];
     assert_eq!(flex["compiled"], true);
     assert_eq!(flex["default"], true);
     assert_eq!(flex["devices"].as_array().unwrap().len(), 1);
     assert_eq!(backends[5]["compiled"], false, "cuda is opt-in");
+    assert_eq!(backends[6]["compiled"], false, "remote is opt-in");
 
     let table = text(&zoo(&["backends"]).stdout);
     assert!(table.contains("compiled (default)") && table.contains("--features cuda"), "{table}");

@@ -195,6 +195,21 @@ pub enum TrainError {
         /// Loss of the evaluation batch.
         valid: f32,
     },
+    /// Training stopped on a failure inside the backend (a remote server that went away, a
+    /// device that failed); the checkpoints written so far are kept.
+    #[error(
+        "training stopped at epoch {epoch}: {reason}; the last checkpoint ({kept}) resumes with `zoo train --resume {dir}`"
+    )]
+    Crashed {
+        /// The epoch (1-based) that was being trained.
+        epoch: usize,
+        /// What the backend said, first line.
+        reason: String,
+        /// The checkpoint that is kept, in words.
+        kept: String,
+        /// The run directory.
+        dir: String,
+    },
     /// burn-train stopped with an error.
     #[error("training failed: {0}")]
     Learner(#[source] Arc<burn::train::TrainingError>),

@@ -11,7 +11,10 @@ use burn::tensor::Device;
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, Metric, TopKAccuracyMetric};
 use burn::train::renderer::{MetricsRenderer, default_renderer};
-use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining};
+use burn::train::{
+    ApplicationLoggerInstaller, ExecutionStrategy, FileApplicationLoggerInstaller, Interrupter, Learner,
+    MultiDeviceOptim, SupervisedTraining,
+};
 use serde::{Deserialize, Serialize};
 use zoo_models::ZooModel;
 
@@ -190,23 +193,36 @@ fn fit(
             .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
             .with_interrupter(interrupter)
             .renderer(renderer)
+            .with_application_logger(Some(Box::new(QuietPanicLogger(FileApplicationLoggerInstaller::new(
+                run.root.join("experiment.log"),
+            )))))
             .with_training_strategy(strategy.into())
             .num_epochs(config.epochs);
         if start_epoch > 0 {
             training = training.checkpoint(start_epoch);
         }
-        let outcome = training.launch(learner);
+        let kept = || match run.last_checkpoint() {
+            Some(epoch) => format!("epoch {epoch}"),
+            None => "none yet".to_string(),
+        };
+        // A backend failure (a remote server gone, a device lost) panics inside burn-train: it
+        // becomes one error that says which checkpoint resumes.
+        let outcome = catching_panics(|| training.launch(learner)).map_err(|reason| {
+            let epoch = read_metrics(&run.metrics()).map_or(0, |rows| rows.iter().map(|r| r.epoch).max().unwrap_or(0));
+            // Burn's message for a connection lost mid-read names an unrelated limitation.
+            let reason = match config.backend.strip_prefix(zoo_models::backend::REMOTE_PREFIX) {
+                Some(url) => format!("the remote server {url} failed or went away ({reason})"),
+                None => reason,
+            };
+            TrainError::Crashed { epoch: epoch + 1, reason, kept: kept(), dir: run.root.display().to_string() }
+        })?;
 
         if let Some(d) = divergence.lock().unwrap().clone() {
-            let kept = match run.last_checkpoint() {
-                Some(epoch) => format!("epoch {epoch}"),
-                None => "none yet".to_string(),
-            };
             return Err(TrainError::Diverged {
                 epoch: d.epoch,
                 iteration: d.iteration,
                 value: format!("{}", d.value),
-                kept,
+                kept: kept(),
                 dir: run.root.display().to_string(),
             });
         }
@@ -224,6 +240,45 @@ fn fit(
         let classifier = Classifier::new(model, config.label_smoothing).load_record(record);
         finish(config, run, classifier.model, datasets.test, &device, started)
     }
+}
+
+/// burn-train's file logger (`experiment.log`) without the panic hook it adds, which prints a
+/// banner of its own: a panic is reported once, by [`catching_panics`].
+struct QuietPanicLogger(FileApplicationLoggerInstaller);
+
+impl ApplicationLoggerInstaller for QuietPanicLogger {
+    fn install(&self) -> Result<(), String> {
+        let ours = std::panic::take_hook();
+        let installed = self.0.install();
+        drop(std::panic::take_hook());
+        std::panic::set_hook(ours);
+        installed
+    }
+}
+
+/// Runs `work`, returning the first line of a panic's message instead of unwinding, with the
+/// panic hook silenced meanwhile (it is process-wide: panics that burn-train's worker threads
+/// catch and report as errors are silenced too).
+fn catching_panics<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    let first: Arc<Mutex<Option<String>>> = Arc::default();
+    let previous = std::panic::take_hook();
+    let slot = first.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        slot.lock().unwrap().get_or_insert(message);
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    drop(std::panic::take_hook());
+    std::panic::set_hook(previous);
+    outcome.map_err(|_| {
+        let message = first.lock().unwrap().take().unwrap_or_else(|| "a panic without a message".to_string());
+        message.lines().next().unwrap_or_default().to_string()
+    })
 }
 
 /// burn-train's strategy for the run's devices, and the factor on each device's loss that makes
