@@ -30,6 +30,7 @@ mod error;
 mod folder;
 mod idx;
 mod imagebuf;
+pub mod interop;
 mod loader;
 pub mod npy;
 mod rng;

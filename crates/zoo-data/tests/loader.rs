@@ -223,3 +223,29 @@ fn shards_keep_mixing_with_their_own_draws() {
     let top = |s: &[f32]| s.chunks(10).map(|r| r.iter().copied().fold(0.0f32, f32::max)).collect::<Vec<_>>();
     assert_ne!(top(&sa), top(&sb));
 }
+
+#[test]
+fn zoo_datasets_go_through_burns_transforms_and_come_back() {
+    use burn::data::dataset::Dataset as BurnDataset;
+    use burn::data::dataset::transform::PartialDataset;
+    use zoo_data::interop::FromBurn;
+
+    let digits = SynthDigits::with_len(Split::Test, 20, 2);
+    // A zoo dataset is a Burn dataset: Burn's lazy slice takes items 5..9 of it.
+    let part = PartialDataset::new(digits.clone(), 5, 9);
+    assert_eq!(BurnDataset::len(&part), 4);
+    // ... and any Burn dataset of items comes back as a zoo dataset, with its classes.
+    let back = FromBurn::new(part, Dataset::classes(&digits).to_vec(), "digits 5..9", Ok);
+    assert_eq!(Dataset::len(&back), 4);
+    for i in 0..4 {
+        assert_eq!(Dataset::get(&back, i).unwrap(), Dataset::get(&digits, 5 + i).unwrap());
+    }
+    // A read error keeps the zoo's message through Burn's error type.
+    let error = BurnDataset::get(&digits, 20).unwrap_err().to_string();
+    assert!(error.contains("20"), "{error}");
+    assert!(Dataset::get(&back, 4).is_err());
+    // Labels the classes do not cover are refused by name.
+    let few = FromBurn::new(PartialDataset::new(digits, 0, 20), vec!["0".into(), "1".into()], "two classes", Ok);
+    let refused: Vec<String> = (0..20).filter_map(|i| Dataset::get(&few, i).err()).map(|e| e.to_string()).collect();
+    assert!(!refused.is_empty() && refused[0].contains("two classes"), "{refused:?}");
+}
