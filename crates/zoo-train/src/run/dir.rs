@@ -111,22 +111,20 @@ pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
 }
 
 /// The current UTC time as `[year, month, day, hour, minute, second]`.
+///
+/// ```
+/// let [year, month, ..] = zoo_train::run::utc_now();
+/// assert!(year >= 2024 && (1..=12).contains(&month));
+/// ```
 pub fn utc_now() -> [u64; 6] {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    [y as u64, m.into(), d.into(), rem / 3600, (rem / 60) % 60, rem % 60]
-}
-
-// Howard Hinnant's days-to-civil-date algorithm (proleptic Gregorian, UTC).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let now = time::OffsetDateTime::now_utc();
+    [
+        now.year(),
+        u8::from(now.month()).into(),
+        now.day().into(),
+        now.hour().into(),
+        now.minute().into(),
+        now.second().into(),
+    ]
+    .map(|field| u64::try_from(i64::from(field)).unwrap_or(0))
 }

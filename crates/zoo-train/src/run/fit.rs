@@ -95,11 +95,36 @@ fn one() -> usize {
 
 /// Starts a new run of `config` in `dir`, which must not hold a run already.
 pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
+    // Before the datasets are opened (and perhaps downloaded).
     let run = RunDir { root: dir.to_path_buf() };
     if run.config().exists() {
         return Err(TrainError::RunExists { dir: dir.to_path_buf() });
     }
     let datasets = open_datasets(&config)?;
+    train_on(config, datasets, dir)
+}
+
+/// Starts a new run of `config` in `dir` on datasets of the caller's (a Burn dataset through
+/// [`zoo_data::interop::FromBurn`], say) instead of the one `config.dataset` names, which then
+/// only labels the run. Resume it with [`resume_on`] and the same datasets.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use zoo_data::{Split, SynthDigits};
+/// use zoo_train::data::Datasets;
+/// let test = Arc::new(SynthDigits::with_len(Split::Test, 100, 0));
+/// let datasets = Datasets { train: Arc::new(SynthDigits::with_len(Split::Train, 500, 0)), valid: test.clone(), test };
+/// let mut config = zoo_train::recipe("lenet5-synth")?;
+/// config.dataset = "my digits".into();
+/// let result = zoo_train::run::train_on(config, datasets, "runs/mine".as_ref())?;
+/// println!("{}", result.summary_line());
+/// # Ok::<(), zoo_train::TrainError>(())
+/// ```
+pub fn train_on(config: TrainConfig, datasets: Datasets, dir: &Path) -> Result<RunResult, TrainError> {
+    let run = RunDir { root: dir.to_path_buf() };
+    if run.config().exists() {
+        return Err(TrainError::RunExists { dir: dir.to_path_buf() });
+    }
     let config = TrainConfig {
         resolved: Some(ResolvedInput::from_datasets(&config, &*datasets.test, datasets.train.classes())?),
         ..config
@@ -118,12 +143,18 @@ pub fn train(config: TrainConfig, dir: &Path) -> Result<RunResult, TrainError> {
 
 /// Continues the run in `dir` from its last complete checkpoint.
 pub fn resume(dir: &Path) -> Result<RunResult, TrainError> {
+    let config = (RunDir { root: dir.to_path_buf() }).read_config()?;
+    let datasets = open_datasets(&config)?;
+    resume_on(dir, datasets)
+}
+
+/// Continues the run in `dir`, started by [`train_on`], on the same datasets.
+pub fn resume_on(dir: &Path, datasets: Datasets) -> Result<RunResult, TrainError> {
     let run = RunDir { root: dir.to_path_buf() };
     let config = run.read_config()?;
     let last = run.last_checkpoint().unwrap_or(0).min(config.epochs);
     // Rows of epochs after the checkpoint belong to the interrupted session: they are redone.
     truncate_metrics(&run.metrics(), last)?;
-    let datasets = open_datasets(&config)?;
     let model = initial_model(&config, last)?;
     fit(&config, &run, last, datasets, model)
 }
