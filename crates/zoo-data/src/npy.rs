@@ -5,6 +5,12 @@
 //! supported: little-endian float32 (`'<f4'`), C order, format versions 1.0, 2.0 and 3.0 on read,
 //! 1.0 on write. Every bad file is a one-line [`NpyError`] naming the file, never a panic.
 //!
+//! Why not `npyz`, the maintained crate for the format (its sources read 2026-12): its writer
+//! lays the header out its own way (`'shape': (2, 3, ), }`, without the room numpy leaves for a
+//! growing first axis), so what it writes is not the byte-for-byte `np.save` output a test here
+//! pins; its reader reports a bad file as `io::Error` text, where this one names the field and
+//! the byte that is wrong; and the zoo needs one dtype in one order, about 300 lines here.
+//!
 //! ```
 //! use zoo_data::npy;
 //!

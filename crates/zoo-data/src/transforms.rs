@@ -1,5 +1,10 @@
 //! Per-image augmentations and preprocessing, each a small serde-configurable type.
 //!
+//! Written here rather than on `imageproc`: each follows torchvision's semantics (which pixels a
+//! crop, resize or erasing takes, how its parameters are drawn) so a recipe means what it means in
+//! PyTorch, and every draw is keyed by `(seed, epoch, image)`; imageproc's geometric operations
+//! neither match those conventions nor take the zoo's planar `f32` images.
+//!
 //! A [`Pipeline`] is a list of [`TransformConfig`]s, which recipes name in JSON:
 //!
 //! ```

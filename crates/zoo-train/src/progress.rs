@@ -1,6 +1,10 @@
 //! Progress when stdout is not a terminal (logs, CI): a compact line at each quarter of a
 //! training split and one at the end of validation, never a line per batch. In a terminal
 //! burn-train's TUI is used instead.
+//!
+//! Not `indicatif`: this is a burn-train `MetricsRenderer` (it receives the metrics as burn-train
+//! reports them) writing plain lines for logs, where indicatif draws nothing when its target is
+//! not a terminal.
 
 use std::collections::HashMap;
 use std::io::Write;
