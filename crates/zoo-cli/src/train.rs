@@ -148,7 +148,12 @@ pub fn build_config(
             assignment.split_once('=').ok_or_else(|| format!("--set {assignment}: expected FIELD=VALUE"))?;
         zoo_train::config::set_field(&mut json, path, value)?;
     }
-    let config = zoo_train::config::parse_config(&json, "configuration")?;
+    // Bad values of a recipe file name it; the flags' own are named by their field alone.
+    let origin = match recipe {
+        Some(file) if Path::new(file).is_file() => format!("{file} with the command line's settings"),
+        _ => zoo_train::config::COMMAND_LINE.to_string(),
+    };
+    let config = zoo_train::config::parse_config(&json, &origin)?;
     Ok((config, notes))
 }
 

@@ -389,6 +389,12 @@ fn bad_arguments_are_one_line_errors() {
     assert_one_line_error(&zoo(&["train", "lenet6", "--out", out]), "lenet6");
     assert_one_line_error(&zoo(&["train", "lenet5", "--recipe", "nope.json", "--out", out]), "nope.json");
     assert_one_line_error(&zoo(&["train", "lenet5", "--set", "lr=-1", "--out", out]), "lr");
+    // A bad value in a recipe file names the file.
+    let recipe = tmp.path().join("bad-lr.json");
+    let mut json: serde_json::Value = serde_json::from_str(zoo_train::config::RECIPES[0].json).unwrap();
+    json["lr"] = serde_json::json!(-1);
+    std::fs::write(&recipe, json.to_string()).unwrap();
+    assert_one_line_error(&zoo(&["train", "--recipe", recipe.to_str().unwrap(), "--out", out]), "bad-lr.json");
     assert_one_line_error(&zoo(&["train", "lenet5", "--set", "epochz=3", "--out", out]), "epochz");
     let no_run: PathBuf = tmp.path().join("no-run");
     assert_one_line_error(&zoo(&["train", "--resume", no_run.to_str().unwrap()]), "no-run");

@@ -436,11 +436,25 @@ pub fn set_field(config: &mut Value, path: &str, value: &str) -> Result<(), Trai
     Err(TrainError::SetField { path: path.into(), reason: "empty path".into() })
 }
 
-/// Parses and validates a configuration.
+/// The `source` of a configuration composed on the command line (a recipe and flags), whose
+/// errors name the field alone: the value may come from either.
+pub const COMMAND_LINE: &str = "configuration";
+
+/// Parses and validates a configuration; `source` says where the JSON came from (a file, `recipe
+/// NAME`, [`COMMAND_LINE`]) and every error names it, but for the command line's.
+///
+/// ```
+/// let json = serde_json::json!({"lr": -1});
+/// let error = zoo_train::config::parse_config(&json, "my.json").unwrap_err().to_string();
+/// assert!(error.starts_with("my.json: "), "{error}");
+/// ```
 pub fn parse_config(json: &Value, source: &str) -> Result<TrainConfig, TrainError> {
     let config: TrainConfig = serde_json::from_value(json.clone())
         .map_err(|e| TrainError::ConfigJson { origin: source.into(), source: e })?;
-    config.validate()?;
+    config.validate().map_err(|e| match source {
+        COMMAND_LINE => e,
+        _ => TrainError::InvalidIn { origin: source.into(), source: Box::new(e) },
+    })?;
     Ok(config)
 }
 

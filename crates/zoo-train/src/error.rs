@@ -18,6 +18,14 @@ pub enum TrainError {
         /// Why the value does not do.
         reason: String,
     },
+    /// A configuration read from a file or recipe holds a value outside its range.
+    #[error("{origin}: {source}")]
+    InvalidIn {
+        /// The file or `recipe NAME`.
+        origin: String,
+        /// What is wrong.
+        source: Box<TrainError>,
+    },
     /// A recipe name that is not built in (and not a file).
     #[error("unknown recipe `{name}` (recipes: {known}; or pass a JSON file)")]
     UnknownRecipe {
