@@ -115,6 +115,24 @@ impl WeightsFormat {
     }
 }
 
+/// Refuses a burnpack whose header claims more metadata than the file holds. burn-pack 0.22.1
+/// allocates the claimed size (up to 100 MiB) before reading it, so a 3 KB file could ask for
+/// 100 MB (found by fuzzing the weights loaders; reported upstream in the closing note).
+fn check_burnpack_header(path: &Path) -> Result<(), WeightsError> {
+    // magic (u32), format version (u16), metadata size (u32), all little-endian.
+    let mut header = [0u8; 10];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| read_up_to(&mut f, &mut header))
+        .map_err(|e| WeightsError::io(path, e))?;
+    let file_len = std::fs::metadata(path).map_err(|e| WeightsError::io(path, e))?.len();
+    let claimed = u64::from(u32::from_le_bytes(header[6..10].try_into().expect("4 bytes")));
+    if n == header.len() && claimed > file_len - header.len() as u64 {
+        let reason = format!("its header claims {claimed} bytes of metadata, and the file has {file_len} bytes");
+        return Err(WeightsError::NotWeights { path: path.to_path_buf(), reason });
+    }
+    Ok(())
+}
+
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -537,6 +555,7 @@ where
 
 fn load_burnpack(model: &mut ZooModel, path: &Path, options: &LoadOptions) -> Result<LoadReport, WeightsError> {
     let format = WeightsFormat::Burnpack;
+    check_burnpack_header(path)?;
     // burn-store has no dry run, and strict mode must leave the model untouched: load into a copy
     // (cloning shares the tensors, it copies no data) and keep it only if it fits.
     let mut candidate = model.clone();

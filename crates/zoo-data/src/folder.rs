@@ -103,10 +103,24 @@ pub fn load_image(path: impl AsRef<Path>, channels: usize) -> Result<Image> {
     decode_image(&bytes, channels, path)
 }
 
+/// The most a decoder may allocate for a file of `len` bytes: what its compression can expand
+/// to (deflate, PNG's, at most about 1032 times; JPEG and BMP's RLE less), and at least 64 MiB.
+/// A small file whose header claims a 100000x100000 image is refused before the decoder asks
+/// for the memory (found by fuzzing: image's default limit is 512 MiB for any file).
+pub fn decode_limit(len: usize) -> u64 {
+    (len as u64).saturating_mul(1100).max(64 << 20)
+}
+
 /// Decodes PNG / JPEG / BMP bytes (`path` is used in errors only).
 pub fn decode_image(bytes: &[u8], channels: usize, path: &Path) -> Result<Image> {
-    let dynimg =
-        image::load_from_memory(bytes).map_err(|e| DataError::CorruptImage { path: path.to_path_buf(), source: e })?;
+    let corrupt = |source| DataError::CorruptImage { path: path.to_path_buf(), source };
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| corrupt(image::ImageError::IoError(e)))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(decode_limit(bytes.len()));
+    reader.limits(limits);
+    let dynimg = reader.decode().map_err(corrupt)?;
     let (w, h) = (dynimg.width() as usize, dynimg.height() as usize);
     match channels {
         1 if !dynimg.color().has_color() => Image::from_hwc_u8(1, h, w, dynimg.to_luma8().as_raw()),

@@ -106,7 +106,15 @@ pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usiz
             reason: format!("image size {rows}x{cols}"),
         });
     }
-    let expected = 16u64 + n as u64 * rows as u64 * cols as u64;
+    // Three u32 fields multiply past u64 (found by fuzzing): such a header claims more than any
+    // file holds.
+    let Some(expected) = (n as u64).checked_mul(rows as u64 * cols as u64).and_then(|p| p.checked_add(16)) else {
+        return Err(DataError::BadHeader {
+            path: path.to_path_buf(),
+            offset: 4,
+            reason: format!("{n} images of {rows}x{cols} is more than any file holds"),
+        });
+    };
     if (bytes.len() as u64) < expected {
         return Err(DataError::Truncated {
             path: path.to_path_buf(),
