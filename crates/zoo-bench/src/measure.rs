@@ -101,6 +101,10 @@ pub fn burn_version() -> &'static str {
     "0.22.1"
 }
 
+/// The optimizer every training case steps: SGD with momentum, as the CIFAR recipes train.
+const BENCH_OPTIMIZER: OptimizerConfig =
+    OptimizerConfig::Sgd { momentum: 0.9, dampening: 0.0, nesterov: false, weight_decay: 0.0, no_decay_bn_bias: false };
+
 /// Runs one case, on `devices` devices data-parallel; never panics.
 pub fn run_case(
     model: &str,
@@ -236,13 +240,7 @@ fn measure(row: &mut BenchRow, plan: &BenchPlan) -> Result<(), String> {
         BenchMode::Train => {
             let labels =
                 Tensor::<1, Int>::random([row.batch_size], Distribution::Uniform(0.0, classes as f64), &device);
-            let mut optimizer = zoo_train::optim::build_optimizer(&OptimizerConfig::Sgd {
-                momentum: 0.9,
-                dampening: 0.0,
-                nesterov: false,
-                weight_decay: 0.0,
-                no_decay_bn_bias: false,
-            });
+            let mut optimizer = zoo_train::optim::build_optimizer(&BENCH_OPTIMIZER);
             let mut model = model;
             let (mut fwd, mut bwd, mut opt, mut all) = (vec![], vec![], vec![], vec![]);
             for i in 0..plan.warmup + plan.iters {
@@ -318,13 +316,7 @@ fn time_data_parallel(
             (images.clone().to_device(d), labels)
         })
         .collect();
-    let mut optimizer = zoo_train::optim::build_optimizer(&OptimizerConfig::Sgd {
-        momentum: 0.9,
-        dampening: 0.0,
-        nesterov: false,
-        weight_decay: 0.0,
-        no_decay_bn_bias: false,
-    });
+    let mut optimizer = zoo_train::optim::build_optimizer(&BENCH_OPTIMIZER);
     let mut model = model;
     let mut times = Vec::with_capacity(plan.iters);
     for i in 0..plan.warmup + plan.iters {
