@@ -106,7 +106,8 @@ impl WeightsFormat {
         if n >= 9 && head[8] == b'{' {
             let header_len = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
             let file_len = std::fs::metadata(path).map_err(|e| WeightsError::io(path, e))?.len();
-            if header_len + 8 <= file_len {
+            // A header length near u64::MAX must not wrap around (found by fuzzing).
+            if header_len.checked_add(8).is_some_and(|end| end <= file_len) {
                 return Ok(WeightsFormat::Safetensors);
             }
             return Err(not_weights("a truncated safetensors file: its header runs past the end"));
