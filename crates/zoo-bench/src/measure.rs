@@ -160,11 +160,7 @@ pub fn run_case(
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "the backend panicked".into());
+    let text = zoo_train::run::panic_text(payload).unwrap_or_else(|| "the backend panicked".into());
     format!("panicked: {text}")
 }
 

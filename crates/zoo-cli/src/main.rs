@@ -12,12 +12,7 @@ fn main() -> ExitCode {
     zoo_kernels::reuse_freed_memory();
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let message = zoo_train::run::panic_text(info.payload()).unwrap_or_else(|| "unknown panic".into());
         eprintln!("error: internal error: {}", message.lines().next().unwrap_or_default());
     }));
 

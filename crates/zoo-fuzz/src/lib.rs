@@ -69,10 +69,6 @@ unsafe impl GlobalAlloc for Bounded {
 /// bytes: no single allocation may exceed it, nor the peak of live bytes during the call (when
 /// the [`Bounded`] allocator is installed; without it the bound is not checked).
 pub fn check_bound<T>(input: &[u8], per_byte: usize, fixed: usize, read: impl FnOnce() -> T) -> T {
-    bounded(input, per_byte, fixed, read)
-}
-
-fn bounded<T>(input: &[u8], per_byte: usize, fixed: usize, read: impl FnOnce() -> T) -> T {
     let bound = input.len().saturating_mul(per_byte).saturating_add(fixed);
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
@@ -113,10 +109,10 @@ fn assert_names(error: &dyn std::fmt::Display, path: &Path) {
 /// IDX images and labels parsed from raw bytes.
 pub fn idx(data: &[u8]) {
     let path = Path::new("fuzz-images-idx3-ubyte");
-    if let Err(e) = bounded(data, 2, MIB, || zoo_data::parse_idx_images(data, path)) {
+    if let Err(e) = check_bound(data, 2, MIB, || zoo_data::parse_idx_images(data, path)) {
         assert_names(&e, path);
     }
-    if let Err(e) = bounded(data, 2, MIB, || zoo_data::parse_idx_labels(data, path, 10)) {
+    if let Err(e) = check_bound(data, 2, MIB, || zoo_data::parse_idx_labels(data, path, 10)) {
         assert_names(&e, path);
     }
 }
@@ -128,7 +124,7 @@ pub fn idx_gz(data: &[u8]) {
     let name = if gz { "t10k-images-idx3-ubyte.gz" } else { "t10k-images-idx3-ubyte" };
     let (path, scratch) = scratch(name, data);
     std::fs::write(scratch.0.join("t10k-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 0]).expect("writable");
-    if let Err(e) = bounded(data, 2200, 4 * MIB, || IdxDataset::open(&scratch.0, IdxKind::Mnist, Split::Test)) {
+    if let Err(e) = check_bound(data, 2200, 4 * MIB, || IdxDataset::open(&scratch.0, IdxKind::Mnist, Split::Test)) {
         let message = e.to_string();
         assert!(message.contains("idx"), "the error names no file: {message} ({})", path.display());
     }
@@ -138,7 +134,7 @@ pub fn idx_gz(data: &[u8]) {
 pub fn cifar(data: &[u8]) {
     let path = Path::new("fuzz_batch.bin");
     for kind in [CifarKind::Cifar10, CifarKind::Cifar100Fine] {
-        if let Err(e) = bounded(data, 3, MIB, || CifarDataset::from_bytes(data, kind, Split::Test, path)) {
+        if let Err(e) = check_bound(data, 3, MIB, || CifarDataset::from_bytes(data, kind, Split::Test, path)) {
             assert_names(&e, path);
         }
     }
@@ -149,7 +145,7 @@ pub fn image(data: &[u8]) {
     let path = Path::new("fuzz.png");
     for channels in [1, 3] {
         // The decoder may expand compressed pixels (deflate: ~1032x), then to f32 planes.
-        if let Err(e) = bounded(data, 16 * 1100, 512 * MIB, || zoo_data::decode_image(data, channels, path)) {
+        if let Err(e) = check_bound(data, 16 * 1100, 512 * MIB, || zoo_data::decode_image(data, channels, path)) {
             assert_names(&e, path);
         }
     }
@@ -158,7 +154,7 @@ pub fn image(data: &[u8]) {
 /// A `.npy` batch for `zoo infer`.
 pub fn npy(data: &[u8]) {
     let (path, _scratch) = scratch("input.npy", data);
-    if let Err(e) = bounded(data, 3, MIB, || zoo_data::npy::read_f32(&path)) {
+    if let Err(e) = check_bound(data, 3, MIB, || zoo_data::npy::read_f32(&path)) {
         assert_names(&e, &path);
     }
 }
@@ -176,7 +172,7 @@ pub fn weights(data: &[u8]) {
         let mut model =
             zoo_models::create("lenet5", &Default::default(), &device).expect("LeNet-5 builds with its defaults");
         let options = LoadOptions::default().with_allow_partial(true);
-        if let Err(e) = bounded(data, 16, 64 * MIB, || zoo_models::weights::load(&mut model, &path, &options)) {
+        if let Err(e) = check_bound(data, 16, 64 * MIB, || zoo_models::weights::load(&mut model, &path, &options)) {
             assert_names(&e, &path);
         }
     }
@@ -190,7 +186,7 @@ fn burn_device() -> burn::tensor::Device {
 pub fn recipe(data: &[u8]) {
     let (path, _scratch) = scratch("recipe.json", data);
     let path_text = path.display().to_string();
-    let parsed = bounded(data, 64, MIB, || {
+    let parsed = check_bound(data, 64, MIB, || {
         zoo_train::config::load_recipe_json(Some(&path_text), None)
             .and_then(|json| zoo_train::config::parse_config(&json, &path_text))
     });
@@ -203,7 +199,7 @@ pub fn recipe(data: &[u8]) {
 pub fn run_config(data: &[u8]) {
     let (path, scratch) = scratch("config.json", data);
     let run = zoo_train::run::RunDir { root: scratch.0.clone() };
-    if let Err(e) = bounded(data, 64, MIB, || run.read_config()) {
+    if let Err(e) = check_bound(data, 64, MIB, || run.read_config()) {
         assert_names(&e, &path);
     }
 }

@@ -133,12 +133,12 @@ pub fn train_on(config: TrainConfig, datasets: Datasets, dir: &Path) -> Result<R
     // anything is written.
     let model = initial_model(&config, 0)?;
     // So are missing devices and unreachable servers.
-    zoo_models::backend::select_devices(&config.backend, &config.devices)?;
+    let devices = zoo_models::backend::select_devices(&config.backend, &config.devices)?;
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     let json = serde_json::to_string_pretty(&config).expect("configs serialise");
     write_atomic(&run.config(), json.as_bytes())?;
     truncate_metrics(&run.metrics(), 0)?;
-    fit(&config, &run, 0, datasets, model)
+    fit(&config, &run, 0, datasets, model, devices)
 }
 
 /// Continues the run in `dir` from its last complete checkpoint.
@@ -156,7 +156,8 @@ pub fn resume_on(dir: &Path, datasets: Datasets) -> Result<RunResult, TrainError
     // Rows of epochs after the checkpoint belong to the interrupted session: they are redone.
     truncate_metrics(&run.metrics(), last)?;
     let model = initial_model(&config, last)?;
-    fit(&config, &run, last, datasets, model)
+    let devices = zoo_models::backend::select_devices(&config.backend, &config.devices)?;
+    fit(&config, &run, last, datasets, model, devices)
 }
 
 fn fit(
@@ -165,9 +166,9 @@ fn fit(
     start_epoch: usize,
     datasets: Datasets,
     model: ZooModel,
+    devices: Vec<Device>,
 ) -> Result<RunResult, TrainError> {
     let started = Instant::now();
-    let devices = zoo_models::backend::select_devices(&config.backend, &config.devices)?;
     let device = devices[0].clone();
     let train_loader = make_loader(config, datasets.train.clone(), true)?;
     let valid_loader = make_loader(config, datasets.valid.clone(), false)?;
@@ -295,12 +296,7 @@ fn catching_panics<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     let previous = std::panic::take_hook();
     let slot = first.clone();
     std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_string());
+        let message = panic_text(info.payload()).unwrap_or_else(|| "a panic without a message".to_string());
         slot.lock().unwrap().get_or_insert(message);
     }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
@@ -310,6 +306,16 @@ fn catching_panics<T>(work: impl FnOnce() -> T) -> Result<T, String> {
         let message = first.lock().unwrap().take().unwrap_or_else(|| "a panic without a message".to_string());
         message.lines().next().unwrap_or_default().to_string()
     })
+}
+
+/// The message a panic carried (`panic!("...")` gives a `&str` or a `String`), if any.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("out of {}", "memory")).unwrap_err();
+/// assert_eq!(zoo_train::run::panic_text(payload.as_ref()).as_deref(), Some("out of memory"));
+/// ```
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned())
 }
 
 /// burn-train's strategy for the run's devices, and the factor on each device's loss that makes
